@@ -1,0 +1,35 @@
+# django-liveness: the commands a developer needs. `make demo` and `make test` are the quickstart.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test test-postgres docs install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## Install the project and everything the tests need into $(VENV)
+
+demo: $(STAMP)  ## Run the example project with the emulator (no Azure needed) on http://127.0.0.1:8000
+	$(BIN)/python example_project/manage.py migrate --noinput
+	$(BIN)/python example_project/manage.py demo_setup
+	@echo "Open http://127.0.0.1:8000/ and log in; the admin is at http://127.0.0.1:8000/admin/"
+	$(BIN)/python example_project/manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)  ## Run the whole test suite on SQLite
+	$(BIN)/python -m pytest
+
+test-postgres: $(STAMP)  ## Run the whole test suite on PostgreSQL (127.0.0.1:5432, user postgres)
+	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) site .pytest_cache
+
+docs: $(STAMP)  ## Build the documentation site (warnings are errors)
+	$(BIN)/mkdocs build --strict --site-dir site

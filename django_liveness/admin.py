@@ -1,0 +1,495 @@
+"""Admin screens where staff see, judge and act on liveness decisions.
+
+Everything the provider produced is read-only, sessions are never added by hand, the auth token
+is never shown, and reference images are served only by a permission-checked view that records
+who looked. Actions and reviews go through ``django_liveness.services``.
+"""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from . import privacy, services
+from .exceptions import BackendError, LivenessError
+from .models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
+
+Review = LivenessSession.ReviewStatus
+OUTCOME_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "needs_review": "#9a6700"}
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most ``CAP`` rows, so a huge unfiltered table pages without a full COUNT(*)."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self):
+        return self.object_list.order_by()[: self.CAP].count()
+
+
+def _image_url(image):
+    return reverse("admin:django_liveness_referenceimage_file", args=[image.pk])
+
+
+def image_with_face(image, face_rectangle, width=320):
+    """The image (through the permission-checked view) with its face rectangle drawn over it."""
+    height = round(image.height * width / image.width)
+    overlay = ""
+    if face_rectangle:
+        overlay = format_html(
+            '<svg viewBox="0 0 {} {}" style="position:absolute;left:0;top:0;width:100%;height:100%">'
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#e5534b" stroke-width="{}"/></svg>',
+            image.width,
+            image.height,
+            face_rectangle["left"],
+            face_rectangle["top"],
+            face_rectangle["width"],
+            face_rectangle["height"],
+            max(2, image.width // 150),
+        )
+    return format_html(
+        '<div style="position:relative;display:inline-block;width:{}px;height:{}px">'
+        '<img src="{}" width="{}" height="{}" alt="reference image" referrerpolicy="no-referrer">{}</div>',
+        width,
+        height,
+        _image_url(image),
+        width,
+        height,
+        overlay,
+    )
+
+
+class ReviewQueueFilter(admin.SimpleListFilter):
+    title = _("review queue")
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Waiting for review (oldest first)"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(review_status=Review.PENDING)
+        return queryset
+
+
+class SubjectFilter(admin.SimpleListFilter):
+    """``?subject=<uuid>`` from a subject's page; not a list of every subject."""
+
+    title = _("subject")
+    parameter_name = "subject"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        subject = Subject.objects.filter(pk=value).first() if value and _is_uuid(value) else None
+        return [(value, str(subject))] if subject else []
+
+    def queryset(self, request, queryset):
+        if self.value() and _is_uuid(self.value()):
+            return queryset.filter(subject_id=self.value())
+        return queryset
+
+
+def _is_uuid(value):
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=[(Review.APPROVED, _("Approve")), (Review.REJECTED, _("Reject"))])
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text=_("Required: why."))
+
+
+@admin.register(LivenessSession)
+class LivenessSessionAdmin(admin.ModelAdmin):
+    list_display = [
+        "short_id",
+        "subject",
+        "kind",
+        "status",
+        "liveness_decision",
+        "verify_result",
+        "outcome_badge",
+        "review_status",
+        "created_at",
+    ]
+    list_filter = [
+        ReviewQueueFilter,
+        "status",
+        "liveness_decision",
+        "outcome",
+        "kind",
+        "review_status",
+        "created_at",
+        SubjectFilter,
+    ]
+    search_fields = ["subject__external_id", "subject__display_name", "=provider_session_id"]
+    list_select_related = ["subject"]
+    ordering = ["-created_at"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["refresh_results", "cancel_sessions", "flag_for_review"]
+    fieldsets = [
+        (
+            _("Session"),
+            {
+                "fields": [
+                    "id",
+                    "subject_link",
+                    "kind",
+                    "status",
+                    "operation_mode",
+                    "device_correlation_id",
+                    "provider_session_id",
+                    "started_by",
+                    "auth_token_expires_at",
+                ]
+            },
+        ),
+        (
+            _("Result"),
+            {
+                "fields": [
+                    "liveness_decision",
+                    "verify_result",
+                    "outcome_badge",
+                    "face_rectangle",
+                    "model_version",
+                    "result_digest",
+                    "timings",
+                    "error_code",
+                    "error_message",
+                ]
+            },
+        ),
+        (_("Review"), {"fields": ["review_status", "reviewed_by", "reviewed_at", "review_note"]}),
+        (_("Reference image used"), {"fields": ["reference_image_preview"]}),
+        (_("Timeline"), {"fields": ["timeline"]}),
+        (_("Provider payload"), {"fields": ["raw_payload"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = [field for _name, options in fieldsets for field in options["fields"]]
+
+    def has_add_permission(self, request):
+        return False  # sessions come only from the flow
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # cancel through the action; rows are the audit trail
+
+    def has_review_permission(self, request):
+        return request.user.has_perm("django_liveness.review_livenesssession")
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if _is_uuid(term):
+            queryset |= self.model.objects.filter(Q(pk=term) | Q(subject_id=term))
+        return queryset, may_have_duplicates
+
+    # --- columns and fields ------------------------------------------------------------
+
+    @admin.display(description=_("session"), ordering="id")
+    def short_id(self, session):
+        return str(session.pk)[:8]
+
+    @admin.display(description=_("verify result"))
+    def verify_result(self, session):
+        if session.is_identical is None:
+            return "-"
+        same = _("same person") if session.is_identical else _("different person")
+        return f"{same} ({session.match_confidence:.2f})"
+
+    @admin.display(description=_("outcome"), ordering="outcome")
+    def outcome_badge(self, session):
+        if not session.outcome:
+            return "-"
+        return format_html(
+            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-weight:600">{}</span>',
+            OUTCOME_COLOURS[session.outcome],
+            session.get_outcome_display(),
+        )
+
+    @admin.display(description=_("subject"))
+    def subject_link(self, session):
+        url = reverse("admin:django_liveness_subject_change", args=[session.subject_id])
+        return format_html('<a href="{}">{}</a>', url, session.subject)
+
+    @admin.display(description=_("timings"))
+    def timings(self, session):
+        parts = []
+        if session.started_at:
+            parts.append(f"started {(session.started_at - session.created_at).total_seconds():.1f} s after creation")
+        if session.completed_at:
+            parts.append(f"result stored {(session.completed_at - session.created_at).total_seconds():.1f} s after creation")
+        latency = ((session.result_payload or {}).get("result") or {}).get("response", {}).get("latencyInMilliseconds")
+        if latency is not None:
+            parts.append(f"provider latency {latency} ms")
+        return "; ".join(parts) or "-"
+
+    @admin.display(description=_("reference image"))
+    def reference_image_preview(self, session):
+        image = session.reference_image
+        if image is None:
+            return "-"
+        return image_with_face(image, image.face_rectangle)
+
+    @admin.display(description=_("events"))
+    def timeline(self, session):
+        events = session.events.select_related("actor").order_by("created_at", "id")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{event.created_at:%Y-%m-%d %H:%M:%S}",
+                    event.get_kind_display(),
+                    f"{event.from_status} → {event.to_status}" if event.to_status else "",
+                    event.actor or "",
+                    event.message,
+                )
+                for event in events
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("when"),
+            _("what"),
+            _("status"),
+            _("who"),
+            _("note"),
+            rows,
+        )
+
+    @admin.display(description=_("raw payload"))
+    def raw_payload(self, session):
+        if not session.result_payload:
+            return _("(none, or redacted)")
+        return format_html("<pre style=\"white-space:pre-wrap\">{}</pre>", json.dumps(session.result_payload, indent=2))
+
+    # --- review ------------------------------------------------------------------------
+
+    def get_urls(self):
+        review = self.admin_site.admin_view(self.review_view)
+        return [path("<path:object_id>/review/", review, name="django_liveness_livenesssession_review"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "review_form": ReviewForm() if self.has_review_permission(request) else None}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def review_view(self, request, object_id):
+        if request.method != "POST" or not self.has_review_permission(request):
+            raise PermissionDenied
+        session = self.get_object(request, object_id)
+        if session is None:
+            raise Http404
+        form = ReviewForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, _("A review needs a decision and a note."), messages.ERROR)
+        else:
+            try:
+                services.review_session(session, reviewer=request.user, **form.cleaned_data)
+            except LivenessError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(request, _("Review saved: %s.") % form.cleaned_data["decision"], messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:django_liveness_livenesssession_change", args=[session.pk]))
+
+    # --- actions -----------------------------------------------------------------------
+
+    @admin.action(description=_("Refresh the result from the provider"), permissions=["change"])
+    def refresh_results(self, request, queryset):
+        changed = errors = 0
+        for session in queryset.select_related("subject"):
+            before = session.status
+            try:
+                changed += services.refresh_session(session, actor=request.user).status != before
+            except BackendError:
+                errors += 1
+        self.message_user(request, _("%(changed)d session(s) changed, %(errors)d provider error(s).") % {"changed": changed, "errors": errors})
+
+    @admin.action(description=_("Cancel and delete at the provider"), permissions=["change"])
+    def cancel_sessions(self, request, queryset):
+        open_sessions = queryset.filter(status__in=[LivenessSession.Status.CREATED, LivenessSession.Status.STARTED])
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/django_liveness/confirm_action.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Cancel liveness sessions?"),
+                    "question": _("These open sessions will be canceled and deleted at the provider. This cannot be undone."),
+                    "objects": open_sessions.select_related("subject"),
+                    "queryset": queryset,
+                    "action": "cancel_sessions",
+                    "opts": self.model._meta,
+                },
+            )
+        canceled = 0
+        for session in open_sessions.select_related("subject"):
+            services.cancel_session(session, actor=request.user)
+            canceled += 1
+        self.message_user(request, _("%d session(s) canceled.") % canceled, messages.SUCCESS)
+        return None
+
+    @admin.action(description=_("Mark for review"), permissions=["review"])
+    def flag_for_review(self, request, queryset):
+        for session in queryset:
+            services.flag_for_review(session, actor=request.user, note=_("Marked for review in the admin."))
+        self.message_user(request, _("%d session(s) in the review queue.") % queryset.count(), messages.SUCCESS)
+
+
+class ReferenceImageInline(admin.TabularInline):
+    model = ReferenceImage
+    fields = ["thumbnail", "content_type", "width", "height", "size", "is_active", "quality_for_recognition", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("image"))
+    def thumbnail(self, image):
+        return image_with_face(image, image.face_rectangle, width=96)
+
+
+class ConsentInline(admin.TabularInline):
+    model = Consent
+    fields = ["policy_version", "purpose", "text_sha256", "granted_at", "granted_by", "withdrawn_at", "withdrawn_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Subject)
+class SubjectAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "display_name", "user", "verified_at", "erased_at", "created_at"]
+    list_filter = ["verified_at", "erased_at", "created_at"]
+    search_fields = ["external_id", "display_name", "user__username", "user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["id", "verified_at", "erased_at", "created_at", "updated_at", "recent_sessions"]
+    fields = ["id", "external_id", "display_name", "user", "verified_at", "erased_at", "created_at", "updated_at", "recent_sessions"]
+    inlines = [ReferenceImageInline, ConsentInline]
+    actions = ["erase_biometric_data"]
+    RECENT = 20
+
+    @admin.display(description=_("sessions"))
+    def recent_sessions(self, subject):
+        if subject.pk is None:
+            return "-"
+        sessions = subject.sessions.order_by("-created_at")[: self.RECENT]
+        items = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> {} · {} · {}</li>',
+            (
+                (
+                    reverse("admin:django_liveness_livenesssession_change", args=[s.pk]),
+                    str(s.pk)[:8],
+                    s.get_kind_display(),
+                    s.get_status_display(),
+                    s.get_outcome_display() or "-",
+                )
+                for s in sessions
+            ),
+        )
+        all_url = reverse("admin:django_liveness_livenesssession_changelist") + f"?subject={subject.pk}"
+        return format_html('<ul>{}</ul><a href="{}">{}</a>', items, all_url, _("All sessions of this subject"))
+
+    @admin.action(description=_("Erase biometric data"), permissions=["delete"])
+    def erase_biometric_data(self, request, queryset):
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/django_liveness/confirm_action.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Erase biometric data?"),
+                    "question": _(
+                        "Reference images will be deleted, face data removed from session results, provider sessions "
+                        "deleted, and no new sessions allowed. Outcomes and timestamps stay. This cannot be undone."
+                    ),
+                    "objects": queryset,
+                    "queryset": queryset,
+                    "action": "erase_biometric_data",
+                    "opts": self.model._meta,
+                },
+            )
+        for subject in queryset:
+            privacy.erase_subject(subject, actor=request.user)
+        self.message_user(request, _("%d subject(s) erased.") % queryset.count(), messages.SUCCESS)
+        return None
+
+
+@admin.register(ReferenceImage)
+class ReferenceImageAdmin(admin.ModelAdmin):
+    list_display = ["id", "subject", "content_type", "width", "height", "is_active", "quality_for_recognition", "created_at"]
+    list_filter = ["is_active", "content_type", "quality_for_recognition"]
+    list_select_related = ["subject"]
+    search_fields = ["subject__external_id", "sha256"]
+    fields = ["preview", "subject", "content_type", "size", "width", "height", "sha256", "is_active", "face_rectangle", "quality_for_recognition", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("image"))
+    def preview(self, image):
+        return image_with_face(image, image.face_rectangle)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.file_view)
+        return [path("<uuid:pk>/file/", view, name="django_liveness_referenceimage_file"), *super().get_urls()]
+
+    def file_view(self, request, pk):
+        """Stream the image from storage to staff allowed to see it, and log that they did."""
+        if not request.user.has_perm("django_liveness.view_referenceimage"):
+            raise PermissionDenied
+        image = ReferenceImage.objects.select_related("subject").filter(pk=pk).first()
+        if image is None:
+            raise Http404
+        services.record_image_view(image, actor=request.user)
+        response = FileResponse(image.file.open("rb"), content_type=image.content_type)
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Disposition"] = f'inline; filename="{image.pk}"'
+        return response
+
+
+@admin.register(LivenessEvent)
+class LivenessEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "session", "subject", "actor", "from_status", "to_status", "message"]
+    list_filter = ["kind", "created_at"]
+    list_select_related = ["session", "subject", "actor"]
+    search_fields = ["=session__id", "subject__external_id", "message"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    fields = ["created_at", "kind", "session", "subject", "actor", "from_status", "to_status", "message", "data"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

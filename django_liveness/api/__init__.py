@@ -1,0 +1,1 @@
+"""The REST API: ``path("api/liveness/", include("django_liveness.urls"))``. See docs/api.md."""

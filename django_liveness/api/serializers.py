@@ -1,0 +1,146 @@
+"""What the API reads and writes. Provider results, status and outcome are never writable."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import Consent, LivenessSession, ReferenceImage, Subject
+
+
+class SubjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Subject
+        fields = ["id", "external_id", "display_name", "user", "verified_at", "created_at"]
+        read_only_fields = ["id", "verified_at", "created_at"]
+        extra_kwargs = {"external_id": {"required": False, "validators": []}, "user": {"required": False}}
+
+
+class OwnSubjectSerializer(SubjectSerializer):
+    """For ordinary users: the subject is always their own; only the display name is theirs to set."""
+
+    class Meta(SubjectSerializer.Meta):
+        read_only_fields = ["id", "external_id", "user", "verified_at", "created_at"]
+
+
+class ReferenceImageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReferenceImage
+        fields = [
+            "id",
+            "content_type",
+            "size",
+            "width",
+            "height",
+            "sha256",
+            "is_active",
+            "quality_for_recognition",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ReferenceImageUploadSerializer(serializers.Serializer):
+    image = serializers.FileField(allow_empty_file=False, help_text="JPEG, PNG, GIF or BMP, at most 6 MB.")
+
+
+class SessionCreateSerializer(serializers.Serializer):
+    subject = serializers.UUIDField()
+    verify = serializers.BooleanField(default=False, help_text="Liveness with verification against the subject's active reference image.")
+    operation_mode = serializers.ChoiceField(choices=LivenessSession.OperationMode.choices, required=False)
+    device_correlation_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
+
+
+class VerificationSerializer(serializers.Serializer):
+    is_identical = serializers.BooleanField()
+    match_confidence = serializers.FloatField()
+
+
+class SessionErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    subject = serializers.UUIDField(source="subject_id", read_only=True)
+    verification = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LivenessSession
+        fields = [
+            "id",
+            "subject",
+            "kind",
+            "status",
+            "liveness_decision",
+            "verification",
+            "outcome",
+            "review_status",
+            "created_at",
+            "completed_at",
+            "auth_token_expires_at",
+            "error",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(VerificationSerializer(allow_null=True))
+    def get_verification(self, session):
+        if session.is_identical is None:
+            return None
+        return {"is_identical": session.is_identical, "match_confidence": session.match_confidence}
+
+    @extend_schema_field(SessionErrorSerializer(allow_null=True))
+    def get_error(self, session):
+        if session.status != LivenessSession.Status.FAILED:
+            return None
+        return {"code": session.error_code, "message": session.error_message}
+
+
+class SessionWithTokenSerializer(SessionSerializer):
+    """The session as its starter sees it while the token is valid: with ``auth_token``."""
+
+    auth_token = serializers.CharField(read_only=True, help_text="Hand it to the frontend's capture SDK.")
+
+    class Meta(SessionSerializer.Meta):
+        fields = SessionSerializer.Meta.fields + ["auth_token"]
+        read_only_fields = fields
+
+
+class SessionCreatedSerializer(serializers.ModelSerializer):
+    subject = serializers.UUIDField(source="subject_id", read_only=True)
+
+    class Meta:
+        model = LivenessSession
+        fields = ["id", "subject", "kind", "status", "auth_token", "auth_token_expires_at", "created_at"]
+        read_only_fields = fields
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    session_id = serializers.CharField()
+    request_id = serializers.CharField()
+    client_request_id = serializers.CharField()
+    received_at = serializers.DateTimeField(allow_null=True)
+    request = serializers.DictField()
+    response = serializers.DictField()
+    digest = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False, help_text="Validation errors by field."
+    )
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Consent
+        fields = ["id", "policy_version", "text_sha256", "purpose", "granted_at", "withdrawn_at"]
+        read_only_fields = fields
+
+
+class ConsentGrantSerializer(serializers.Serializer):
+    policy_version = serializers.CharField(max_length=64)
+    text = serializers.CharField(help_text="The consent text the person agreed to; stored as its SHA-256.")
+    purpose = serializers.CharField(max_length=255)

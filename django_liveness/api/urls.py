@@ -1,0 +1,29 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("subjects", views.SubjectViewSet, basename="subject")
+router.register(r"subjects/(?P<subject_pk>[^/]+)/reference-images", views.ReferenceImageViewSet, basename="reference-image")
+router.register("sessions", views.SessionViewSet, basename="session")
+
+
+def only_this_api(endpoints, **kwargs):
+    """Schema preprocessing hook: keep django-liveness's endpoints, whatever else the host serves."""
+    return [endpoint for endpoint in endpoints if endpoint[3].cls.__module__ == views.__name__]
+
+
+schema_view = SpectacularAPIView.as_view(
+    permission_classes=[AllowAny],
+    custom_settings={
+        "TITLE": "django-liveness API",
+        "DESCRIPTION": "Liveness sessions (with verification) for apps and frontends. See docs/api.md.",
+        "PREPROCESSING_HOOKS": [f"{__name__}.only_this_api"],
+        "COMPONENT_SPLIT_REQUEST": True,
+    },
+)
+
+urlpatterns = [path("schema/", schema_view, name="schema"), *router.urls]

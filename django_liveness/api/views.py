@@ -1,0 +1,349 @@
+"""REST views: authentication, permissions, input validation and HTTP shapes. No business rules."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from .. import privacy, services
+from ..models import LivenessSession, Subject
+from . import permissions, throttling
+from .errors import ErrorFormatMixin
+from .idempotency import idempotent
+from .serializers import (
+    AuditEntrySerializer,
+    ConsentGrantSerializer,
+    ConsentSerializer,
+    ErrorSerializer,
+    OwnSubjectSerializer,
+    ReferenceImageSerializer,
+    ReferenceImageUploadSerializer,
+    SessionCreatedSerializer,
+    SessionCreateSerializer,
+    SessionSerializer,
+    SessionWithTokenSerializer,
+    SubjectSerializer,
+)
+
+NO_STORE = {"Cache-Control": "no-store"}
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input (see `fields` and `code`)."),
+    401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
+    403: OpenApiResponse(ErrorSerializer, description="Not allowed."),
+    404: OpenApiResponse(ErrorSerializer, description="No such object, or not yours."),
+}
+PROVIDER_ERRORS = {
+    502: OpenApiResponse(ErrorSerializer, description="The provider refused the request."),
+    503: OpenApiResponse(ErrorSerializer, description="The provider is throttling or unavailable; see Retry-After."),
+}
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Repeat-safe POST: the same key and body returns the first answer.",
+)
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+class LivenessViewSet(ErrorFormatMixin, viewsets.GenericViewSet):
+    permission_classes = [IsAuthenticated]
+    pagination_class = Pagination
+    schema = AutoSchema()
+    lookup_value_regex = "[^/]+"  # a malformed id is a JSON 404 from the view, not an HTML one
+
+
+def _errors(*codes):
+    return {code: (ERRORS | PROVIDER_ERRORS)[code] for code in codes}
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: SubjectSerializer(many=True), **_errors(401, 403)}),
+    retrieve=extend_schema(responses={200: SubjectSerializer, **_errors(401, 403, 404)}),
+    create=extend_schema(
+        request=SubjectSerializer,
+        responses={200: SubjectSerializer, 201: SubjectSerializer, **_errors(400, 401, 403)},
+        description="An ordinary user gets the one subject linked to their own account (201, or 200 if it exists), "
+        "whatever `user` they send. With `django_liveness.add_subject`, creates a subject for anyone, by `external_id` "
+        "(200 with the existing one when that `external_id` exists).",
+    ),
+    update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404)}),
+    partial_update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404)}),
+    destroy=extend_schema(responses={204: None, **_errors(401, 403, 404)}),
+)
+class SubjectViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, LivenessViewSet
+):
+    def get_queryset(self):
+        return permissions.visible_subjects(self.request.user).order_by("-created_at")
+
+    def get_serializer_class(self):
+        if permissions.has_perm(self.request.user, "change_subject"):
+            return SubjectSerializer
+        return OwnSubjectSerializer
+
+    def get_object(self):
+        subject = permissions.get_or_404(self.get_queryset(), self.kwargs["pk"], "subject")
+        if self.request.method in ("PUT", "PATCH"):
+            permissions.require(self.request.user, subject, "change_subject")
+        if self.request.method == "DELETE":
+            permissions.require(self.request.user, subject, "delete_subject")
+        return subject
+
+    def create(self, request):
+        user = request.user
+        if not permissions.has_perm(user, "add_subject"):
+            serializer = OwnSubjectSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            subject, created = Subject.objects.get_or_create(
+                user=user, defaults={"display_name": serializer.validated_data.get("display_name", "")}
+            )
+        else:
+            serializer = SubjectSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            external_id = data.pop("external_id", None)
+            try:
+                with transaction.atomic():
+                    if external_id:
+                        subject, created = Subject.objects.get_or_create(external_id=external_id, defaults=data)
+                    else:
+                        subject, created = Subject.objects.create(**data), True
+            except IntegrityError:
+                raise ValidationError({"user": ["This user already has a subject."]}, code="unique") from None
+        status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(self.get_serializer(subject).data, status=status_code)
+
+    def perform_destroy(self, subject):
+        services.delete_subject(subject, actor=self.request.user)
+
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={200: ConsentSerializer(many=True), **_errors(401, 403, 404)},
+        description="The subject's consent records, newest first.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=ConsentGrantSerializer,
+        responses={201: ConsentSerializer, **_errors(400, 401, 403, 404)},
+        description="Record consent to biometric processing.",
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        request=None,
+        responses={204: None, **_errors(401, 403, 404)},
+        description="Withdraw consent: open sessions are canceled, no new ones start, and the next "
+        "`liveness_purge` erases the subject's biometric data.",
+    )
+    @action(detail=True, methods=["get", "post", "delete"])
+    def consent(self, request, pk):
+        subject = permissions.get_or_404(self.get_queryset(), pk, "subject")
+        if request.method == "GET":
+            return Response(ConsentSerializer(subject.consents.all(), many=True).data)
+        permissions.require(request.user, subject, "change_subject")
+        if request.method == "DELETE":
+            privacy.withdraw_consent(subject, actor=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        grant = ConsentGrantSerializer(data=request.data)
+        grant.is_valid(raise_exception=True)
+        consent = privacy.grant_consent(subject, actor=request.user, **grant.validated_data)
+        return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={200: SubjectSerializer, **_errors(401, 403, 404)},
+        description="Erase the subject's biometric data now (reference images, face data in results, provider "
+        "sessions) and block new sessions; outcomes and timestamps stay for the audit trail.",
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request, pk):
+        subject = permissions.get_or_404(self.get_queryset(), pk, "subject")
+        permissions.require(request.user, subject, "delete_subject")
+        privacy.erase_subject(subject, actor=request.user)
+        subject.refresh_from_db()
+        return Response(self.get_serializer(subject).data)
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: ReferenceImageSerializer(many=True), **_errors(401, 403, 404)}),
+    retrieve=extend_schema(responses={200: ReferenceImageSerializer, **_errors(401, 403, 404)}),
+    create=extend_schema(
+        request={"multipart/form-data": ReferenceImageUploadSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: ReferenceImageSerializer, **_errors(400, 401, 403, 404), 422: ErrorSerializer, 429: ErrorSerializer},
+        description="Upload a reference photo (multipart field `image`); it becomes the subject's active one.",
+    ),
+    destroy=extend_schema(responses={204: None, **_errors(401, 403, 404)}),
+)
+class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, LivenessViewSet):
+    serializer_class = ReferenceImageSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_throttles(self):
+        if self.action == "create":
+            return [throttling.UploadUserThrottle(), throttling.UploadSubjectThrottle()]
+        return []
+
+    def get_subject(self):
+        if not hasattr(self, "_subject"):
+            queryset = permissions.visible_subjects(self.request.user)
+            self._subject = permissions.get_or_404(queryset, self.kwargs["subject_pk"], "subject")
+        return self._subject
+
+    def get_queryset(self):
+        return permissions.visible_images(self.request.user, self.get_subject()).order_by("-created_at")
+
+    def get_object(self):
+        image = permissions.get_or_404(self.get_queryset(), self.kwargs["pk"], "reference image")
+        if self.request.method == "DELETE":
+            permissions.require(self.request.user, image.subject, "delete_referenceimage")
+        return image
+
+    def create(self, request, subject_pk):
+        subject = self.get_subject()
+        permissions.require(request.user, subject, "add_referenceimage")
+        if len(request.FILES) > 1 or len(request.FILES.getlist("image")) > 1:
+            raise ValidationError({"image": ["Send exactly one file, in the field 'image'."]}, code="too_many_files")
+        upload = ReferenceImageUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+
+        def store():
+            image = services.add_reference_image(subject, upload.validated_data["image"], actor=request.user)
+            return Response(ReferenceImageSerializer(image).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(f"upload:{subject.pk}", store, request)
+
+    def perform_destroy(self, image):
+        services.delete_reference_image(image, actor=self.request.user)
+
+
+SESSION_FILTERS = {
+    "subject": None,
+    "status": LivenessSession.Status.values,
+    "outcome": LivenessSession.Outcome.values,
+    "kind": LivenessSession.Kind.values,
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("subject", OpenApiTypes.UUID),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=LivenessSession.Status.values),
+            OpenApiParameter("outcome", OpenApiTypes.STR, enum=LivenessSession.Outcome.values),
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=LivenessSession.Kind.values),
+        ],
+        responses={200: SessionSerializer(many=True), **_errors(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        responses={200: SessionWithTokenSerializer, **_errors(401, 403, 404)},
+        description="`auth_token` is included only for the user who started the session, while the token is valid.",
+    ),
+    create=extend_schema(
+        request=SessionCreateSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: SessionCreatedSerializer,
+            **_errors(400, 401, 403, 404),
+            422: ErrorSerializer,
+            429: ErrorSerializer,
+            **PROVIDER_ERRORS,
+        },
+        description="Create a session at the provider and return its auth token for the frontend (`Cache-Control: no-store`).",
+    ),
+    destroy=extend_schema(responses={204: None, **_errors(401, 403, 404), 409: ErrorSerializer}),
+)
+class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, LivenessViewSet):
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_serializer_class(self):
+        return SessionSerializer
+
+    def get_throttles(self):
+        if self.action == "create":
+            return [throttling.SessionCreateUserThrottle(), throttling.SessionCreateSubjectThrottle()]
+        return []
+
+    def get_queryset(self):
+        return permissions.visible_sessions(self.request.user).order_by("-created_at")
+
+    def filter_queryset(self, queryset):
+        for name, allowed in SESSION_FILTERS.items():
+            value = self.request.query_params.get(name)
+            if value is None:
+                continue
+            if allowed is not None and value not in allowed:
+                raise ValidationError({name: [f"Must be one of: {', '.join(allowed)}."]}, code="invalid_choice")
+            if name == "subject":
+                try:
+                    value = Subject._meta.pk.to_python(value)
+                except Exception:
+                    raise ValidationError({name: ["Must be a UUID."]}, code="invalid") from None
+            queryset = queryset.filter(**{name: value})
+        return queryset
+
+    def get_object(self):
+        return permissions.get_or_404(self.get_queryset(), self.kwargs["pk"], "session")
+
+    def retrieve(self, request, pk):
+        session = self.get_object()
+        if session.started_by_id == request.user.pk and session.token_is_valid() and not session.is_final:
+            return Response(SessionWithTokenSerializer(session).data, headers=NO_STORE)
+        return Response(SessionSerializer(session).data)
+
+    def create(self, request):
+        serializer = SessionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        subject = permissions.get_or_404(permissions.visible_subjects(request.user), data["subject"], "subject")
+        permissions.require(request.user, subject, "add_livenesssession")
+
+        def start():
+            session = services.start_session(
+                subject,
+                verify=data["verify"],
+                operation_mode=data.get("operation_mode"),
+                device_correlation_id=data.get("device_correlation_id", ""),
+                started_by=request.user,
+            )
+            return Response(SessionCreatedSerializer(session).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+        return idempotent("session_create", start, request)
+
+    def perform_destroy(self, session):
+        permissions.require(self.request.user, session.subject, "delete_livenesssession")
+        services.cancel_session(session, actor=self.request.user)
+
+    @extend_schema(
+        request=None,
+        responses={200: SessionSerializer, **_errors(401, 403, 404), **PROVIDER_ERRORS},
+        description="The frontend reports that the capture finished: the server fetches the result from the provider "
+        "(never from this request) and returns the session. Repeating it is harmless.",
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk):
+        session = self.get_object()
+        permissions.require(request.user, session.subject, "change_livenesssession")
+        session = services.refresh_session(session, actor=request.user)
+        return Response(SessionSerializer(session).data)
+
+    @extend_schema(responses={200: AuditEntrySerializer(many=True), **_errors(401, 403, 404), **PROVIDER_ERRORS})
+    @action(detail=True, methods=["get"])
+    def audit(self, request, pk):
+        session = self.get_object()
+        if not permissions.may_read_audit(request.user):
+            raise permissions.PermissionDenied("Audit entries need view_livenesssession plus staff or view_provider_audit.")
+        entries = services.get_audit_entries(session)
+        return Response(AuditEntrySerializer(entries, many=True).data)

@@ -1,0 +1,25 @@
+"""The configured backend, built once per process and rebuilt when the setting changes."""
+
+import threading
+
+from ..conf import liveness_settings
+
+_lock = threading.Lock()
+_backend = None
+
+
+def get_backend():
+    """Return the backend named by LIVENESS['BACKEND'], built with LIVENESS['OPTIONS']."""
+    global _backend
+    if _backend is None:
+        with _lock:
+            if _backend is None:
+                _backend = liveness_settings.backend_class(**liveness_settings.OPTIONS)
+    return _backend
+
+
+def reset_backend():
+    """Forget the memoized backend (called when LIVENESS changes)."""
+    global _backend
+    with _lock:
+        _backend = None

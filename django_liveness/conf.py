@@ -1,0 +1,156 @@
+"""The ``LIVENESS`` setting, read through ``liveness_settings``.
+
+Attribute access returns the user's value or the default. The whole dict is validated once
+(then cached) and re-read whenever Django's ``setting_changed`` fires, so ``override_settings``
+works in tests.
+"""
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from .exceptions import LivenessConfigurationError
+
+OPERATION_MODES = ("Passive", "PassiveActive")
+
+DEFAULTS = {
+    # Dotted path of the provider backend class, and its keyword options.
+    "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
+    "OPTIONS": {},
+    # matchConfidence a liveness-with-verify session needs to count as the same person.
+    "VERIFY_CONFIDENCE_THRESHOLD": 0.6,
+    # Lifetime of the session auth token handed to the frontend (Face API allows 60..86400).
+    "AUTH_TOKEN_TTL_SECONDS": 600,
+    "OPERATION_MODE": "Passive",
+    # Delete the session at the provider as soon as its result is stored locally.
+    "DELETE_REMOTE_SESSION_ON_RESULT": True,
+    # Key of settings.STORAGES that holds reference images (keep it private).
+    "REFERENCE_IMAGE_STORAGE": "default",
+    # Refuse uploads and sessions for a subject without valid consent.
+    "REQUIRE_CONSENT": True,
+    # Days to keep data; None keeps it forever. See docs/privacy.md for why these defaults.
+    "RETENTION": {
+        "REFERENCE_IMAGE_DAYS": 365,
+        "RESULT_PAYLOAD_DAYS": 30,
+        "SESSION_DAYS": 1095,
+    },
+    # REST API throttle rates (DRF syntax "N/period"); None disables one.
+    "THROTTLE_RATES": {
+        "session_create_user": "30/hour",
+        "session_create_subject": "10/hour",
+        "upload_user": "30/hour",
+        "upload_subject": "10/hour",
+    },
+    # How long an Idempotency-Key is remembered.
+    "IDEMPOTENCY_KEY_TTL_SECONDS": 24 * 3600,
+    # Subscription key the mounted emulator accepts (test mode only; never a real Azure key).
+    "EMULATOR_KEY": "emulator-key",
+}
+
+DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES")
+
+
+def _fail(key, problem):
+    raise LivenessConfigurationError(f"LIVENESS[{key!r}] {problem}")
+
+
+def _check_positive_int_or_none(key, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        _fail(key, f"must be a whole number of days >= 1 or None, got {value!r}.")
+
+
+def validate(user_settings):
+    """Return the effective settings for ``user_settings`` or raise LivenessConfigurationError."""
+    if not isinstance(user_settings, dict):
+        raise LivenessConfigurationError(
+            f"settings.LIVENESS must be a dict, got {type(user_settings).__name__}."
+        )
+    unknown = sorted(set(user_settings) - set(DEFAULTS))
+    if unknown:
+        _fail(unknown[0], f"is not a known setting. Known settings: {', '.join(DEFAULTS)}.")
+    merged = {}
+    for key, default in DEFAULTS.items():
+        value = user_settings.get(key, default)
+        if key in ("RETENTION", "THROTTLE_RATES"):
+            if not isinstance(value, dict):
+                _fail(key, f"must be a dict, got {value!r}.")
+            unknown_sub = sorted(set(value) - set(default))
+            if unknown_sub:
+                _fail(key, f"has an unknown key {unknown_sub[0]!r}; known: {', '.join(default)}.")
+            value = {**default, **value}
+        merged[key] = value
+
+    if not isinstance(merged["BACKEND"], str) or not merged["BACKEND"]:
+        _fail("BACKEND", "must be the dotted path of a backend class.")
+    if not isinstance(merged["OPTIONS"], dict):
+        _fail("OPTIONS", f"must be a dict, got {merged['OPTIONS']!r}.")
+    threshold = merged["VERIFY_CONFIDENCE_THRESHOLD"]
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        _fail("VERIFY_CONFIDENCE_THRESHOLD", f"must be a number between 0 and 1, got {threshold!r}.")
+    ttl = merged["AUTH_TOKEN_TTL_SECONDS"]
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= 86400:
+        _fail("AUTH_TOKEN_TTL_SECONDS", f"must be an integer from 60 to 86400 (Face API limits), got {ttl!r}.")
+    if merged["OPERATION_MODE"] not in OPERATION_MODES:
+        _fail("OPERATION_MODE", f"must be one of {', '.join(OPERATION_MODES)}, got {merged['OPERATION_MODE']!r}.")
+    for key in ("DELETE_REMOTE_SESSION_ON_RESULT", "REQUIRE_CONSENT"):
+        if not isinstance(merged[key], bool):
+            _fail(key, f"must be True or False, got {merged[key]!r}.")
+    storage = merged["REFERENCE_IMAGE_STORAGE"]
+    storages = getattr(django_settings, "STORAGES", {}) or {}
+    if not isinstance(storage, str) or storage not in storages:
+        _fail("REFERENCE_IMAGE_STORAGE", f"must be a key of settings.STORAGES ({', '.join(storages)}), got {storage!r}.")
+    for sub_key, days in merged["RETENTION"].items():
+        _check_positive_int_or_none(f"RETENTION'][{sub_key!r}", days)
+    for scope, rate in merged["THROTTLE_RATES"].items():
+        if rate is not None and not (isinstance(rate, str) and "/" in rate):
+            _fail(f"THROTTLE_RATES'][{scope!r}", f"must be a DRF rate like '10/hour' or None, got {rate!r}.")
+    if not isinstance(merged["EMULATOR_KEY"], str) or not merged["EMULATOR_KEY"]:
+        _fail("EMULATOR_KEY", "must be a non-empty string.")
+    ttl = merged["IDEMPOTENCY_KEY_TTL_SECONDS"]
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
+        _fail("IDEMPOTENCY_KEY_TTL_SECONDS", f"must be a positive number of seconds, got {ttl!r}.")
+    return merged
+
+
+class LivenessSettings:
+    """``liveness_settings.VERIFY_CONFIDENCE_THRESHOLD`` and so on."""
+
+    def __init__(self):
+        self._cache = None
+
+    def _effective(self):
+        if self._cache is None:
+            self._cache = validate(getattr(django_settings, "LIVENESS", {}))
+        return self._cache
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(name)
+        return self._effective()[name]
+
+    @property
+    def backend_class(self):
+        path = self.BACKEND
+        try:
+            return import_string(path)
+        except ImportError as exc:
+            raise LivenessConfigurationError(
+                f"LIVENESS['BACKEND'] = {path!r} could not be imported: {exc}"
+            ) from exc
+
+    def reload(self):
+        self._cache = None
+        # Imported here: the backend module imports this one.
+        from .backends import reset_backend
+
+        reset_backend()
+
+
+liveness_settings = LivenessSettings()
+
+
+@receiver(setting_changed)
+def _reload_on_change(*, setting, **kwargs):
+    if setting in ("LIVENESS", "STORAGES"):
+        liveness_settings.reload()

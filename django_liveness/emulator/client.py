@@ -1,0 +1,68 @@
+"""Play the frontend against an emulator over HTTP: what a test does instead of a camera.
+
+    from django_liveness.emulator.client import play_frontend
+    play_frontend(endpoint, session.auth_token, verify=True, decision="spoofface")
+"""
+
+import json
+import uuid
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+from ..images import sample_face_image
+
+API_VERSION = "v1.2-preview.1"
+
+
+class FrontendCallFailed(Exception):
+    def __init__(self, status, body):
+        super().__init__(f"{status}: {body}")
+        self.status = status
+        self.body = body
+
+
+def encode_multipart(fields, files):
+    """Return (content type, body) of a multipart/form-data request."""
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, (filename, data, content_type) in files.items():
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        )
+        parts.append(head.encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts)
+
+
+def play_frontend(
+    endpoint,
+    auth_token,
+    *,
+    verify,
+    image=None,
+    decision="realface",
+    same_person=True,
+    match_confidence=None,
+    finish=True,
+    timeout=10,
+):
+    """Send a capture with the session's auth token, choosing the outcome; return the JSON answer."""
+    fields = {"decision": decision, "same_person": str(same_person).lower(), "finish": str(finish).lower()}
+    if match_confidence is not None:
+        fields["match_confidence"] = str(match_confidence)
+    content_type, body = encode_multipart(fields, {"content": ("capture.jpg", image or sample_face_image(), "image/jpeg")})
+    path = "detectLivenessWithVerify" if verify else "detectLiveness"
+    request = Request(
+        f"{endpoint.rstrip('/')}/face/{API_VERSION}/{path}/singleModal",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {auth_token}", "Content-Type": content_type},
+    )
+    try:
+        with urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read() or b"{}")
+    except HTTPError as error:
+        raise FrontendCallFailed(error.code, error.read().decode(errors="replace")) from None

@@ -1,0 +1,84 @@
+"""A small threaded HTTP server for the emulator (standalone and in tests).
+
+It is wsgiref with threads, plus one thing runserver cannot do: when a view answers with
+``DropConnection``, the socket is closed without a response, as a network fault would.
+"""
+
+import socket
+import sys
+import threading
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+
+
+class _Dropped(Exception):
+    pass
+
+
+class _ServerHandler(ServerHandler):
+    def finish_response(self):
+        if getattr(self.result, "drop_connection", False):
+            raise _Dropped
+        super().finish_response()
+
+    def handle_error(self):
+        if isinstance(sys.exc_info()[1], _Dropped):
+            self.request_handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        super().handle_error()
+
+
+class _RequestHandler(WSGIRequestHandler):
+    def handle(self):
+        # wsgiref's handle(), with our ServerHandler.
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536 or not self.parse_request():
+            return
+        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
+        handler.request_handler = self
+        handler.run(self.server.get_app())
+
+    def log_message(self, format, *args):
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    verbose = False
+
+
+class EmulatorServer:
+    """Serve a WSGI app on ``host:port`` in a background thread (port 0 picks a free port).
+
+    ``with EmulatorServer(app, prefix="/emulator") as server: server.endpoint``.
+    """
+
+    def __init__(self, app, *, host="127.0.0.1", port=0, prefix="", verbose=False):
+        self.httpd = _ThreadingServer((host, port), _RequestHandler)
+        self.httpd.verbose = verbose
+        self.httpd.set_app(app)
+        self.host, self.port = self.httpd.server_address[:2]
+        self.endpoint = f"http://{self.host}:{self.port}{prefix}"
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="liveness-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self):
+        self.httpd.serve_forever()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()

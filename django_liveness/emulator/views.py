@@ -1,0 +1,266 @@
+"""The emulator's HTTP face: Face API v1.2-preview.1 (and v1.1-preview.1) liveness operations.
+
+Routing is done here rather than in the URLconf because the service treats paths
+case-insensitively (its audit log records ``/detectliveness/singlemodal``).
+"""
+
+import json
+import re
+import secrets
+import time
+import uuid
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import state
+from .core import LIVENESS, LIVENESS_WITH_VERIFY, EmulatorError, bad_argument
+
+API_VERSIONS = ("v1.2-preview.1", "v1.1-preview.1")
+KINDS = {"detectliveness": LIVENESS, "detectlivenesswithverify": LIVENESS_WITH_VERIFY}
+
+ROUTES = [
+    (re.compile(pattern, re.IGNORECASE), name)
+    for pattern, name in [
+        (r"^(?P<kind>detectLiveness|detectLivenessWithVerify)/singleModal/sessions/?$", "sessions"),
+        (r"^(?P<kind>detectLiveness|detectLivenessWithVerify)/singleModal/sessions/(?P<session_id>[^/]+)/?$", "session"),
+        (r"^(?P<kind>detectLiveness|detectLivenessWithVerify)/singleModal/sessions/(?P<session_id>[^/]+)/audit/?$", "audit"),
+        (r"^(?P<kind>detectLiveness|detectLivenessWithVerify)/singleModal/?$", "client"),
+        (r"^session/sessionImages/(?P<image_id>[^/]+)/?$", "session_image"),
+    ]
+]
+
+ACCESS_DENIED = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
+    "for an active subscription and use a correct regional API endpoint for your resource."
+)
+TEST_MODE_FIELDS = ("decision", "same_person", "match_confidence", "finish")
+
+
+class DropConnection(HttpResponse):
+    """Asks the emulator's own server to close the socket without answering.
+
+    Servers that do not know it (runserver) send it as it is: a 503 with an error body.
+    """
+
+    drop_connection = True
+
+    def __init__(self):
+        super().__init__(
+            json.dumps({"error": {"code": "ConnectionDropped", "message": "Injected fault: connection dropped."}}),
+            status=503,
+            content_type="application/json; charset=utf-8",
+        )
+
+
+def _json(body, status=200):
+    response = JsonResponse(body, status=status, safe=False, json_dumps_params={"separators": (",", ":")})
+    response["Content-Type"] = "application/json; charset=utf-8"
+    response["apim-request-id"] = str(uuid.uuid4())
+    return response
+
+
+def _error(error):
+    response = _json(error.body(), status=error.status)
+    response["x-ms-error-code"] = error.code
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _cors(response):
+    # The frontend calls the service straight from the browser with its session token.
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Headers"] = "Authorization, Content-Type, client-request-id"
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Expose-Headers"] = "apim-request-id, x-ms-error-code, Retry-After"
+    return response
+
+
+def _check_subscription_key(request):
+    given = request.headers.get("Ocp-Apim-Subscription-Key", "")
+    if not secrets.compare_digest(given.encode(), state.subscription_key().encode()):
+        raise EmulatorError(401, "401", ACCESS_DENIED)
+
+
+def _injected_fault():
+    latency, action = state.faults.take()
+    if latency:
+        time.sleep(latency)
+    if action == "drop":
+        return DropConnection()
+    if action == "throttle":
+        retry_after = state.faults.snapshot()["retry_after"]
+        return _error(
+            EmulatorError(429, "429", f"Rate limit is exceeded. Try again in {retry_after} seconds.", retry_after=retry_after)
+        )
+    if action == "error":
+        status = state.faults.snapshot()["error_status"]
+        return _error(EmulatorError(status, "InternalServerError", "Injected fault: the service failed."))
+    return None
+
+
+@csrf_exempt
+def face(request, api_version, path):
+    """Every Face API call: ``{endpoint}/face/{api_version}/{path}``."""
+    if api_version.lower() not in API_VERSIONS:
+        return _error(EmulatorError(404, "404", "Resource not found"))
+    for pattern, name in ROUTES:
+        match = pattern.match(path)
+        if match:
+            break
+    else:
+        return _error(EmulatorError(404, "404", "Resource not found"))
+    params = match.groupdict()
+    if "kind" in params:
+        params["kind"] = KINDS[params["kind"].lower()]
+    if name == "client" and request.method == "OPTIONS":
+        return _cors(HttpResponse(status=200))
+    fault = _injected_fault()
+    if fault is not None:
+        return _cors(fault) if name == "client" else fault
+    try:
+        if name == "client":
+            return _cors(_client_call(request, api_version, **params))
+        _check_subscription_key(request)
+        return HANDLERS[name](request, **params)
+    except EmulatorError as error:
+        response = _error(error)
+        return _cors(response) if name == "client" else response
+
+
+def _method_not_allowed():
+    return EmulatorError(405, "405", "The requested method is not allowed for this resource.")
+
+
+def _sessions(request, kind):
+    emulator = state.emulator
+    if request.method == "GET":
+        return _json(emulator.list_sessions(kind, request.GET.get("start"), request.GET.get("top")))
+    if request.method != "POST":
+        raise _method_not_allowed()
+    content_type = request.content_type or ""
+    if content_type.startswith("multipart/form-data"):
+        if kind != LIVENESS_WITH_VERIFY:
+            raise bad_argument("Invalid request content type: multipart/form-data.")
+        params = _parse_json(request.POST.get("Parameters"), "Parameters")
+        image = request.FILES.get("VerifyImage")
+        if image is None:
+            raise bad_argument("Missing required part: VerifyImage.")
+        return _json(emulator.create_session(kind, params, image.read()))
+    if content_type != "application/json":
+        raise EmulatorError(415, "UnsupportedMediaType", "Content type must be application/json or multipart/form-data.")
+    return _json(emulator.create_session(kind, _parse_json(request.body, "body")))
+
+
+def _parse_json(raw, what):
+    if raw in (None, b"", ""):
+        raise bad_argument(f"Missing required {what}.")
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_argument(f"Invalid JSON in {what}.") from None
+    if not isinstance(value, dict):
+        raise bad_argument(f"{what} must be a JSON object.")
+    return value
+
+
+def _session(request, kind, session_id):
+    if request.method == "GET":
+        return _json(state.emulator.get_session(kind, session_id))
+    if request.method == "DELETE":
+        state.emulator.delete_session(kind, session_id)
+        response = HttpResponse(status=200)
+        response["apim-request-id"] = str(uuid.uuid4())
+        return response
+    raise _method_not_allowed()
+
+
+def _audit(request, kind, session_id):
+    if request.method != "GET":
+        raise _method_not_allowed()
+    return _json(state.emulator.audit_entries(kind, session_id, request.GET.get("start"), request.GET.get("top")))
+
+
+def _session_image(request, image_id):
+    if request.method != "GET":
+        raise _method_not_allowed()
+    response = HttpResponse(state.emulator.session_image(image_id), content_type="application/octet-stream")
+    response["apim-request-id"] = str(uuid.uuid4())
+    return response
+
+
+HANDLERS = {"sessions": _sessions, "session": _session, "audit": _audit, "session_image": _session_image}
+
+
+def _client_call(request, api_version, kind):
+    """The frontend's capture call, authorised by the session's auth token."""
+    if request.method != "POST":
+        raise _method_not_allowed()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise EmulatorError(401, "Unauthorized", "Missing session token: send 'Authorization: Bearer <authToken>'.")
+    state.emulator.session_for_token(token)  # 401 before looking at the body
+    if not (request.content_type or "").startswith("multipart/form-data"):
+        raise bad_argument("The capture must be sent as multipart/form-data.")
+    files = list(request.FILES.values())
+    if not files:
+        raise bad_argument("No image in the request: send the capture as a file part.")
+    choices = _test_mode_choices(request.POST)
+    started = time.monotonic()
+    body = state.emulator.detect(
+        token,
+        kind,
+        files[0].read(),
+        request={
+            "url": request.path_info,
+            "contentLength": int(request.META.get("CONTENT_LENGTH") or 0),
+            "contentType": "multipart/form-data",
+            "userAgent": request.headers.get("User-Agent", ""),
+            "clientRequestId": request.headers.get("client-request-id", ""),
+        },
+        latency_ms=0,
+        **choices,
+    )
+    response = _json(body)
+    response["x-emulator-latency-ms"] = str(int((time.monotonic() - started) * 1000))
+    return response
+
+
+def _test_mode_choices(form):
+    choices = {}
+    if form.get("decision"):
+        choices["decision"] = form["decision"].strip().lower()
+    for flag in ("same_person", "finish"):
+        if form.get(flag):
+            value = form[flag].strip().lower()
+            if value not in ("true", "false"):
+                raise bad_argument(f"{flag} must be 'true' or 'false'.")
+            choices[flag] = value == "true"
+    if form.get("match_confidence"):
+        try:
+            choices["match_confidence"] = float(form["match_confidence"])
+        except ValueError:
+            raise bad_argument("match_confidence must be a number between 0 and 1.") from None
+    return choices
+
+
+@csrf_exempt
+def fault_control(request):
+    """``GET/POST/DELETE {endpoint}/faults``: read, arm or clear injected faults (subscription key)."""
+    try:
+        _check_subscription_key(request)
+        if request.method == "GET":
+            return _json(state.faults.snapshot())
+        if request.method == "DELETE":
+            state.faults.reset()
+            return _json(state.faults.snapshot())
+        if request.method != "POST":
+            raise _method_not_allowed()
+        changes = _parse_json(request.body, "body")
+        try:
+            return _json(state.faults.configure(**changes))
+        except ValueError as error:
+            raise bad_argument(str(error)) from None
+    except EmulatorError as error:
+        return _error(error)

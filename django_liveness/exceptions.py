@@ -1,0 +1,97 @@
+"""Errors raised by django-liveness.
+
+Backends raise the ``Backend*`` errors below and nothing else, so the service layer and the
+REST API can act on a provider fault without knowing which provider it was.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class LivenessError(Exception):
+    """Base class of every error django-liveness raises on purpose."""
+
+    code = "liveness_error"
+
+    def __init__(self, message="", *, code=None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class LivenessConfigurationError(ImproperlyConfigured, LivenessError):
+    """The ``LIVENESS`` setting (or an optional dependency) is wrong; the message says how to fix it."""
+
+    code = "configuration_error"
+
+
+# --- Provider (backend) errors -------------------------------------------------------------
+
+
+class BackendError(LivenessError):
+    """The provider refused or failed a call. ``status`` is the HTTP status when there was one."""
+
+    code = "provider_error"
+    transient = False  # True when the same call may succeed later
+
+    def __init__(self, message="", *, code=None, status=None, retry_after=None):
+        super().__init__(message, code=code)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class SessionNotFound(BackendError):
+    """The provider has no such session (deleted, or never created there)."""
+
+    code = "not_found"
+
+
+class Throttled(BackendError):
+    """The provider asked us to slow down; ``retry_after`` is in seconds when it said."""
+
+    code = "throttled"
+    transient = True
+
+
+class ProviderUnavailable(BackendError):
+    """Timeout, dropped connection or 5xx: the provider may answer later."""
+
+    code = "unavailable"
+    transient = True
+
+
+class InvalidImage(BackendError):
+    """The provider rejected the reference image (no face, unsupported, too large ...)."""
+
+    code = "invalid_image"
+
+
+class Unauthorized(BackendError):
+    """The subscription key or endpoint is wrong (401/403)."""
+
+    code = "unauthorized"
+
+
+# --- Service-layer rule violations ---------------------------------------------------------
+
+
+class ServiceError(LivenessError):
+    """A request that the session state machine refuses; the API turns these into a 4xx."""
+
+    code = "invalid"
+
+
+class NoReferenceImage(ServiceError):
+    code = "no_reference_image"
+
+
+class ConsentRequired(ServiceError):
+    code = "consent_required"
+
+
+class SubjectErased(ServiceError):
+    code = "subject_erased"
+
+
+class InvalidSessionState(ServiceError):
+    code = "invalid_state"

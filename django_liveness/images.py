@@ -1,0 +1,118 @@
+"""Reference image validation, by the Face service's rules.
+
+JPEG, PNG, GIF (first frame) or BMP, recognised from the bytes (never the name or the declared
+content type); at most 6 MB; at most MAX_PIXELS pixels, checked from the header before any
+decoding so that a decompression bomb is refused cheaply; fully decoded once so that truncated
+or corrupt files are refused too. Every refusal is a ValidationError with a stable code.
+"""
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.core.exceptions import ValidationError
+from PIL import Image, UnidentifiedImageError
+
+MAX_BYTES = 6 * 1024 * 1024
+# 4096 x 4096: the largest the Face service detects faces in, far below Pillow's bomb limit (~89 Mpx).
+MAX_PIXELS = 4096 * 4096
+# The service finds no face smaller than 36 x 36 pixels.
+MIN_SIDE = 36
+
+FORMATS = {
+    "JPEG": ("image/jpeg", ".jpg"),
+    "PNG": ("image/png", ".png"),
+    "GIF": ("image/gif", ".gif"),
+    "BMP": ("image/bmp", ".bmp"),
+}
+
+
+@dataclass(frozen=True)
+class ValidatedImage:
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    size: int
+    sha256: str
+    data: bytes = field(repr=False)
+
+
+def _read(source):
+    """Read at most MAX_BYTES + 1 bytes from bytes, an UploadedFile or a file object."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source[: MAX_BYTES + 1])
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return source.read(MAX_BYTES + 1)
+
+
+def validate_reference_image(source):
+    """Return a ValidatedImage for ``source`` or raise ValidationError saying what is wrong."""
+    data = _read(source)
+    if not data:
+        raise ValidationError("The file is empty.", code="empty")
+    if len(data) > MAX_BYTES:
+        raise ValidationError(
+            "The image is larger than %(limit)s bytes (6 MB), the Face service's limit.",
+            code="too_large",
+            params={"limit": MAX_BYTES},
+        )
+    try:
+        with Image.open(io.BytesIO(data), formats=list(FORMATS)) as image:
+            image_format, (width, height) = image.format, image.size
+    except Image.DecompressionBombError:
+        # Pillow itself refuses headers beyond twice its own limit, before we see the size.
+        raise ValidationError(
+            "The image has more than %(limit)s pixels (4096 x 4096), the most allowed.",
+            code="too_many_pixels",
+            params={"limit": MAX_PIXELS},
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ValidationError(
+            "The file is not a JPEG, PNG, GIF or BMP image.", code="unsupported_format"
+        ) from None
+    if width * height > MAX_PIXELS:
+        raise ValidationError(
+            "The image is %(width)s x %(height)s pixels; at most %(limit)s pixels (4096 x 4096) are allowed.",
+            code="too_many_pixels",
+            params={"width": width, "height": height, "limit": MAX_PIXELS},
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ValidationError(
+            "The image is %(width)s x %(height)s pixels; each side must be at least %(limit)s pixels.",
+            code="too_small",
+            params={"width": width, "height": height, "limit": MIN_SIDE},
+        )
+    try:
+        # Decode the pixels (the first frame of a GIF): catches truncated and corrupt data.
+        with Image.open(io.BytesIO(data), formats=[image_format]) as image:
+            image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise ValidationError("The image is truncated or corrupt.", code="corrupt") from None
+    content_type, extension = FORMATS[image_format]
+    return ValidatedImage(
+        content_type=content_type,
+        extension=extension,
+        width=width,
+        height=height,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
+    )
+
+
+def read_image_bytes(reference_image):
+    """The stored bytes of a ReferenceImage, read through its storage."""
+    with reference_image.file.open("rb") as stored:
+        return stored.read()
+
+
+@lru_cache(maxsize=4)
+def sample_face_image(width=480, height=640, image_format="JPEG"):
+    """A small valid image for tests and the emulator's frontend (not a real face)."""
+    image = Image.new("RGB", (width, height), (200, 170, 150))
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format)
+    return buffer.getvalue()

@@ -1,0 +1,31 @@
+"""``manage.py liveness_sync``: refresh sessions nobody completed and clean up at the provider.
+
+Run it from cron or a worker every few minutes.
+"""
+
+from django.core.management.base import BaseCommand
+
+from django_liveness import privacy, services
+from django_liveness.exceptions import BackendError
+
+
+class Command(BaseCommand):
+    help = "Fetch results of open sessions, retry failed deletions, delete provider sessions with no local row."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, default=500, help="sessions per run (default 500)")
+        parser.add_argument("--skip-orphans", action="store_true", help="do not list the provider's sessions")
+
+    def handle(self, *args, limit, skip_orphans, **options):
+        summary = services.sync_sessions(limit=limit)
+        self.stdout.write(
+            f"Refreshed {summary['refreshed']} open session(s), {summary['changed']} changed, "
+            f"{summary['errors']} provider error(s); {summary['remote_deleted']} provider session(s) deleted."
+        )
+        if not skip_orphans:
+            try:
+                orphans = privacy.delete_orphan_remote_sessions()
+            except BackendError as error:
+                self.stderr.write(f"Could not list the provider's sessions: {error.code}.")
+                return
+            self.stdout.write(f"Deleted {orphans} provider session(s) with no local row.")

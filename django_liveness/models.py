@@ -1,0 +1,300 @@
+"""Subjects, their reference images and consent, liveness sessions, and the event log."""
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .conf import liveness_settings
+
+
+def reference_image_storage():
+    """The storage named by LIVENESS['REFERENCE_IMAGE_STORAGE'] (resolved when used, not on import)."""
+    return storages[liveness_settings.REFERENCE_IMAGE_STORAGE]
+
+
+def reference_image_path(instance, filename):
+    # A random name: the uploaded file name can hold personal data and must never be used.
+    suffix = PurePath(filename).suffix.lower()
+    return f"liveness/reference-images/{uuid.uuid4().hex}{suffix}"
+
+
+def _new_external_id():
+    return uuid.uuid4().hex
+
+
+class Subject(models.Model):
+    """The person being verified, optionally linked to a user account."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="liveness_subject",
+    )
+    external_id = models.CharField(
+        max_length=255,
+        unique=True,
+        default=_new_external_id,
+        help_text=_("Your own identifier for this person (customer number ...)."),
+    )
+    display_name = models.CharField(max_length=255, blank=True)
+    verified_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Last time this person passed liveness with verification.")
+    )
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Biometric data erased; no new sessions are allowed.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("subject")
+
+    def __str__(self):
+        return self.display_name or self.external_id
+
+
+class Consent(models.Model):
+    """A subject's consent to biometric processing under one version of the policy."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="consents")
+    policy_version = models.CharField(max_length=64)
+    text_sha256 = models.CharField(max_length=64, help_text=_("SHA-256 of the consent text shown."))
+    purpose = models.CharField(max_length=255)
+    granted_at = models.DateTimeField(default=timezone.now)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-granted_at"]
+        indexes = [models.Index(fields=["subject", "withdrawn_at"])]
+
+    def __str__(self):
+        return f"{self.subject} / {self.policy_version}"
+
+    @property
+    def is_valid(self):
+        return self.withdrawn_at is None
+
+
+class ReferenceImage(models.Model):
+    """A face photo of a subject used for liveness with verification."""
+
+    class Quality(models.TextChoices):
+        LOW = "low", _("low")
+        MEDIUM = "medium", _("medium")
+        HIGH = "high", _("high")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="reference_images")
+    file = models.FileField(storage=reference_image_storage, upload_to=reference_image_path, max_length=255)
+    content_type = models.CharField(max_length=32)
+    size = models.PositiveIntegerField(help_text=_("Bytes."))
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=True)
+    face_rectangle = models.JSONField(null=True, blank=True)
+    quality_for_recognition = models.CharField(max_length=8, choices=Quality.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject"],
+                condition=models.Q(is_active=True),
+                name="liveness_one_active_reference_image",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.subject} {self.width}x{self.height} {self.content_type}"
+
+
+class LivenessSession(models.Model):
+    """One liveness check (optionally with verification) at the provider, and its local state."""
+
+    class Kind(models.TextChoices):
+        LIVENESS = "liveness", _("liveness")
+        LIVENESS_WITH_VERIFY = "liveness_with_verify", _("liveness with verify")
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("created")
+        STARTED = "started", _("started")
+        COMPLETED = "completed", _("completed")
+        EXPIRED = "expired", _("expired")
+        CANCELED = "canceled", _("canceled")
+        FAILED = "failed", _("failed")
+
+    class Decision(models.TextChoices):
+        REALFACE = "realface", _("real face")
+        SPOOFFACE = "spoofface", _("spoof")
+        UNCERTAIN = "uncertain", _("uncertain")
+
+    class Outcome(models.TextChoices):
+        PASSED = "passed", _("passed")
+        FAILED = "failed", _("failed")
+        NEEDS_REVIEW = "needs_review", _("needs review")
+
+    class OperationMode(models.TextChoices):
+        PASSIVE = "Passive", "Passive"
+        PASSIVE_ACTIVE = "PassiveActive", "PassiveActive"
+
+    class ReviewStatus(models.TextChoices):
+        NONE = "", _("not reviewed")
+        PENDING = "pending", _("flagged for review")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+
+    FINAL_STATUSES = frozenset({Status.COMPLETED, Status.EXPIRED, Status.CANCELED, Status.FAILED})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="sessions")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    reference_image = models.ForeignKey(
+        ReferenceImage, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
+    operation_mode = models.CharField(max_length=16, choices=OperationMode.choices)
+    device_correlation_id = models.CharField(max_length=64, blank=True)
+    provider_session_id = models.CharField(max_length=128, blank=True, db_index=True)
+    # Handed to the frontend only; cleared once the session is final. Never logged or shown in admin.
+    auth_token = models.TextField(blank=True, editable=False)
+    auth_token_expires_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+
+    liveness_decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    is_identical = models.BooleanField(null=True, blank=True)
+    match_confidence = models.FloatField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    face_rectangle = models.JSONField(null=True, blank=True, help_text=_("Target face in the capture."))
+    model_version = models.CharField(max_length=64, blank=True)
+    result_digest = models.CharField(max_length=128, blank=True)
+    result_payload = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Set when liveness_verified was sent, so that it is sent once per session.
+    verified_at = models.DateTimeField(null=True, blank=True)
+    remote_deleted_at = models.DateTimeField(null=True, blank=True)
+    redacted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("liveness session")
+        permissions = [
+            ("review_livenesssession", _("Can approve or reject liveness sessions")),
+            ("view_provider_audit", _("Can read the provider's audit entries of a session")),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["outcome", "created_at"]),
+            models.Index(fields=["review_status", "created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.id}"
+
+    @property
+    def is_verify(self):
+        return self.kind == self.Kind.LIVENESS_WITH_VERIFY
+
+    @property
+    def is_final(self):
+        return self.status in self.FINAL_STATUSES
+
+    def token_is_valid(self, now=None):
+        now = now or timezone.now()
+        return bool(self.auth_token) and self.auth_token_expires_at is not None and now < self.auth_token_expires_at
+
+
+class LivenessEvent(models.Model):
+    """Append-only log: one row per state change, review, remote error, image view ..."""
+
+    class Kind(models.TextChoices):
+        SESSION_CREATED = "session_created", _("session created")
+        STATUS_CHANGED = "status_changed", _("status changed")
+        RESULT_STORED = "result_stored", _("result stored")
+        REVIEWED = "reviewed", _("reviewed")
+        FLAGGED = "flagged", _("flagged for review")
+        REMOTE_ERROR = "remote_error", _("provider error")
+        REMOTE_DELETED = "remote_deleted", _("deleted at provider")
+        IMAGE_UPLOADED = "image_uploaded", _("reference image uploaded")
+        IMAGE_VIEWED = "image_viewed", _("reference image viewed")
+        IMAGE_DELETED = "image_deleted", _("reference image deleted")
+        CONSENT_GRANTED = "consent_granted", _("consent granted")
+        CONSENT_WITHDRAWN = "consent_withdrawn", _("consent withdrawn")
+        ERASED = "erased", _("biometric data erased")
+        PURGED = "purged", _("retention purge")
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # SET_NULL: the trail outlives what it is about.
+    session = models.ForeignKey(
+        LivenessSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("liveness event")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Liveness events are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a POST carrying an Idempotency-Key, replayed for repeats."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    scope = models.CharField(max_length=64, help_text=_("Endpoint the key was used on."))
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "scope", "key"], name="liveness_unique_idempotency_key")
+        ]

@@ -1,0 +1,190 @@
+"""Biometric privacy: consent, erasure, retention (purge) and reconciliation with the provider.
+
+Face images and liveness results are biometric data (GDPR Art. 9, Illinois BIPA, Texas CUBI).
+This module keeps what the laws ask for enforceable: consent before any processing, erasure on
+request, a retention schedule applied by ``manage.py liveness_purge``, and no session left at
+the provider. See docs/privacy.md.
+"""
+
+import hashlib
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import services, signals
+from .backends import get_backend
+from .conf import liveness_settings
+from .exceptions import BackendError, SubjectErased
+from .models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
+
+logger = logging.getLogger("django_liveness")
+Event = LivenessEvent.Kind
+OPEN_STATUSES = [LivenessSession.Status.CREATED, LivenessSession.Status.STARTED]
+
+
+# --- consent ------------------------------------------------------------------------------
+
+
+def grant_consent(subject, *, policy_version, text, purpose, actor=None):
+    """Record consent to ``text`` (stored as its SHA-256) under ``policy_version`` for ``purpose``."""
+    if subject.erased_at is not None:
+        raise SubjectErased("This subject's biometric data was erased; it cannot be enrolled again.")
+    with transaction.atomic():
+        consent = Consent.objects.create(
+            subject=subject,
+            policy_version=policy_version,
+            text_sha256=hashlib.sha256(text.encode()).hexdigest(),
+            purpose=purpose,
+            granted_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        services.log_event(
+            Event.CONSENT_GRANTED,
+            subject=subject,
+            actor=actor,
+            data={"policy_version": policy_version, "purpose": purpose, "text_sha256": consent.text_sha256},
+        )
+    return consent
+
+
+def withdraw_consent(subject, *, actor=None):
+    """Withdraw every valid consent: open sessions are canceled, no new ones start, and the next
+    ``liveness_purge`` erases the subject's biometric data. Returns how many consents were withdrawn."""
+    now = timezone.now()
+    with transaction.atomic():
+        withdrawn = Consent.objects.filter(subject=subject, withdrawn_at__isnull=True).update(
+            withdrawn_at=now, withdrawn_by=actor if getattr(actor, "is_authenticated", False) else None
+        )
+        if withdrawn:
+            services.log_event(Event.CONSENT_WITHDRAWN, subject=subject, actor=actor, data={"consents": withdrawn})
+    for session in LivenessSession.objects.filter(subject=subject, status__in=OPEN_STATUSES):
+        services.cancel_session(session, actor=actor)
+    return withdrawn
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+
+def _delete_images(images, *, actor):
+    """Delete reference images and, once the deletion commits, their files."""
+    files = [(image.file.storage, image.file.name) for image in images]
+    for image in images:
+        services.log_event(Event.IMAGE_DELETED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
+    ReferenceImage.objects.filter(pk__in=[image.pk for image in images]).delete()
+    transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
+    return len(files)
+
+
+def _redact(sessions):
+    """Drop what sessions hold about the face; keep decision, outcome and timestamps for the audit trail."""
+    return sessions.filter(redacted_at__isnull=True).update(
+        result_payload=None, face_rectangle=None, result_digest="", auth_token="", redacted_at=timezone.now()
+    )
+
+
+def erase_subject(subject, *, actor=None):
+    """Erase a subject's biometric data and block new sessions. A second call does nothing.
+
+    Returns a summary dict; fires ``subject_erased`` once, after the commit.
+    """
+    summary = {"images": 0, "sessions_redacted": 0, "remote_deleted": 0, "already_erased": subject.erased_at is not None}
+    if summary["already_erased"]:
+        return summary
+    sessions = LivenessSession.objects.filter(subject=subject).select_related("subject")
+    for session in sessions.filter(status__in=OPEN_STATUSES):
+        services.cancel_session(session, actor=actor)
+    for session in sessions.exclude(provider_session_id="").filter(remote_deleted_at__isnull=True):
+        summary["remote_deleted"] += services.delete_remote_session(session, actor=actor)
+    with transaction.atomic():
+        locked = Subject.objects.select_for_update().get(pk=subject.pk)
+        if locked.erased_at is not None:
+            return {**summary, "already_erased": True}
+        summary["images"] = _delete_images(list(ReferenceImage.objects.filter(subject=subject)), actor=actor)
+        summary["sessions_redacted"] = _redact(sessions)
+        subject.erased_at = locked.erased_at = timezone.now()
+        locked.save(update_fields=["erased_at", "updated_at"])
+        services.log_event(Event.ERASED, subject=subject, actor=actor, data=dict(summary))
+        transaction.on_commit(
+            lambda: signals.subject_erased.send_robust(sender=LivenessSession, subject=subject, actor=actor)
+        )
+    return summary
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+def _cutoff(now, key):
+    days = liveness_settings.RETENTION[key]
+    return None if days is None else now - timedelta(days=days)
+
+
+def purge(*, now=None, dry_run=False):
+    """Apply LIVENESS['RETENTION'] and pending erasures; idempotent. Returns counts of what was (or would be) done."""
+    now = now or timezone.now()
+    summary = {"reference_images": 0, "payloads_redacted": 0, "sessions_deleted": 0, "remote_deleted": 0, "subjects_erased": 0}
+
+    withdrawn = Subject.objects.filter(erased_at__isnull=True, consents__withdrawn_at__isnull=False).exclude(
+        consents__withdrawn_at__isnull=True
+    ).distinct()
+    images_cutoff = _cutoff(now, "REFERENCE_IMAGE_DAYS")
+    images = ReferenceImage.objects.filter(created_at__lt=images_cutoff) if images_cutoff else ReferenceImage.objects.none()
+    payload_cutoff = _cutoff(now, "RESULT_PAYLOAD_DAYS")
+    payloads = (
+        LivenessSession.objects.filter(created_at__lt=payload_cutoff, redacted_at__isnull=True).exclude(status__in=OPEN_STATUSES)
+        if payload_cutoff
+        else LivenessSession.objects.none()
+    )
+    session_cutoff = _cutoff(now, "SESSION_DAYS")
+    old_sessions = LivenessSession.objects.filter(created_at__lt=session_cutoff) if session_cutoff else LivenessSession.objects.none()
+    leftovers = LivenessSession.objects.exclude(status__in=OPEN_STATUSES).exclude(provider_session_id="").filter(
+        remote_deleted_at__isnull=True
+    )
+
+    if dry_run:
+        return {
+            "reference_images": images.count(),
+            "payloads_redacted": payloads.count(),
+            "sessions_deleted": old_sessions.count(),
+            "remote_deleted": leftovers.count(),
+            "subjects_erased": withdrawn.count(),
+        }
+
+    for subject in list(withdrawn):
+        erase_subject(subject)
+        summary["subjects_erased"] += 1
+    for session in leftovers.select_related("subject"):
+        summary["remote_deleted"] += services.delete_remote_session(session)
+    with transaction.atomic():
+        summary["reference_images"] = _delete_images(list(images.select_related("subject")), actor=None)
+        summary["payloads_redacted"] = _redact(payloads)
+        # Only rows gone at the provider too; the others wait for a run where the provider answers.
+        deletable = old_sessions.filter(Q(remote_deleted_at__isnull=False) | Q(provider_session_id=""))
+        summary["sessions_deleted"] = deletable.delete()[1].get(LivenessSession._meta.label, 0)
+        if any(summary.values()):
+            services.log_event(Event.PURGED, data=dict(summary))
+    return summary
+
+
+# --- reconciliation -----------------------------------------------------------------------
+
+
+def delete_orphan_remote_sessions(*, dry_run=False):
+    """Delete provider sessions that have no local row (a create whose answer was lost, say)."""
+    backend = get_backend()
+    known = set(LivenessSession.objects.exclude(provider_session_id="").values_list("provider_session_id", flat=True))
+    deleted = 0
+    for verify in (False, True):
+        for remote in backend.list_sessions(verify=verify):
+            if remote.session_id in known:
+                continue
+            if not dry_run:
+                try:
+                    backend.delete_session(remote.session_id, verify=verify)
+                except BackendError as error:
+                    if error.code != "not_found":
+                        logger.warning("Could not delete orphan provider session: %s", error.code)
+                        continue
+            deleted += 1
+    return deleted

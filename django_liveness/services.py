@@ -1,0 +1,509 @@
+"""The session state machine: the only place where liveness sessions change state.
+
+Each transition runs in a transaction on a locked row (``select_for_update``), so a result
+fetched twice (two tabs, a retry, the sync job) changes the session and fires the signals once.
+Provider calls happen outside those transactions; signals are sent on commit with
+``send_robust``, so a failing receiver never undoes a stored result.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from . import signals
+from .backends import get_backend
+from .backends.base import RESULT_AVAILABLE, STARTED
+from .conf import liveness_settings
+from .exceptions import (
+    BackendError,
+    ConsentRequired,
+    InvalidSessionState,
+    NoReferenceImage,
+    ServiceError,
+    SessionNotFound,
+    SubjectErased,
+)
+from .images import read_image_bytes, validate_reference_image
+from .models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
+
+logger = logging.getLogger("django_liveness")
+
+Status = LivenessSession.Status
+Outcome = LivenessSession.Outcome
+Decision = LivenessSession.Decision
+Review = LivenessSession.ReviewStatus
+Event = LivenessEvent.Kind
+
+# A session row that never reached the provider (the process died mid-request) is failed after this.
+STALE_CREATED_AFTER = timedelta(minutes=15)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def log_event(kind, *, session=None, subject=None, actor=None, from_status="", to_status="", message="", data=None):
+    """Append one row to the event log."""
+    return LivenessEvent.objects.create(
+        kind=kind,
+        session=session,
+        subject=subject if subject is not None else getattr(session, "subject", None),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        from_status=from_status,
+        to_status=to_status,
+        message=message,
+        data=data or {},
+    )
+
+
+def _send_on_commit(signal, name, **kwargs):
+    def send():
+        for receiver, response in signal.send_robust(sender=LivenessSession, **kwargs):
+            if isinstance(response, Exception):
+                logger.error("A receiver of %s raised; the stored state is kept.", name, exc_info=response)
+
+    transaction.on_commit(send)
+
+
+def _lock(session):
+    return LivenessSession.objects.select_for_update().select_related("subject").get(pk=session.pk)
+
+
+def _set_status(session, status, *, actor=None, message="", data=None):
+    log_event(
+        Event.STATUS_CHANGED,
+        session=session,
+        actor=actor,
+        from_status=session.status,
+        to_status=status,
+        message=message,
+        data=data,
+    )
+    session.status = status
+
+
+def has_valid_consent(subject):
+    return Consent.objects.filter(subject=subject, withdrawn_at__isnull=True).exists()
+
+
+def _check_subject_may_proceed(subject):
+    if subject.erased_at is not None:
+        raise SubjectErased("This subject's biometric data was erased; no new sessions or images are accepted.")
+    if liveness_settings.REQUIRE_CONSENT and not has_valid_consent(subject):
+        raise ConsentRequired("The subject has not given (or has withdrawn) consent to biometric processing.")
+
+
+def compute_outcome(decision, *, verify, is_identical=None, match_confidence=None):
+    """Return (outcome, reason) for a stored result; reason names why it did not pass."""
+    if decision == Decision.SPOOFFACE:
+        return Outcome.FAILED, "spoof"
+    if decision != Decision.REALFACE:
+        return Outcome.NEEDS_REVIEW, "uncertain"
+    if not verify:
+        return Outcome.PASSED, ""
+    if not is_identical:
+        return Outcome.FAILED, "not_identical"
+    if match_confidence is None or match_confidence < liveness_settings.VERIFY_CONFIDENCE_THRESHOLD:
+        return Outcome.FAILED, "low_confidence"
+    return Outcome.PASSED, ""
+
+
+# --- reference images ---------------------------------------------------------------------
+
+
+def add_reference_image(subject, source, *, actor=None):
+    """Validate and store a new active reference image (the previous one is deactivated).
+
+    Raises ValidationError for a bad image (nothing stored), SubjectErased or ConsentRequired.
+    """
+    _check_subject_may_proceed(subject)
+    validated = validate_reference_image(source)
+    image = ReferenceImage(
+        subject=subject,
+        content_type=validated.content_type,
+        size=validated.size,
+        width=validated.width,
+        height=validated.height,
+        sha256=validated.sha256,
+        is_active=True,
+    )
+    try:
+        with transaction.atomic():
+            # Serialises uploads per subject, so "one active image" holds under concurrency.
+            Subject.objects.select_for_update().filter(pk=subject.pk).exists()
+            ReferenceImage.objects.filter(subject=subject, is_active=True).update(is_active=False)
+            image.file.save(f"upload{validated.extension}", ContentFile(validated.data), save=False)
+            image.save()
+            log_event(
+                Event.IMAGE_UPLOADED,
+                subject=subject,
+                actor=actor,
+                data={"reference_image": str(image.pk), "sha256": image.sha256, "size": image.size},
+            )
+    except Exception:
+        # The database write failed after the file was stored: leave no orphan file behind.
+        if image.file.name:
+            image.file.storage.delete(image.file.name)
+        raise
+    return image
+
+
+def delete_reference_image(image, *, actor=None):
+    """Delete a reference image's row and its file from storage."""
+    name, storage, subject = image.file.name, image.file.storage, image.subject
+    with transaction.atomic():
+        log_event(Event.IMAGE_DELETED, subject=subject, actor=actor, data={"reference_image": str(image.pk)})
+        image.delete()
+        transaction.on_commit(lambda: storage.delete(name))
+
+
+def delete_subject(subject, *, actor=None):
+    """Delete a subject, its sessions and consents, and its reference images' files from storage."""
+    files = [(image.file.storage, image.file.name) for image in subject.reference_images.all()]
+    with transaction.atomic():
+        log_event(Event.IMAGE_DELETED, actor=actor, data={"subject_deleted": str(subject.pk), "images": len(files)})
+        subject.delete()
+        transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
+
+
+def record_image_view(image, *, actor):
+    """Note in the event log that ``actor`` looked at a reference image."""
+    log_event(Event.IMAGE_VIEWED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def start_session(subject, *, verify, operation_mode=None, device_correlation_id="", started_by=None):
+    """Create a session at the provider and return it, with ``auth_token`` for the frontend.
+
+    Raises ServiceError subclasses (nothing stored) when the subject may not start a session,
+    and BackendError subclasses when the provider fails (the session is then stored as failed).
+    """
+    _check_subject_may_proceed(subject)
+    reference = None
+    if verify:
+        reference = subject.reference_images.filter(is_active=True).first()
+        if reference is None:
+            raise NoReferenceImage(
+                "The subject has no active reference image; upload one before a liveness-with-verify session."
+            )
+    session = LivenessSession.objects.create(
+        subject=subject,
+        kind=LivenessSession.Kind.LIVENESS_WITH_VERIFY if verify else LivenessSession.Kind.LIVENESS,
+        reference_image=reference,
+        operation_mode=operation_mode or liveness_settings.OPERATION_MODE,
+        device_correlation_id=device_correlation_id or str(uuid.uuid4()),
+        started_by=started_by if getattr(started_by, "is_authenticated", False) else None,
+    )
+    ttl = liveness_settings.AUTH_TOKEN_TTL_SECONDS
+    options = {
+        "operation_mode": session.operation_mode,
+        "device_correlation_id": session.device_correlation_id,
+        "auth_token_ttl_seconds": ttl,
+    }
+    backend = get_backend()
+    try:
+        if verify:
+            created = backend.create_verify_session(reference_image=read_image_bytes(reference), **options)
+        else:
+            created = backend.create_session(**options)
+    except BackendError as error:
+        _fail(session, error, operation="create")
+        raise
+    with transaction.atomic():
+        session.provider_session_id = created.session_id
+        session.auth_token = created.auth_token
+        session.auth_token_expires_at = timezone.now() + timedelta(seconds=ttl)
+        session.save(update_fields=["provider_session_id", "auth_token", "auth_token_expires_at", "updated_at"])
+        if reference is not None and created.reference_face_rectangle:
+            _store_reference_facts(reference, created.reference_face_rectangle, created.reference_quality_for_recognition)
+        log_event(
+            Event.SESSION_CREATED,
+            session=session,
+            actor=started_by,
+            to_status=session.status,
+            data={"kind": session.kind, "provider_session_id": created.session_id, "operation_mode": session.operation_mode},
+        )
+        _send_on_commit(signals.session_created, "session_created", session=session, subject=subject)
+    return session
+
+
+def refresh_session(session, *, actor=None):
+    """Fetch the provider's view of ``session`` and apply it; return the updated session.
+
+    A final session is returned as it is, without calling the provider. Transient provider
+    errors (Throttled, ProviderUnavailable) are recorded as events and re-raised; the session
+    keeps its status.
+    """
+    if session.is_final:
+        return session
+    if not session.provider_session_id:
+        if timezone.now() - session.created_at > STALE_CREATED_AFTER:
+            return _end_without_result(session, Status.FAILED, "not_created", "The session never reached the provider.")
+        return session
+    try:
+        result = get_backend().get_result(session.provider_session_id, verify=session.is_verify)
+    except SessionNotFound as error:
+        return _end_without_result(session, Status.FAILED, error.code, "The provider no longer has this session.")
+    except BackendError as error:
+        _record_remote_error(session, error, operation="get_result", actor=actor)
+        raise
+    return _apply_result(session, result, actor=actor)
+
+
+def _apply_result(session, result, *, actor):
+    delete_remote = False
+    with transaction.atomic():
+        locked = _lock(session)
+        if locked.is_final:
+            return locked
+        now = timezone.now()
+        if result.status == RESULT_AVAILABLE and result.liveness_decision:
+            _store_result(locked, result, now, actor=actor)
+            delete_remote = True
+        elif result.expired or (locked.auth_token_expires_at and now >= locked.auth_token_expires_at):
+            _set_status(locked, Status.EXPIRED, actor=actor, message="The auth token expired before a result.")
+            locked.auth_token = ""
+            locked.save()
+            _send_on_commit(signals.session_ended, "session_ended", session=locked, subject=locked.subject, status=locked.status)
+            delete_remote = True
+        elif result.status == STARTED and locked.status == Status.CREATED:
+            _set_status(locked, Status.STARTED, actor=actor)
+            locked.started_at = result.started_at or now
+            locked.save()
+    if delete_remote and liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+        delete_remote_session(locked)
+    return locked
+
+
+def _store_result(session, result, now, *, actor):
+    verify = result.verify
+    outcome, reason = compute_outcome(
+        result.liveness_decision,
+        verify=session.is_verify,
+        is_identical=verify.is_identical if verify else None,
+        match_confidence=verify.match_confidence if verify else None,
+    )
+    _set_status(session, Status.COMPLETED, actor=actor)
+    session.liveness_decision = result.liveness_decision
+    session.is_identical = verify.is_identical if verify else None
+    session.match_confidence = verify.match_confidence if verify else None
+    session.outcome = outcome
+    session.face_rectangle = result.face_rectangle
+    session.model_version = result.model_version
+    session.result_digest = result.digest
+    session.result_payload = result.payload
+    session.started_at = session.started_at or result.started_at or now
+    session.completed_at = now
+    session.auth_token = ""
+    if outcome == Outcome.NEEDS_REVIEW and not session.review_status:
+        session.review_status = Review.PENDING
+    verified = session.is_verify and outcome == Outcome.PASSED
+    if verified:
+        _mark_verified(session, now)
+    session.save()
+    if verify and session.reference_image_id and verify.reference_face_rectangle:
+        _store_reference_facts(
+            session.reference_image, verify.reference_face_rectangle, verify.reference_quality_for_recognition
+        )
+    log_event(
+        Event.RESULT_STORED,
+        session=session,
+        actor=actor,
+        to_status=session.status,
+        data={
+            "liveness_decision": session.liveness_decision,
+            "is_identical": session.is_identical,
+            "match_confidence": session.match_confidence,
+            "outcome": outcome,
+            "model_version": session.model_version,
+        },
+    )
+    subject = session.subject
+    _send_on_commit(signals.session_completed, "session_completed", session=session, subject=subject, outcome=outcome)
+    if verified:
+        _send_on_commit(signals.liveness_verified, "liveness_verified", session=session, subject=subject)
+    elif outcome == Outcome.FAILED:
+        _send_on_commit(signals.liveness_failed, "liveness_failed", session=session, subject=subject, reason=reason)
+
+
+def _mark_verified(session, now):
+    session.verified_at = now
+    Subject.objects.filter(pk=session.subject_id).update(verified_at=now, updated_at=now)
+    session.subject.verified_at = now
+
+
+def _store_reference_facts(reference, face_rectangle, quality):
+    ReferenceImage.objects.filter(pk=reference.pk).update(
+        face_rectangle=face_rectangle, quality_for_recognition=quality or ""
+    )
+
+
+def _end_without_result(session, status, code, message, *, actor=None):
+    """Move a non-final session to expired/canceled/failed, once."""
+    with transaction.atomic():
+        locked = _lock(session)
+        if locked.is_final:
+            return locked
+        _set_status(locked, status, actor=actor, message=message, data={"error_code": code} if code else None)
+        if status == Status.FAILED:
+            locked.error_code, locked.error_message = code, message
+        locked.auth_token = ""
+        locked.save()
+        _send_on_commit(signals.session_ended, "session_ended", session=locked, subject=locked.subject, status=status)
+    return locked
+
+
+def _record_remote_error(session, error, *, operation, actor=None):
+    log_event(
+        LivenessEvent.Kind.REMOTE_ERROR,
+        session=session,
+        actor=actor,
+        message=error.message,
+        data={"operation": operation, "code": error.code, "status": error.status, "retry_after": error.retry_after},
+    )
+    logger.warning("Provider error on %s of session %s: %s (%s)", operation, session.pk, error.code, error.status)
+
+
+def _fail(session, error, *, operation):
+    _record_remote_error(session, error, operation=operation)
+    _end_without_result(session, Status.FAILED, error.code, error.message or "The provider refused the session.")
+
+
+def cancel_session(session, *, actor=None):
+    """Cancel a session that has no result yet and delete it at the provider.
+
+    Cancelling a canceled session does nothing; a session with another final status raises
+    InvalidSessionState.
+    """
+    canceled = _end_without_result(session, Status.CANCELED, "", "Canceled by the application.", actor=actor)
+    if canceled.status != Status.CANCELED:
+        raise InvalidSessionState(f"The session is already {canceled.status}; only open sessions can be canceled.")
+    delete_remote_session(canceled, actor=actor)
+    return canceled
+
+
+def delete_remote_session(session, *, actor=None):
+    """Delete the session at the provider; a provider 404 counts as done. Returns True when gone."""
+    if not session.provider_session_id or session.remote_deleted_at:
+        return True
+    try:
+        get_backend().delete_session(session.provider_session_id, verify=session.is_verify)
+    except SessionNotFound:
+        pass
+    except BackendError as error:
+        _record_remote_error(session, error, operation="delete", actor=actor)
+        return False
+    now = timezone.now()
+    LivenessSession.objects.filter(pk=session.pk).update(remote_deleted_at=now)
+    session.remote_deleted_at = now
+    log_event(Event.REMOTE_DELETED, session=session, actor=actor)
+    return True
+
+
+def review_session(session, *, reviewer, decision, note):
+    """Approve or reject a completed session. A later review replaces the earlier one; both stay in the log."""
+    if decision not in (Review.APPROVED, Review.REJECTED):
+        raise ServiceError("The review decision must be 'approved' or 'rejected'.", code="invalid_decision")
+    if not (note or "").strip():
+        raise ServiceError("A review needs a note that explains the decision.", code="note_required")
+    with transaction.atomic():
+        locked = _lock(session)
+        if locked.status != Status.COMPLETED:
+            raise InvalidSessionState("Only completed sessions can be reviewed.")
+        now = timezone.now()
+        previous = locked.review_status
+        locked.review_status = decision
+        locked.reviewed_by = reviewer
+        locked.reviewed_at = now
+        locked.review_note = note.strip()
+        verified = decision == Review.APPROVED and locked.is_verify and locked.verified_at is None
+        if verified:
+            _mark_verified(locked, now)
+        locked.save()
+        log_event(
+            Event.REVIEWED,
+            session=locked,
+            actor=reviewer,
+            message=locked.review_note,
+            data={"decision": decision, "previous": previous},
+        )
+        subject = locked.subject
+        _send_on_commit(
+            signals.session_reviewed,
+            "session_reviewed",
+            session=locked,
+            subject=subject,
+            reviewer=reviewer,
+            decision=decision,
+            note=locked.review_note,
+        )
+        if verified:
+            _send_on_commit(signals.liveness_verified, "liveness_verified", session=locked, subject=subject)
+        elif decision == Review.REJECTED:
+            _send_on_commit(signals.liveness_failed, "liveness_failed", session=locked, subject=subject, reason="rejected_by_review")
+    return locked
+
+
+def flag_for_review(session, *, actor=None, note=""):
+    """Put a session in the review queue (unless it is already waiting there)."""
+    with transaction.atomic():
+        locked = _lock(session)
+        if locked.review_status == Review.PENDING:
+            return locked
+        locked.review_status = Review.PENDING
+        locked.save(update_fields=["review_status", "updated_at"])
+        log_event(Event.FLAGGED, session=locked, actor=actor, message=note)
+    return locked
+
+
+def get_audit_entries(session):
+    """The provider's audit entries of a session (the stored one once the provider deleted it)."""
+    if session.provider_session_id and not session.remote_deleted_at:
+        try:
+            return get_backend().list_audit_entries(session.provider_session_id, verify=session.is_verify)
+        except SessionNotFound:
+            pass
+    entry = (session.result_payload or {}).get("result")
+    if not entry:
+        return []
+    from .backends import wire
+
+    return [wire.audit_entry(entry)]
+
+
+def sync_sessions(*, limit=500):
+    """Refresh open sessions and retry failed remote deletions; return a summary dict.
+
+    Used by ``manage.py liveness_sync`` (run it from cron for sessions nobody completed).
+    """
+    summary = {"refreshed": 0, "changed": 0, "errors": 0, "remote_deleted": 0}
+    open_sessions = LivenessSession.objects.filter(status__in=[Status.CREATED, Status.STARTED]).order_by("created_at")
+    for session in open_sessions[:limit]:
+        before = session.status
+        try:
+            after = refresh_session(session)
+        except BackendError:
+            summary["errors"] += 1
+            continue
+        summary["refreshed"] += 1
+        summary["changed"] += after.status != before
+    if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+        leftovers = LivenessSession.objects.filter(
+            status__in=list(LivenessSession.FINAL_STATUSES), remote_deleted_at__isnull=True
+        ).exclude(provider_session_id="")
+        for session in leftovers.select_related("subject")[:limit]:
+            summary["remote_deleted"] += delete_remote_session(session)
+    return summary
+
+
+def validation_messages(error):
+    """Flatten a ValidationError into a list of messages (for commands and the API)."""
+    if isinstance(error, ValidationError):
+        return error.messages
+    return [str(error)]

@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from .models import Profile
+
+
+@login_required
+@ensure_csrf_cookie
+def index(request):
+    profile = Profile.objects.filter(user=request.user).first()
+    return render(
+        request,
+        "demo/index.html",
+        {
+            "profile": profile,
+            "emulator_mode": settings.EMULATOR_MODE,
+            "config": {
+                "emulator_mode": settings.EMULATOR_MODE,
+                # Where the browser sends the capture: the (emulated) Face service, not this app.
+                "face_endpoint": "/emulator" if settings.EMULATOR_MODE else settings.VISION_ENDPOINT,
+            },
+        },
+    )

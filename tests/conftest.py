@@ -1,0 +1,93 @@
+import shutil
+
+import pytest
+
+from django_liveness.backends import reset_backend
+from django_liveness.testing import UserFactory, locmem_backend
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _remove_test_media():
+    """Test uploads go to a temporary MEDIA_ROOT; remove it when the run ends."""
+    from django.conf import settings
+
+    yield
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_backend():
+    """Every test starts with a newly built backend (an empty LocMemBackend by default)."""
+    reset_backend()
+    yield
+    reset_backend()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters live in the cache: no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def locmem():
+    return locmem_backend()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` need real row locks: run them only on PostgreSQL."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (make test-postgres)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def emulator_server():
+    """The emulator mounted in the test project, served on a free loopback port (real HTTP)."""
+    from django.core.wsgi import get_wsgi_application
+
+    from django_liveness.emulator import state
+    from django_liveness.emulator.server import EmulatorServer
+
+    from .openapi import RecordingApp
+
+    state.reset()
+    app = RecordingApp(get_wsgi_application(), prefix="/emulator")
+    with EmulatorServer(app, prefix="/emulator") as server:
+        server.key = state.subscription_key()
+        server.state = state
+        server.recording = app
+        yield server
+    state.reset()
+    # Every answer the emulator gave in the test must match the Face API's OpenAPI description.
+    app.validate_all()
+
+
+@pytest.fixture
+def azure_backend(emulator_server, settings):
+    """LIVENESS switched to AzureFaceBackend (the real SDK) talking to the emulator, short retries."""
+    settings.LIVENESS = {
+        "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
+        "OPTIONS": {
+            "endpoint": emulator_server.endpoint,
+            "key": emulator_server.key,
+            "retry_backoff_factor": 0.01,
+            "retry_backoff_max": 2,
+            "read_timeout": 5,
+        },
+    }
+    from django_liveness.backends import get_backend
+
+    return get_backend()

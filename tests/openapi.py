@@ -1,0 +1,97 @@
+"""Validate emulator responses against the Face API's own OpenAPI (Swagger 2.0) description."""
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import jsonschema
+
+SPEC_NAME = "face-v1.2-preview.1-liveness.openapi.json"
+DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def spec_dir():
+    """../shared/azure-face-api next to the checkout (as CI lays it out), else /work/shared."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here.parent / "shared" / "azure-face-api", Path("/work/shared/azure-face-api")):
+        if (candidate / SPEC_NAME).exists():
+            return candidate
+    raise FileNotFoundError(f"{SPEC_NAME} not found next to the checkout (../shared/azure-face-api/).")
+
+
+@lru_cache(maxsize=1)
+def spec():
+    return json.loads((spec_dir() / SPEC_NAME).read_text())
+
+
+def _template_regex(template):
+    return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "/?$", re.IGNORECASE)
+
+
+def _schema_for(method, path, status):
+    """The response schema the spec gives, or None for the client call (not in the spec)."""
+    for template, operations in spec()["paths"].items():
+        if _template_regex(template).match(path) and method.lower() in operations:
+            responses = operations[method.lower()]["responses"]
+            response = responses.get(str(status)) or responses["default"]
+            return response.get("schema")
+    if re.match(r"^/detectLiveness(WithVerify)?/singleModal/?$", path, re.IGNORECASE):
+        return {"$ref": "#/definitions/LivenessResponseBody"} if status == 200 else {"$ref": "#/definitions/FaceErrorResponse"}
+    raise AssertionError(f"{method} {path} is not an operation of the spec")
+
+
+def _check_dates(value, where):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.endswith("DateTime"):
+                assert DATE_TIME.match(item), f"{where}.{key} = {item!r} is not an RFC 3339 date-time"
+            _check_dates(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_dates(item, f"{where}[{index}]")
+
+
+def validate_exchange(method, path, status, headers, body):
+    """Assert that one emulator response matches the spec (path relative to /face/{version})."""
+    schema = _schema_for(method, path, status)
+    if status >= 400:
+        assert headers.get("x-ms-error-code"), f"{method} {path} {status} has no x-ms-error-code header"
+    if schema is None or (schema.get("type") == "file"):
+        return
+    document = json.loads(body)
+    jsonschema.Draft4Validator({**schema, "definitions": spec()["definitions"]}).validate(document)
+    _check_dates(document, "body")
+
+
+class RecordingApp:
+    """WSGI middleware that keeps every (method, path, status, headers, body) the app answered."""
+
+    def __init__(self, app, prefix):
+        self.app = app
+        self.prefix = prefix
+        self.exchanges = []
+
+    def __call__(self, environ, start_response):
+        seen = {}
+
+        def recording_start_response(status, headers, exc_info=None):
+            seen["status"], seen["headers"] = int(status.split()[0]), {k.lower(): v for k, v in headers}
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, recording_start_response)
+        if getattr(result, "drop_connection", False):
+            return result  # not an answer: the server drops the connection
+        body = b"".join(result)
+        if hasattr(result, "close"):
+            result.close()
+        path = environ["PATH_INFO"]
+        match = re.match(rf"^{self.prefix}/face/[^/]+(/.*)$", path)
+        if match and environ["REQUEST_METHOD"] != "OPTIONS":
+            self.exchanges.append((environ["REQUEST_METHOD"], match.group(1), seen["status"], seen["headers"], body))
+        return [body]
+
+    def validate_all(self):
+        for exchange in self.exchanges:
+            validate_exchange(*exchange)
+        return len(self.exchanges)

@@ -1,0 +1,128 @@
+"""Real concurrency on PostgreSQL: one transition and one signal, however many refreshers."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from django_liveness import services, signals
+from django_liveness.models import LivenessEvent, LivenessSession
+from django_liveness.testing import ReferenceImageFactory, SubjectFactory, capture_signal, locmem_backend
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 12
+LOCMEM = "django_liveness.backends.locmem.LocMemBackend"
+
+
+def refresh_in_threads(session_id):
+    barrier = threading.Barrier(THREADS)
+    errors = []
+
+    def worker():
+        try:
+            session = LivenessSession.objects.get(pk=session_id)  # each thread its own stale copy
+            barrier.wait()
+            services.refresh_session(session)
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.parametrize("delete_remote", [True, False])
+def test_many_threads_refreshing_one_session_make_one_transition_and_one_signal(settings, delete_remote):
+    settings.LIVENESS = {"BACKEND": LOCMEM, "DELETE_REMOTE_SESSION_ON_RESULT": delete_remote}
+    subject = SubjectFactory()
+    ReferenceImageFactory(subject=subject)
+    session = services.start_session(subject, verify=True)
+    locmem_backend().complete(session)
+
+    with capture_signal(signals.liveness_verified) as verified, capture_signal(signals.session_completed) as completed:
+        errors = refresh_in_threads(session.pk)
+
+    assert errors == []
+    assert len(verified) == 1 and verified[0]["session"].pk == session.pk
+    assert len(completed) == 1
+    transitions = LivenessEvent.objects.filter(session=session, kind="status_changed", to_status="completed")
+    assert transitions.count() == 1
+    assert LivenessEvent.objects.filter(session=session, kind="result_stored").count() == 1
+    session.refresh_from_db()
+    assert session.status == "completed" and session.outcome == "passed"
+    deletions = [call for call in locmem_backend().calls if call[0] == "delete_session"]
+    assert len(deletions) == (1 if delete_remote else 0)
+
+
+def test_concurrent_reviews_leave_every_review_in_the_log():
+    subject = SubjectFactory()
+    ReferenceImageFactory(subject=subject)
+    session = services.start_session(subject, verify=True)
+    locmem_backend().complete(session, decision="uncertain")
+    session = services.refresh_session(session)
+    from django_liveness.testing import UserFactory
+
+    reviewers = [UserFactory() for _ in range(4)]
+    barrier = threading.Barrier(len(reviewers))
+
+    def review(reviewer):
+        try:
+            barrier.wait()
+            services.review_session(session, reviewer=reviewer, decision="approved", note=f"ok by {reviewer.pk}")
+        finally:
+            connection.close()
+
+    with capture_signal(signals.liveness_verified) as verified:
+        threads = [threading.Thread(target=review, args=(r,)) for r in reviewers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert LivenessEvent.objects.filter(session=session, kind="reviewed").count() == 4
+    assert len(verified) == 1
+
+
+def test_concurrent_requests_with_one_idempotency_key_make_one_provider_session(settings):
+    from rest_framework.test import APIClient
+
+    no_limits = dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject"])
+    settings.LIVENESS = {"BACKEND": LOCMEM, "THROTTLE_RATES": no_limits}
+    from django_liveness.testing import UserFactory
+
+    owner = UserFactory()
+    subject = SubjectFactory(user=owner)
+    barrier = threading.Barrier(THREADS)
+    answers = []
+
+    def post():
+        try:
+            client = APIClient()
+            client.force_authenticate(owner)
+            barrier.wait()
+            response = client.post(
+                "/api/liveness/sessions/",
+                {"subject": str(subject.pk), "verify": False},
+                format="json",
+                headers={"Idempotency-Key": "same-key"},
+            )
+            answers.append((response.status_code, response.json().get("id")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(answers) == THREADS
+    assert {status for status, _ in answers} == {201}
+    assert len({session_id for _, session_id in answers}) == 1
+    assert LivenessSession.objects.count() == 1
+    assert [call[0] for call in locmem_backend().calls] == ["create_session"]

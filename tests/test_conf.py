@@ -1,0 +1,78 @@
+import pytest
+from django.test import override_settings
+
+from django_liveness.backends import get_backend
+from django_liveness.backends.locmem import LocMemBackend
+from django_liveness.conf import DEFAULTS, liveness_settings
+from django_liveness.exceptions import LivenessConfigurationError
+
+LOCMEM = "django_liveness.backends.locmem.LocMemBackend"
+
+
+def test_defaults_apply_to_keys_the_user_did_not_set():
+    assert liveness_settings.AUTH_TOKEN_TTL_SECONDS == 600
+    assert liveness_settings.OPERATION_MODE == "Passive"
+    assert liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT is True
+    assert liveness_settings.REFERENCE_IMAGE_STORAGE == "default"
+    assert liveness_settings.VERIFY_CONFIDENCE_THRESHOLD == DEFAULTS["VERIFY_CONFIDENCE_THRESHOLD"]
+
+
+def test_override_settings_is_seen_at_once():
+    with override_settings(LIVENESS={"BACKEND": LOCMEM, "AUTH_TOKEN_TTL_SECONDS": 120}):
+        assert liveness_settings.AUTH_TOKEN_TTL_SECONDS == 120
+    assert liveness_settings.AUTH_TOKEN_TTL_SECONDS == 600
+
+
+def test_nested_dicts_are_merged_with_their_defaults():
+    with override_settings(LIVENESS={"BACKEND": LOCMEM, "RETENTION": {"RESULT_PAYLOAD_DAYS": 7}}):
+        assert liveness_settings.RETENTION["RESULT_PAYLOAD_DAYS"] == 7
+        assert liveness_settings.RETENTION["SESSION_DAYS"] == DEFAULTS["RETENTION"]["SESSION_DAYS"]
+
+
+@pytest.mark.parametrize(
+    "liveness, names",
+    [
+        ({"AUTH_TOKEN_TIMEOUT": 5}, "LIVENESS['AUTH_TOKEN_TIMEOUT'] is not a known setting"),
+        ({"AUTH_TOKEN_TTL_SECONDS": 59}, "LIVENESS['AUTH_TOKEN_TTL_SECONDS'] must be an integer from 60 to 86400"),
+        ({"AUTH_TOKEN_TTL_SECONDS": 86401}, "LIVENESS['AUTH_TOKEN_TTL_SECONDS']"),
+        ({"AUTH_TOKEN_TTL_SECONDS": "600"}, "LIVENESS['AUTH_TOKEN_TTL_SECONDS']"),
+        ({"VERIFY_CONFIDENCE_THRESHOLD": 1.5}, "LIVENESS['VERIFY_CONFIDENCE_THRESHOLD'] must be a number between 0 and 1"),
+        ({"OPERATION_MODE": "Active"}, "LIVENESS['OPERATION_MODE'] must be one of Passive, PassiveActive"),
+        ({"DELETE_REMOTE_SESSION_ON_RESULT": "yes"}, "LIVENESS['DELETE_REMOTE_SESSION_ON_RESULT'] must be True or False"),
+        ({"REFERENCE_IMAGE_STORAGE": "private"}, "LIVENESS['REFERENCE_IMAGE_STORAGE'] must be a key of settings.STORAGES"),
+        ({"RETENTION": {"IMAGES": 3}}, "LIVENESS['RETENTION'] has an unknown key 'IMAGES'"),
+        ({"RETENTION": {"SESSION_DAYS": 0}}, "SESSION_DAYS"),
+        ({"THROTTLE_RATES": {"upload_user": 10}}, "upload_user"),
+        ({"OPTIONS": []}, "LIVENESS['OPTIONS'] must be a dict"),
+    ],
+)
+def test_bad_settings_raise_an_error_naming_the_key(liveness, names):
+    with override_settings(LIVENESS={"BACKEND": LOCMEM, **liveness}):
+        with pytest.raises(LivenessConfigurationError, match=__import__("re").escape(names)):
+            liveness_settings.OPERATION_MODE
+
+
+def test_configuration_error_is_an_improperly_configured():
+    from django.core.exceptions import ImproperlyConfigured
+
+    assert issubclass(LivenessConfigurationError, ImproperlyConfigured)
+
+
+def test_backend_is_built_once_per_process_and_rebuilt_when_the_setting_changes():
+    first = get_backend()
+    assert isinstance(first, LocMemBackend)
+    assert get_backend() is first
+    with override_settings(LIVENESS={"BACKEND": LOCMEM, "AUTH_TOKEN_TTL_SECONDS": 120}):
+        assert get_backend() is not first
+
+
+def test_backend_that_cannot_be_imported_names_the_setting():
+    with override_settings(LIVENESS={"BACKEND": "no.such.Backend"}):
+        with pytest.raises(LivenessConfigurationError, match=r"LIVENESS\['BACKEND'\] = 'no.such.Backend' could not be imported"):
+            get_backend()
+
+
+def test_unknown_backend_option_is_refused():
+    with override_settings(LIVENESS={"BACKEND": LOCMEM, "OPTIONS": {"endpont": "x"}}):
+        with pytest.raises(LivenessConfigurationError, match="unknown key 'endpont' for LocMemBackend"):
+            get_backend()
