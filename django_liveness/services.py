@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from . import signals
@@ -406,8 +407,22 @@ def delete_remote_session(session, *, actor=None):
     return True
 
 
+def effective_outcome(session):
+    """The outcome that counts: a staff review overrides what the provider decided."""
+    if session.review_status == Review.APPROVED:
+        return Outcome.PASSED
+    if session.review_status == Review.REJECTED:
+        return Outcome.FAILED
+    return session.outcome
+
+
 def review_session(session, *, reviewer, decision, note):
-    """Approve or reject a completed session. A later review replaces the earlier one; both stay in the log."""
+    """Approve or reject a completed session. A later review replaces the earlier one; both stay in the log.
+
+    Signals follow the change of the outcome that counts: an approval of a verify session that
+    was not verified sends ``liveness_verified``; a rejection of a session that was not already
+    failed sends ``liveness_failed`` and withdraws the verification it gave the subject.
+    """
     if decision not in (Review.APPROVED, Review.REJECTED):
         raise ServiceError("The review decision must be 'approved' or 'rejected'.", code="invalid_decision")
     if not (note or "").strip():
@@ -418,6 +433,7 @@ def review_session(session, *, reviewer, decision, note):
             raise InvalidSessionState("Only completed sessions can be reviewed.")
         now = timezone.now()
         previous = locked.review_status
+        was_failed = effective_outcome(locked) == Outcome.FAILED
         locked.review_status = decision
         locked.reviewed_by = reviewer
         locked.reviewed_at = now
@@ -425,6 +441,8 @@ def review_session(session, *, reviewer, decision, note):
         verified = decision == Review.APPROVED and locked.is_verify and locked.verified_at is None
         if verified:
             _mark_verified(locked, now)
+        elif decision == Review.REJECTED and locked.verified_at is not None:
+            _withdraw_verification(locked)
         locked.save()
         log_event(
             Event.REVIEWED,
@@ -445,9 +463,18 @@ def review_session(session, *, reviewer, decision, note):
         )
         if verified:
             _send_on_commit(signals.liveness_verified, "liveness_verified", session=locked, subject=subject)
-        elif decision == Review.REJECTED:
+        elif decision == Review.REJECTED and not was_failed:
             _send_on_commit(signals.liveness_failed, "liveness_failed", session=locked, subject=subject, reason="rejected_by_review")
     return locked
+
+
+def _withdraw_verification(session):
+    """A rejected session no longer verifies its subject: fall back to the subject's last other verification."""
+    session.verified_at = None
+    others = LivenessSession.objects.filter(subject_id=session.subject_id, verified_at__isnull=False).exclude(pk=session.pk)
+    last = others.aggregate(last=Max("verified_at"))["last"]
+    Subject.objects.filter(pk=session.subject_id).update(verified_at=last, updated_at=timezone.now())
+    session.subject.verified_at = last
 
 
 def flag_for_review(session, *, actor=None, note=""):

@@ -367,6 +367,44 @@ def test_rejecting_fires_liveness_failed(uncertain_session, oncommit):
     ]
 
 
+def test_rejecting_a_pass_withdraws_the_verification_and_fires_failed_once(verify_session, locmem, oncommit):
+    earlier = services.start_session(verify_session.subject, verify=True)
+    locmem.complete(earlier)
+    earlier = services.refresh_session(earlier)
+    locmem.complete(verify_session)
+    passed = services.refresh_session(verify_session)
+    subject = passed.subject
+    subject.refresh_from_db()
+    assert subject.verified_at == passed.verified_at
+
+    reviewer = UserFactory()
+    with capture_signal(signals.liveness_failed) as failed, oncommit():
+        rejected = services.review_session(passed, reviewer=reviewer, decision="rejected", note="Mask, see frame 3.")
+        services.review_session(rejected, reviewer=reviewer, decision="rejected", note="Confirmed by a second look.")
+    subject.refresh_from_db()
+    rejected.refresh_from_db()
+    assert rejected.verified_at is None
+    assert subject.verified_at == earlier.verified_at  # the subject's other verification still stands
+    assert failed == [{"sender": LivenessSession, "session": rejected, "subject": rejected.subject, "reason": "rejected_by_review"}]
+
+    with capture_signal(signals.liveness_verified) as verified, oncommit():
+        approved = services.review_session(rejected, reviewer=reviewer, decision="approved", note="It was her after all.")
+    subject.refresh_from_db()
+    assert subject.verified_at == approved.verified_at is not None
+    assert [call["session"] for call in verified] == [approved]
+
+
+def test_rejecting_a_spoof_confirms_it_without_a_second_failed_signal(verify_session, locmem, oncommit):
+    locmem.complete(verify_session, decision="spoofface")
+    with capture_signal(signals.liveness_failed) as failed, capture_signal(signals.session_reviewed) as reviewed, oncommit():
+        session = services.refresh_session(verify_session)
+        services.review_session(session, reviewer=UserFactory(), decision="rejected", note="Printed photo.")
+    assert [call["reason"] for call in failed] == ["spoof"]
+    assert [call["decision"] for call in reviewed] == ["rejected"]
+    session.subject.refresh_from_db()
+    assert session.subject.verified_at is None
+
+
 def test_review_needs_a_note_and_a_completed_session(uncertain_session, subject, locmem):
     with pytest.raises(ServiceError, match="needs a note"):
         services.review_session(uncertain_session, reviewer=UserFactory(), decision="approved", note="  ")
