@@ -1,7 +1,7 @@
 """Reference image validation, by the Face service's rules.
 
 JPEG, PNG, GIF (first frame) or BMP, recognised from the bytes (never the name or the declared
-content type); at most 6 MB; at most MAX_PIXELS pixels, checked from the header before any
+content type); at most 6 MB; at most 4096 pixels a side, checked from the header before any
 decoding so that a decompression bomb is refused cheaply; fully decoded once so that truncated
 or corrupt files are refused too. Every refusal is a ValidationError with a stable code.
 """
@@ -16,7 +16,8 @@ from PIL import Image, UnidentifiedImageError
 
 MAX_BYTES = 6 * 1024 * 1024
 # 4096 x 4096: the largest the Face service detects faces in, far below Pillow's bomb limit (~89 Mpx).
-MAX_PIXELS = 4096 * 4096
+MAX_SIDE = 4096
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
 # The service finds no face smaller than 36 x 36 pixels.
 MIN_SIDE = 36
 
@@ -73,11 +74,11 @@ def validate_reference_image(source):
         raise ValidationError(
             "The file is not a JPEG, PNG, GIF or BMP image.", code="unsupported_format"
         ) from None
-    if width * height > MAX_PIXELS:
+    if max(width, height) > MAX_SIDE:
         raise ValidationError(
-            "The image is %(width)s x %(height)s pixels; at most %(limit)s pixels (4096 x 4096) are allowed.",
+            "The image is %(width)s x %(height)s pixels; at most %(limit)s x %(limit)s are allowed.",
             code="too_many_pixels",
-            params={"width": width, "height": height, "limit": MAX_PIXELS},
+            params={"width": width, "height": height, "limit": MAX_SIDE},
         )
     if min(width, height) < MIN_SIDE:
         raise ValidationError(

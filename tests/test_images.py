@@ -2,7 +2,7 @@ import io
 
 import pytest
 from django.core.exceptions import ValidationError
-from PIL import Image
+from PIL import Image, ImageFile
 
 from django_liveness import images
 from django_liveness.images import validate_reference_image
@@ -61,11 +61,22 @@ def test_truncated_image_is_refused():
     assert code_of(data[: len(data) // 2]) == ("corrupt", "The image is truncated or corrupt.")
 
 
-def test_image_over_the_pixel_cap_is_refused_from_the_header_without_decoding():
-    big = encode("PNG", size=(5000, 4000), mode="1")
+@pytest.mark.parametrize("size", [(5000, 4000), (8000, 1000), (1000, 4097)])
+def test_image_over_the_side_cap_is_refused_from_the_header_without_decoding(size, monkeypatch):
+    big = encode("PNG", size=size, mode="1")
+
+    def no_decoding(image):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     code, message = code_of(big)
     assert code == "too_many_pixels"
-    assert "5000 x 4000" in message and "4096 x 4096" in message
+    assert f"{size[0]} x {size[1]}" in message and "4096 x 4096" in message
+
+
+def test_image_of_exactly_4096_a_side_is_accepted():
+    assert validate_reference_image(encode("PNG", size=(4096, 300), mode="1")).width == 4096
 
 
 def test_decompression_bomb_is_refused():
