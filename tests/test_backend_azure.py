@@ -1,6 +1,7 @@
 """AzureFaceBackend end to end: services -> real SDK -> HTTP -> emulator. No mock of the SDK."""
 
 import logging
+import time
 
 import pytest
 from django.test import override_settings
@@ -163,3 +164,70 @@ def test_no_key_token_or_image_bytes_in_any_log(emulator_server, settings, caplo
     assert secret_key not in text
     assert token not in text
     assert sample_face_image()[:64].hex() not in text and "\\xff\\xd8" not in text
+
+
+def test_long_retry_after_is_throttled_at_once(azure_backend, emulator_server):
+    # azure-core would sleep the whole 30 s before its retry: a web request must not.
+    emulator_server.state.faults.configure(throttle_next=1, retry_after=30)
+    started = time.monotonic()
+    with pytest.raises(Throttled) as caught:
+        azure_backend.list_sessions(verify=False)
+    assert time.monotonic() - started < 3
+    assert caught.value.retry_after == 30
+    assert [e[2] for e in emulator_server.recording.exchanges] == [429]  # not retried
+
+
+def test_short_retry_after_is_waited_for_and_retried(azure_backend, emulator_server):
+    emulator_server.state.faults.configure(throttle_next=1, retry_after=1)
+    started = time.monotonic()
+    assert azure_backend.list_sessions(verify=False) == []
+    assert time.monotonic() - started >= 1
+    assert [e[2] for e in emulator_server.recording.exchanges] == [429, 200]
+
+
+def test_max_retry_after_option_sets_the_cap(emulator_server):
+    backend = AzureFaceBackend(endpoint=emulator_server.endpoint, key=emulator_server.key, max_retry_after=0)
+    emulator_server.state.faults.configure(throttle_next=1, retry_after=1)
+    with pytest.raises(Throttled) as caught:
+        backend.list_sessions(verify=False)
+    assert caught.value.retry_after == 1
+    backend.close()
+
+
+def test_read_timeout_gives_up_in_time(emulator_server):
+    backend = AzureFaceBackend(endpoint=emulator_server.endpoint, key=emulator_server.key, read_timeout=1, retry_total=0)
+    emulator_server.state.faults.configure(latency_ms=1500)
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable, match="ServiceResponseTimeoutError"):
+        backend.list_sessions(verify=False)
+    assert time.monotonic() - started < 1.4
+    backend.close()
+
+
+def test_changing_the_setting_closes_the_old_sdk_client(azure_backend, settings):
+    azure_backend.list_sessions(verify=False)
+    client = azure_backend.client
+    closed = []
+    real_close = client.close
+    client.close = lambda: (closed.append(True), real_close())
+    settings.LIVENESS = {"BACKEND": "django_liveness.backends.locmem.LocMemBackend"}
+    assert closed == [True]
+    assert azure_backend._client is None  # a later call on the old object builds a new client
+
+
+@pytest.mark.parametrize(
+    "options, key",
+    [
+        ({"read_timeout": "20"}, "read_timeout"),
+        ({"connection_timeout": 0}, "connection_timeout"),
+        ({"retry_total": 1.5}, "retry_total"),
+        ({"retry_total": True}, "retry_total"),
+        ({"retry_backoff_factor": -1}, "retry_backoff_factor"),
+        ({"max_retry_after": None}, "max_retry_after"),
+        ({"endpoint": 5050}, "endpoint"),
+        ({"read_timout": 5}, "read_timout"),
+    ],
+)
+def test_bad_options_name_the_key(options, key):
+    with pytest.raises(LivenessConfigurationError, match=rf"\b{key}\b"):
+        AzureFaceBackend(**{"endpoint": "http://127.0.0.1:1", "key": "k", **options})

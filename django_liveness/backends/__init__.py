@@ -19,7 +19,9 @@ def get_backend():
 
 
 def reset_backend():
-    """Forget the memoized backend (called when LIVENESS changes)."""
+    """Forget the memoized backend (called when LIVENESS changes) and close it."""
     global _backend
     with _lock:
-        _backend = None
+        old, _backend = _backend, None
+    if old is not None:
+        old.close()

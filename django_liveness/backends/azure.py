@@ -50,11 +50,13 @@ class AzureFaceBackend(BaseLivenessBackend):
         "read_timeout": 20,  # seconds to wait for an answer
         "retry_total": 3,  # retries of 429, 5xx and connection errors
         "retry_backoff_factor": 0.5,
-        "retry_backoff_max": 10,  # seconds; a longer Retry-After becomes a Throttled error
+        "retry_backoff_max": 10,  # longest backoff between retries, seconds
+        "max_retry_after": 5,  # seconds; a longer Retry-After is not waited for: Throttled at once
     }
 
     def __init__(self, **options):
         super().__init__(**options)
+        _check_options(self.options)
         self.endpoint = (self.options["endpoint"] or os.environ.get("VISION_ENDPOINT", "")).rstrip("/")
         self.key = self.options["key"] or os.environ.get("VISION_KEY", "")
         self._client = None
@@ -106,6 +108,8 @@ class AzureFaceBackend(BaseLivenessBackend):
             raise LivenessConfigurationError(
                 "AzureFaceBackend needs an endpoint and a key: set LIVENESS['OPTIONS'] or VISION_ENDPOINT / VISION_KEY."
             )
+        from .azure_retry import CappedRetryPolicy
+
         options = self.options
         return FaceSessionClient(
             endpoint=self.endpoint,
@@ -113,10 +117,20 @@ class AzureFaceBackend(BaseLivenessBackend):
             api_version=API_VERSION,
             connection_timeout=options["connection_timeout"],
             read_timeout=options["read_timeout"],
-            retry_total=options["retry_total"],
-            retry_backoff_factor=options["retry_backoff_factor"],
-            retry_backoff_max=options["retry_backoff_max"],
+            retry_policy=CappedRetryPolicy(
+                max_retry_after=options["max_retry_after"],
+                retry_total=options["retry_total"],
+                retry_backoff_factor=options["retry_backoff_factor"],
+                retry_backoff_max=options["retry_backoff_max"],
+            ),
         )
+
+    def close(self):
+        """Close the SDK client (its connection pool); the next call builds a new one."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     # --- calls -------------------------------------------------------------------------
 
@@ -174,6 +188,28 @@ class AzureFaceBackend(BaseLivenessBackend):
             if len(page) < 1000:
                 return sessions
             start = sessions[-1].session_id
+
+
+def _check_options(options):
+    """Refuse option values of the wrong type now, not at the first request."""
+
+    def refuse(name, expected):
+        raise LivenessConfigurationError(f"LIVENESS['OPTIONS'][{name!r}] must be {expected}, got {options[name]!r}.")
+
+    def is_number(value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    for name in ("endpoint", "key"):
+        if options[name] is not None and not isinstance(options[name], str):
+            refuse(name, "a string")
+    for name in ("connection_timeout", "read_timeout"):
+        if not is_number(options[name]) or options[name] <= 0:
+            refuse(name, "a number of seconds > 0")
+    for name in ("retry_backoff_factor", "retry_backoff_max", "max_retry_after"):
+        if not is_number(options[name]) or options[name] < 0:
+            refuse(name, "a number of seconds >= 0")
+    if not isinstance(options["retry_total"], int) or isinstance(options["retry_total"], bool) or options["retry_total"] < 0:
+        refuse("retry_total", "a whole number >= 0")
 
 
 def _translate(error):

@@ -93,6 +93,9 @@ class BaseLivenessBackend:
         """Return a list of django.core.checks messages about this backend's configuration."""
         return []
 
+    def close(self):
+        """Release what the backend holds open (connections); called when it is replaced."""
+
     def create_session(
         self, *, operation_mode: str, device_correlation_id: str | None, auth_token_ttl_seconds: int
     ) -> CreatedSession:
