@@ -18,7 +18,7 @@ from . import services, signals
 from .backends import get_backend
 from .conf import liveness_settings
 from .exceptions import BackendError, SubjectErased
-from .models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from .models import Consent, IdempotencyKey, LivenessEvent, LivenessSession, ReferenceImage, Subject
 
 logger = logging.getLogger("django_liveness")
 Event = LivenessEvent.Kind
@@ -151,6 +151,9 @@ def purge(*, now=None, dry_run=False):
             "subjects_erased": withdrawn.count(),
         }
 
+    # Expired Idempotency-Key rows: the API deletes one only when its key is used again.
+    key_cutoff = now - timedelta(seconds=liveness_settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+    IdempotencyKey.objects.filter(created_at__lt=key_cutoff).delete()
     for subject in list(withdrawn):
         erase_subject(subject)
         summary["subjects_erased"] += 1

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from django_liveness import services
 from django_liveness.exceptions import ProviderUnavailable, Throttled
 from django_liveness.images import sample_face_image
-from django_liveness.models import LivenessEvent, LivenessSession, ReferenceImage, Subject
+from django_liveness.models import IdempotencyKey, LivenessEvent, LivenessSession, ReferenceImage, Subject
 from django_liveness.testing import ConsentFactory, ReferenceImageFactory, SubjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,12 +118,14 @@ def test_owner_may_rename_but_not_reassign_or_verify_their_subject(owner, subjec
     assert subject.external_id != "hijack"
 
 
-def test_deleting_a_subject_removes_its_images_from_storage(owner, subject):
+def test_deleting_a_subject_removes_its_images_from_storage(owner, subject, django_capture_on_commit_callbacks):
     image = ReferenceImageFactory(subject=subject)
     name, storage = image.file.name, image.file.storage
-    with_commit = client_for(owner)
-    assert with_commit.delete(f"{API}/subjects/{subject.pk}/").status_code == 204
+    assert storage.exists(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(owner).delete(f"{API}/subjects/{subject.pk}/").status_code == 204
     assert not Subject.objects.exists()
+    assert not storage.exists(name)
 
 
 # --- reference images ---------------------------------------------------------------------
@@ -184,10 +186,13 @@ def test_others_may_not_see_or_upload_images(subject):
     assert ReferenceImage.objects.count() == 1
 
 
-def test_owner_deletes_an_image(owner, subject):
+def test_owner_deletes_an_image(owner, subject, django_capture_on_commit_callbacks):
     image = ReferenceImageFactory(subject=subject)
-    assert client_for(owner).delete(f"{API}/subjects/{subject.pk}/reference-images/{image.pk}/").status_code == 204
+    name, storage = image.file.name, image.file.storage
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(owner).delete(f"{API}/subjects/{subject.pk}/reference-images/{image.pk}/").status_code == 204
     assert not ReferenceImage.objects.exists()
+    assert not storage.exists(name)
 
 
 # --- sessions -----------------------------------------------------------------------------
@@ -438,3 +443,315 @@ def test_uploads_are_throttled_per_user(owner, subject, settings):
 def test_events_never_hold_the_token(owner, subject, locmem):
     token = start(client_for(owner), subject, verify=False).json()["auth_token"]
     assert all(token not in str(event.data) + event.message for event in LivenessEvent.objects.all())
+
+
+def test_keys_are_per_user(subject, app_user, locmem):
+    other_app = grant(UserFactory(), "view_subject", "add_livenesssession")
+    body = {"subject": str(subject.pk), "verify": False}
+    headers = {"Idempotency-Key": "same"}
+    first = client_for(app_user).post(f"{API}/sessions/", body, format="json", headers=headers)
+    second = client_for(other_app).post(f"{API}/sessions/", body, format="json", headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] != second.json()["id"] and "Idempotent-Replayed" not in second
+    assert LivenessSession.objects.count() == 2 and len(locmem.calls) == 2
+
+
+def test_idempotency_record_holds_no_token(owner, subject, locmem):
+    keyed = client_for(owner).post(
+        f"{API}/sessions/", {"subject": str(subject.pk), "verify": False}, format="json", headers={"Idempotency-Key": "t"}
+    )
+    (record,) = IdempotencyKey.objects.all()
+    assert keyed.json()["auth_token"] not in str(record.response_body)
+
+
+def test_replay_after_cancel_shows_the_session_as_it_is_now_without_token(owner, subject, locmem):
+    client = client_for(owner)
+    body, headers = {"subject": str(subject.pk), "verify": False}, {"Idempotency-Key": "c"}
+    first = client.post(f"{API}/sessions/", body, format="json", headers=headers).json()
+    assert client.delete(f"{API}/sessions/{first['id']}/").status_code == 204
+    replay = client.post(f"{API}/sessions/", body, format="json", headers=headers)
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true" and replay["Cache-Control"] == "no-store"
+    assert (replay.json()["id"], replay.json()["status"]) == (first["id"], "canceled")
+    assert "auth_token" not in replay.json()
+    assert LivenessSession.objects.count() == 1
+
+
+def test_replay_after_the_token_expired_has_no_token(owner, subject, locmem):
+    client = client_for(owner)
+    body, headers = {"subject": str(subject.pk), "verify": False}, {"Idempotency-Key": "e"}
+    first = client.post(f"{API}/sessions/", body, format="json", headers=headers).json()
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        replay = client.post(f"{API}/sessions/", body, format="json", headers=headers)
+    assert replay.status_code == 201 and replay.json()["id"] == first["id"]
+    assert "auth_token" not in replay.json()
+
+
+def test_idempotency_key_still_in_use_is_409(owner, subject, locmem):
+    client = client_for(owner)
+    body, headers = {"subject": str(subject.pk), "verify": False}, {"Idempotency-Key": "busy"}
+    client.post(f"{API}/sessions/", body, format="json", headers=headers)
+    IdempotencyKey.objects.update(response_status=None, response_body=None)  # as while the first request runs
+    response = client.post(f"{API}/sessions/", body, format="json", headers=headers)
+    assert response.status_code == 409 and response.json()["code"] == "idempotency_key_in_use"
+    assert LivenessSession.objects.count() == 1
+
+
+# --- subjects: conflicts and what an app may see --------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_changing_external_id_to_one_in_use_is_400_unique(app_user, method):
+    SubjectFactory(external_id="crm-1")
+    subject = SubjectFactory(external_id="crm-2")
+    response = getattr(client_for(app_user), method)(
+        f"{API}/subjects/{subject.pk}/", {"external_id": "crm-1", "display_name": "x"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "unique" and "external_id" in response.json()["fields"]
+    subject.refresh_from_db()
+    assert (subject.external_id, subject.display_name) == ("crm-2", subject.display_name)
+
+
+def test_linking_a_user_who_already_has_a_subject_is_400_unique(app_user, subject, owner):
+    other = SubjectFactory()
+    response = client_for(app_user).patch(f"{API}/subjects/{other.pk}/", {"user": owner.pk}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "unique"
+    other.refresh_from_db()
+    assert other.user is None
+
+
+def test_app_that_may_not_view_gets_409_for_an_existing_subject():
+    creator = grant(UserFactory(), "add_subject")
+    existing = SubjectFactory(external_id="crm-9", user=UserFactory())
+    client = client_for(creator)
+    for body in ({"external_id": "crm-9"}, {"user": existing.user.pk}):
+        response = client.post(f"{API}/subjects/", body, format="json")
+        assert response.status_code == 409
+        assert response.json() == {"detail": response.json()["detail"], "code": "subject_exists"}
+    assert Subject.objects.count() == 1
+
+
+def test_app_posting_a_user_who_has_a_subject_gets_that_subject(app_user, owner, subject):
+    response = client_for(app_user).post(f"{API}/subjects/", {"user": owner.pk}, format="json")
+    assert response.status_code == 200 and response.json()["id"] == str(subject.pk)
+    assert Subject.objects.count() == 1
+
+
+def test_staff_posting_their_own_user_gets_their_one_subject(app_user):
+    staff = grant(UserFactory(is_staff=True), "add_subject", "view_subject")
+    client = client_for(staff)
+    first = client.post(f"{API}/subjects/", {"user": staff.pk}, format="json")
+    again = client.post(f"{API}/subjects/", {"user": staff.pk}, format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"] and first.json()["user"] == staff.pk
+    assert Subject.objects.filter(user=staff).count() == 1
+
+
+def test_app_posting_a_new_external_id_for_a_user_with_a_subject_is_400(app_user, owner, subject):
+    response = client_for(app_user).post(f"{API}/subjects/", {"user": owner.pk, "external_id": "new-1"}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "unique" and "user" in response.json()["fields"]
+    assert Subject.objects.count() == 1
+
+
+# --- permission matrix --------------------------------------------------------------------
+
+
+def test_app_acts_on_other_peoples_sessions(app_user, subject, locmem):
+    client = client_for(app_user)
+    created = start(client, subject, verify=False)
+    assert created.status_code == 201
+    session = LivenessSession.objects.get()
+    assert session.started_by == app_user
+    assert [s["id"] for s in client.get(f"{API}/sessions/").json()["results"]] == [str(session.pk)]
+    locmem.complete(session)
+    completed = client.post(f"{API}/sessions/{session.pk}/complete/")
+    assert completed.status_code == 200 and completed.json()["outcome"] == "passed"
+    second = start(client, subject, verify=False).json()["id"]
+    assert client.delete(f"{API}/sessions/{second}/").status_code == 204
+    assert LivenessSession.objects.get(pk=second).status == "canceled"
+
+
+def test_app_without_the_action_permission_gets_403_and_nothing_changes(subject, locmem):
+    viewer = grant(UserFactory(), "view_subject", "view_livenesssession", "view_referenceimage")
+    session = services.start_session(subject, verify=False)
+    image = ReferenceImageFactory(subject=subject)
+    client = client_for(viewer)
+    assert client.get(f"{API}/sessions/{session.pk}/").status_code == 200
+    assert client.post(f"{API}/sessions/{session.pk}/complete/").status_code == 403
+    assert client.delete(f"{API}/sessions/{session.pk}/").status_code == 403
+    assert upload(client, subject).status_code == 403
+    assert client.delete(f"{API}/subjects/{subject.pk}/reference-images/{image.pk}/").status_code == 403
+    assert client.patch(f"{API}/subjects/{subject.pk}/", {"display_name": "x"}, format="json").status_code == 403
+    assert client.delete(f"{API}/subjects/{subject.pk}/").status_code == 403
+    assert [c[0] for c in locmem.calls] == ["create_session"]
+    assert LivenessSession.objects.get().status == "created" and ReferenceImage.objects.count() == 1
+
+
+def test_app_uploads_and_views_images_of_others(app_user, subject):
+    client = client_for(app_user)
+    uploaded = upload(client, subject)
+    assert uploaded.status_code == 201
+    image_id = uploaded.json()["id"]
+    assert [i["id"] for i in client.get(f"{API}/subjects/{subject.pk}/reference-images/").json()["results"]] == [image_id]
+    assert client.get(f"{API}/subjects/{subject.pk}/reference-images/{image_id}/").json()["id"] == image_id
+    assert ReferenceImage.objects.get().subject == subject
+
+
+def test_app_updates_and_deletes_subjects_with_the_permissions(app_user, subject, owner):
+    client = client_for(app_user)
+    response = client.patch(f"{API}/subjects/{subject.pk}/", {"display_name": "Renamed", "external_id": "crm-5"}, format="json")
+    assert response.status_code == 200
+    subject.refresh_from_db()
+    assert (subject.display_name, subject.external_id, subject.user) == ("Renamed", "crm-5", owner)
+    assert client.delete(f"{API}/subjects/{subject.pk}/").status_code == 403
+    assert client_for(grant(app_user, "delete_subject")).delete(f"{API}/subjects/{subject.pk}/").status_code == 204
+    assert not Subject.objects.exists()
+
+
+def test_image_metadata_is_for_the_owner_only(owner, subject):
+    image = ReferenceImageFactory(subject=subject)
+    path = f"{API}/subjects/{subject.pk}/reference-images/{image.pk}/"
+    mine = client_for(owner).get(path)
+    assert mine.status_code == 200 and mine.json()["id"] == str(image.pk) and mine.json()["sha256"] == image.sha256
+    other = client_for(UserFactory()).get(path)
+    assert other.status_code == 404 and other.json()["code"] == "not_found"
+
+
+def test_other_user_cannot_delete_images_erase_or_consent(subject):
+    image = ReferenceImageFactory(subject=subject)
+    stranger = client_for(UserFactory())
+    consent = {"policy_version": "1", "text": "yes", "purpose": "x"}
+    assert stranger.delete(f"{API}/subjects/{subject.pk}/reference-images/{image.pk}/").status_code == 404
+    assert stranger.post(f"{API}/subjects/{subject.pk}/erase/").status_code == 404
+    assert stranger.post(f"{API}/subjects/{subject.pk}/consent/", consent, format="json").status_code == 404
+    assert stranger.delete(f"{API}/subjects/{subject.pk}/consent/").status_code == 404
+    subject.refresh_from_db()
+    assert ReferenceImage.objects.count() == 1 and subject.erased_at is None
+    assert subject.consents.filter(withdrawn_at__isnull=True).count() == 1
+
+
+def test_anonymous_posts_are_refused_and_change_nothing(subject, locmem):
+    session = services.start_session(subject, verify=False)
+    anonymous = client_for()
+    for path, body in [
+        (f"{API}/subjects/", {}),
+        (f"{API}/sessions/", {"subject": str(subject.pk)}),
+        (f"{API}/sessions/{session.pk}/complete/", {}),
+        (f"{API}/subjects/{subject.pk}/consent/", {"policy_version": "1", "text": "t", "purpose": "p"}),
+        (f"{API}/subjects/{subject.pk}/erase/", {}),
+    ]:
+        response = anonymous.post(path, body, format="json")
+        assert response.status_code in (401, 403) and response.json()["code"] == "not_authenticated", path
+    response = upload(anonymous, subject)
+    assert response.status_code in (401, 403) and response.json()["code"] == "not_authenticated"
+    assert (Subject.objects.count(), LivenessSession.objects.count(), ReferenceImage.objects.count()) == (1, 1, 0)
+    assert [c[0] for c in locmem.calls] == ["create_session"]
+
+
+def test_staff_with_view_permission_reads_audit(subject, locmem):
+    session = services.start_session(subject, verify=False)
+    locmem.complete(session)
+    services.refresh_session(session)
+    staff = grant(UserFactory(is_staff=True), "view_livenesssession")
+    response = client_for(staff).get(f"{API}/sessions/{session.pk}/audit/")
+    assert response.status_code == 200 and response.json()[0]["session_id"] == session.provider_session_id
+    assert client_for(UserFactory(is_staff=True)).get(f"{API}/sessions/{session.pk}/audit/").status_code == 404
+
+
+# --- throttling ---------------------------------------------------------------------------
+
+
+def test_session_creation_is_throttled_per_user(owner, subject, settings, locmem):
+    settings.LIVENESS = {**settings.LIVENESS, "THROTTLE_RATES": {"session_create_user": "1/minute"}}
+    client = client_for(owner)
+    assert [start(client, subject, verify=False).status_code for _ in range(2)] == [201, 429]
+    assert LivenessSession.objects.count() == 1
+
+
+def test_uploads_are_throttled_per_subject_whoever_uploads(owner, subject, app_user, settings):
+    settings.LIVENESS = {**settings.LIVENESS, "THROTTLE_RATES": {"upload_subject": "1/hour"}}
+    assert upload(client_for(owner), subject).status_code == 201
+    throttled = upload(client_for(app_user), subject)
+    assert throttled.status_code == 429 and int(throttled["Retry-After"]) > 0
+    assert ReferenceImage.objects.count() == 1
+
+
+def test_subject_throttle_ignores_the_case_of_the_id(owner, subject, settings, locmem):
+    settings.LIVENESS = {**settings.LIVENESS, "THROTTLE_RATES": {"session_create_subject": "2/hour"}}
+    client = client_for(owner)
+    ids = [str(subject.pk), str(subject.pk).upper(), str(subject.pk).upper()]
+    responses = [client.post(f"{API}/sessions/", {"subject": pk, "verify": False}, format="json") for pk in ids]
+    assert [r.status_code for r in responses] == [201, 201, 429]
+
+
+def test_others_cannot_use_up_a_subjects_quota(owner, subject, settings, locmem):
+    settings.LIVENESS = {
+        **settings.LIVENESS,
+        "THROTTLE_RATES": {"session_create_subject": "2/hour", "upload_subject": "1/hour"},
+    }
+    stranger = client_for(UserFactory())
+    for _ in range(3):
+        assert start(stranger, subject, verify=False).status_code == 404
+        assert upload(stranger, subject).status_code == 404
+    client = client_for(owner)
+    assert [start(client, subject, verify=False).status_code for _ in range(2)] == [201, 201]
+    assert upload(client, subject).status_code == 201
+
+
+def test_create_with_provider_throttling_is_503_with_its_retry_after(owner, subject, locmem):
+    locmem.fail_next(Throttled("Rate limit is exceeded.", status=429, retry_after=9))
+    response = start(client_for(owner), subject, verify=False)
+    assert response.status_code == 503 and response["Retry-After"] == "9"
+    assert response.json()["code"] == "provider_throttled" and "auth_token" not in response.json()
+
+
+# --- read-only fields and stray input -----------------------------------------------------
+
+
+def test_create_ignores_status_outcome_and_decision_in_the_body(owner, subject, locmem):
+    response = start(
+        client_for(owner),
+        subject,
+        verify=False,
+        status="completed",
+        outcome="passed",
+        liveness_decision="realface",
+        review_status="approved",
+    )
+    assert response.status_code == 201 and response.json()["status"] == "created"
+    session = LivenessSession.objects.get()
+    assert (session.status, session.outcome, session.liveness_decision, session.kind) == ("created", "", "", "liveness")
+    assert session.review_status != "approved"
+
+
+def test_body_over_the_size_limit_is_413_json(owner, subject, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    client = client_for(owner)
+    as_json = client.post(f"{API}/sessions/", {"subject": str(subject.pk), "device_correlation_id": "x" * 2000}, format="json")
+    as_form = client.post(f"{API}/sessions/", {"subject": str(subject.pk), "device_correlation_id": "x" * 2000})
+    for response in (as_json, as_form):
+        assert response.status_code == 413 and response["Content-Type"] == "application/json"
+        assert response.json()["code"] == "request_too_large"
+    assert not LivenessSession.objects.exists()
+
+
+def test_too_many_fields_is_400_json(owner, subject, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    fields = {f"f{n}": "x" for n in range(10)}
+    response = client_for(owner).post(f"{API}/sessions/", {"subject": str(subject.pk), **fields})
+    assert response.status_code == 400 and response.json()["code"] == "too_many_fields"
+
+
+def test_unknown_paths_under_the_api_are_json_404(owner, subject, locmem):
+    session = services.start_session(subject, verify=False)
+    client = client_for(owner)
+    for path in [f"{API}/sessions/{session.pk}/nope/", f"{API}/subjects/{subject.pk}/nope/x/", f"{API}/sessions/a/b/c/"]:
+        response = client.get(path)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json", path
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    assert client_for().post(f"{API}/sessions/{session.pk}/nope/").json()["code"] == "not_found"
+
+
+def test_wrong_content_type_on_post_is_415(owner, subject):
+    response = client_for(owner).post(f"{API}/sessions/", "subject=x", content_type="text/plain")
+    assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"

@@ -61,3 +61,18 @@ def test_schema_describes_every_endpoint():
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_answers_as_documented(case, basic_auth):
     case.call_and_validate(headers=basic_auth, checks=CHECKS)
+
+
+def test_auth_token_is_documented_as_optional():
+    components = schema.raw_schema["components"]["schemas"]
+    for name in ("SessionWithToken", "SessionCreated"):
+        assert "auth_token" in components[name]["properties"]
+        assert "auth_token" not in components[name]["required"], name
+    assert "auth_token" not in components["Session"]["properties"]
+
+
+def test_errors_that_escaped_the_json_format_are_documented():
+    paths = schema.raw_schema["paths"]
+    assert {"409", "413", "415", "422", "429"} <= set(paths["/api/liveness/sessions/"]["post"]["responses"])
+    assert {"409", "413", "415", "422", "429"} <= set(paths["/api/liveness/subjects/{subject_pk}/reference-images/"]["post"]["responses"])
+    assert {"409", "413", "415"} <= set(paths["/api/liveness/subjects/"]["post"]["responses"])

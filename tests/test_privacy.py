@@ -179,3 +179,21 @@ def test_consent_for_erased_subject_is_refused():
     with pytest.raises(SubjectErased):
         privacy.grant_consent(subject, policy_version="1", text="x", purpose="y")
     assert Consent.objects.filter(subject=subject).count() == 1
+
+
+def test_purge_deletes_expired_idempotency_keys(locmem):
+    from django_liveness.models import IdempotencyKey
+
+    user = UserFactory()
+    subject = SubjectFactory(user=user)
+    client = APIClient()
+    client.force_authenticate(user)
+    body = {"subject": str(subject.pk), "verify": False}
+    client.post(f"{API}/sessions/", body, format="json", headers={"Idempotency-Key": "old"})
+    with time_machine.travel(timezone.now() + timedelta(hours=23)):
+        client.post(f"{API}/sessions/", body, format="json", headers={"Idempotency-Key": "new"})
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        privacy.purge(dry_run=True)
+        assert IdempotencyKey.objects.count() == 2
+        call_command("liveness_purge", stdout=StringIO())
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]

@@ -8,6 +8,7 @@ Retry-After; the views handle errors themselves, whatever the host's EXCEPTION_H
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -36,6 +37,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is larger than the server accepts."
+
+
 def to_api_exception(error):
     """Translate django-liveness and Django errors into DRF's exceptions (or return None)."""
     if isinstance(error, liveness.InvalidSessionState):
@@ -56,6 +63,13 @@ def to_api_exception(error):
         return exceptions.ValidationError({"image": error.messages}, code=getattr(error, "code", None) or "invalid")
     if isinstance(error, Http404):
         return exceptions.NotFound()
+    # Django raises these while reading the body (DATA_UPLOAD_MAX_*); left alone they become HTML pages.
+    if isinstance(error, RequestDataTooBig):
+        return RequestTooLarge()
+    if isinstance(error, TooManyFieldsSent):
+        return exceptions.ValidationError({"detail": "The request has too many fields."}, code="too_many_fields")
+    if isinstance(error, TooManyFilesSent):
+        return exceptions.ValidationError({"detail": "The request has too many files."}, code="too_many_files")
     return None
 
 

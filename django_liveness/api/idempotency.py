@@ -1,9 +1,11 @@
-"""``Idempotency-Key`` for POSTs: the same key and body replays the first answer.
+"""``Idempotency-Key`` for POSTs: the same key and body answers with the first request's object.
 
 The key is stored (per user and endpoint) in the same transaction as the work, so a concurrent
 repeat on PostgreSQL waits on the unique index until the first request commits, then replays
-its answer: one provider session, however many retries. Only successful answers are kept; a
-failed request can be retried with the same key.
+its answer: one provider session, however many retries. Only the created object's id is kept,
+never the answer itself (it holds the session's auth token): a replay shows the object as it is
+now. Only successful requests are kept; a failed request can be retried with the same key.
+Expired keys are deleted on reuse and by ``liveness_purge``.
 """
 
 import hashlib
@@ -13,10 +15,10 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 
 from ..conf import liveness_settings
 from ..models import IdempotencyKey
+from .errors import Conflict
 
 HEADER = "Idempotency-Key"
 
@@ -44,8 +46,12 @@ def fingerprint(request):
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def idempotent(scope, handler, request):
-    """Run ``handler()`` once per (user, scope, Idempotency-Key); replay its answer afterwards."""
+def idempotent(scope, handler, request, replay):
+    """Run ``handler()`` once per (user, scope, Idempotency-Key); answer repeats with ``replay(id)``.
+
+    ``handler()`` returns a Response whose data has the new object's ``id``; ``replay(id)`` returns
+    a Response for that object as it is now.
+    """
     key = request.headers.get(HEADER)
     if key is None:
         return handler()
@@ -64,8 +70,8 @@ def idempotent(scope, handler, request):
             if record.request_hash != request_hash:
                 raise KeyReused() from None
             if record.response_status is not None:
-                return _replay(record)
-            raise exceptions.APIException("The first request with this Idempotency-Key is still running.", code="idempotency_key_in_use")
+                return _replay(record, replay)
+            raise Conflict("The first request with this Idempotency-Key is still running.", code="idempotency_key_in_use")
         failure = None
         try:
             response = handler()
@@ -77,7 +83,7 @@ def idempotent(scope, handler, request):
                 record.delete()
         else:
             if 200 <= response.status_code < 300:
-                record.response_status, record.response_body = response.status_code, response.data
+                record.response_status, record.response_body = response.status_code, {"id": str(response.data["id"])}
                 record.save(update_fields=["response_status", "response_body"])
             else:
                 record.delete()
@@ -86,8 +92,9 @@ def idempotent(scope, handler, request):
     return response
 
 
-def _replay(record):
-    response = Response(record.response_body, status=record.response_status)
+def _replay(record, replay):
+    response = replay(record.response_body["id"])
+    response.status_code = record.response_status
     response["Idempotent-Replayed"] = "true"
     response["Cache-Control"] = "no-store"
     return response

@@ -5,6 +5,7 @@ act on any subject through the model permissions. Objects a user may not see are
 their existence is not revealed.
 """
 
+from django.core.exceptions import ValidationError
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from ..models import LivenessSession, ReferenceImage, Subject
@@ -48,9 +49,5 @@ def get_or_404(queryset, pk, what):
     """``queryset.get(pk=pk)``, or 404 for a missing object and for a malformed UUID alike."""
     try:
         return queryset.get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):  # ValidationError: a malformed UUID
         raise NotFound(f"No such {what}.") from None
-    except Exception as error:  # a malformed UUID raises ValidationError from the field
-        if type(error).__name__ == "ValidationError":
-            raise NotFound(f"No such {what}.") from None
-        raise

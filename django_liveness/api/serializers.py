@@ -11,7 +11,14 @@ class SubjectSerializer(serializers.ModelSerializer):
         model = Subject
         fields = ["id", "external_id", "display_name", "user", "verified_at", "created_at"]
         read_only_fields = ["id", "verified_at", "created_at"]
-        extra_kwargs = {"external_id": {"required": False, "validators": []}, "user": {"required": False}}
+        extra_kwargs = {"external_id": {"required": False}, "user": {"required": False}}
+
+
+class SubjectCreateSerializer(SubjectSerializer):
+    """For apps creating subjects: an ``external_id`` or ``user`` in use finds that subject, so no unique checks."""
+
+    class Meta(SubjectSerializer.Meta):
+        extra_kwargs = {"external_id": {"required": False, "validators": []}, "user": {"required": False, "validators": []}}
 
 
 class OwnSubjectSerializer(SubjectSerializer):
@@ -95,23 +102,32 @@ class SessionSerializer(serializers.ModelSerializer):
         return {"code": session.error_code, "message": session.error_message}
 
 
+def token_field():
+    # Not read_only: drf-spectacular marks read-only fields required, and most answers have no token.
+    return serializers.CharField(
+        required=False,
+        help_text="Hand it to the frontend's capture SDK. Only for the user who started the session, while the "
+        "token is valid and the session open.",
+    )
+
+
 class SessionWithTokenSerializer(SessionSerializer):
     """The session as its starter sees it while the token is valid: with ``auth_token``."""
 
-    auth_token = serializers.CharField(read_only=True, help_text="Hand it to the frontend's capture SDK.")
+    auth_token = token_field()
 
     class Meta(SessionSerializer.Meta):
         fields = SessionSerializer.Meta.fields + ["auth_token"]
-        read_only_fields = fields
 
 
 class SessionCreatedSerializer(serializers.ModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
+    auth_token = token_field()  # left out of an Idempotency-Key replay once the token is no longer valid
 
     class Meta:
         model = LivenessSession
         fields = ["id", "subject", "kind", "status", "auth_token", "auth_token_expires_at", "created_at"]
-        read_only_fields = fields
+        read_only_fields = ["id", "subject", "kind", "status", "auth_token_expires_at", "created_at"]
 
 
 class AuditEntrySerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
@@ -26,4 +26,10 @@ schema_view = SpectacularAPIView.as_view(
     },
 )
 
-urlpatterns = [path("schema/", schema_view, name="schema"), *router.urls]
+urlpatterns = [
+    path("schema/", schema_view, name="schema"),
+    *router.urls,
+    # Last: other paths below the API's own prefixes are a JSON 404. Only with a trailing slash, so that
+    # APPEND_SLASH still redirects, and only these prefixes, so that a host's other URLs stay its own.
+    re_path(r"^(?:subjects|sessions)/.*/$", views.NotFoundView.as_view()),
+]

@@ -7,16 +7,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from .. import privacy, services
 from ..models import LivenessSession, Subject
 from . import permissions, throttling
-from .errors import ErrorFormatMixin
+from .errors import Conflict, ErrorFormatMixin
 from .idempotency import idempotent
 from .serializers import (
     AuditEntrySerializer,
@@ -30,6 +31,7 @@ from .serializers import (
     SessionCreateSerializer,
     SessionSerializer,
     SessionWithTokenSerializer,
+    SubjectCreateSerializer,
     SubjectSerializer,
 )
 
@@ -39,6 +41,14 @@ ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
     403: OpenApiResponse(ErrorSerializer, description="Not allowed."),
     404: OpenApiResponse(ErrorSerializer, description="No such object, or not yours."),
+}
+BODY_ERRORS = {
+    413: OpenApiResponse(ErrorSerializer, description="The body is over the server's size or field limits."),
+    415: OpenApiResponse(ErrorSerializer, description="Unsupported Content-Type."),
+}
+IDEMPOTENCY_ERRORS = {
+    409: OpenApiResponse(ErrorSerializer, description="The first request with this Idempotency-Key is still running."),
+    422: OpenApiResponse(ErrorSerializer, description="This Idempotency-Key was used with another body."),
 }
 PROVIDER_ERRORS = {
     502: OpenApiResponse(ErrorSerializer, description="The provider refused the request."),
@@ -63,9 +73,54 @@ class LivenessViewSet(ErrorFormatMixin, viewsets.GenericViewSet):
     schema = AutoSchema()
     lookup_value_regex = "[^/]+"  # a malformed id is a JSON 404 from the view, not an HTML one
 
+    def check_subject_throttle(self, throttle_class, subject):
+        """Per-subject limits, checked once ``subject`` is known to be the caller's to act on."""
+        throttle = throttle_class(subject)
+        if not throttle.allow_request(self.request, self):
+            self.throttled(self.request, throttle.wait())
+
+
+@extend_schema(exclude=True)
+class NotFoundView(ErrorFormatMixin, APIView):
+    """Any other path below ``subjects/`` and ``sessions/``: the API's JSON 404, not Django's HTML page."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    def initial(self, request, *args, **kwargs):
+        raise NotFound()
+
 
 def _errors(*codes):
-    return {code: (ERRORS | PROVIDER_ERRORS)[code] for code in codes}
+    return {code: (ERRORS | BODY_ERRORS | PROVIDER_ERRORS)[code] for code in codes}
+
+
+def _find_or_create_subject(data):
+    """The subject with ``data``'s ``external_id``, else the one linked to its ``user``, else a new one."""
+
+    def existing():
+        if data.get("external_id"):
+            subject = Subject.objects.filter(external_id=data["external_id"]).first()
+            if subject is not None:
+                return subject
+        if data.get("user"):
+            subject = Subject.objects.filter(user=data["user"]).first()
+            if subject is not None and data.get("external_id"):
+                raise ValidationError({"user": ["This user already has a subject, with another external_id."]}, code="unique")
+            return subject
+        return None
+
+    subject = existing()
+    if subject is not None:
+        return subject, False
+    try:
+        with transaction.atomic():
+            return Subject.objects.create(**data), True
+    except IntegrityError:  # created concurrently since we looked
+        subject = existing()
+        if subject is None:
+            raise
+        return subject, False
 
 
 @extend_schema_view(
@@ -73,13 +128,21 @@ def _errors(*codes):
     retrieve=extend_schema(responses={200: SubjectSerializer, **_errors(401, 403, 404)}),
     create=extend_schema(
         request=SubjectSerializer,
-        responses={200: SubjectSerializer, 201: SubjectSerializer, **_errors(400, 401, 403)},
+        responses={
+            200: SubjectSerializer,
+            201: SubjectSerializer,
+            **_errors(400, 401, 403),
+            409: OpenApiResponse(ErrorSerializer, description="The subject exists and you may not view it."),
+            **_errors(413, 415),
+        },
         description="An ordinary user gets the one subject linked to their own account (201, or 200 if it exists), "
         "whatever `user` they send. With `django_liveness.add_subject`, creates a subject for anyone, by `external_id` "
-        "(200 with the existing one when that `external_id` exists).",
+        "or `user`: when a subject with that `external_id`, or else linked to that `user`, exists, the answer is 200 "
+        "with it (409 `subject_exists` without `django_liveness.view_subject`). A `user` who has a subject with "
+        "another `external_id` is a 400.",
     ),
-    update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404)}),
-    partial_update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404)}),
+    update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404, 413, 415)}),
+    partial_update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404, 413, 415)}),
     destroy=extend_schema(responses={204: None, **_errors(401, 403, 404)}),
 )
 class SubjectViewSet(
@@ -110,18 +173,12 @@ class SubjectViewSet(
                 user=user, defaults={"display_name": serializer.validated_data.get("display_name", "")}
             )
         else:
-            serializer = SubjectSerializer(data=request.data)
+            serializer = SubjectCreateSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            data = dict(serializer.validated_data)
-            external_id = data.pop("external_id", None)
-            try:
-                with transaction.atomic():
-                    if external_id:
-                        subject, created = Subject.objects.get_or_create(external_id=external_id, defaults=data)
-                    else:
-                        subject, created = Subject.objects.create(**data), True
-            except IntegrityError:
-                raise ValidationError({"user": ["This user already has a subject."]}, code="unique") from None
+            subject, created = _find_or_create_subject(serializer.validated_data)
+            if not created and not permissions.has_perm(user, "view_subject"):
+                # Creating is not seeing: answer that it exists, not what it holds.
+                raise Conflict("This subject exists.", code="subject_exists")
         status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(subject).data, status=status_code)
 
@@ -137,7 +194,7 @@ class SubjectViewSet(
     @extend_schema(
         methods=["POST"],
         request=ConsentGrantSerializer,
-        responses={201: ConsentSerializer, **_errors(400, 401, 403, 404)},
+        responses={201: ConsentSerializer, **_errors(400, 401, 403, 404, 413, 415)},
         description="Record consent to biometric processing.",
     )
     @extend_schema(
@@ -182,7 +239,13 @@ class SubjectViewSet(
     create=extend_schema(
         request={"multipart/form-data": ReferenceImageUploadSerializer},
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: ReferenceImageSerializer, **_errors(400, 401, 403, 404), 422: ErrorSerializer, 429: ErrorSerializer},
+        responses={
+            201: ReferenceImageSerializer,
+            **_errors(400, 401, 403, 404),
+            **IDEMPOTENCY_ERRORS,
+            **_errors(413, 415),
+            429: ErrorSerializer,
+        },
         description="Upload a reference photo (multipart field `image`); it becomes the subject's active one.",
     ),
     destroy=extend_schema(responses={204: None, **_errors(401, 403, 404)}),
@@ -193,7 +256,7 @@ class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
 
     def get_throttles(self):
         if self.action == "create":
-            return [throttling.UploadUserThrottle(), throttling.UploadSubjectThrottle()]
+            return [throttling.UploadUserThrottle()]
         return []
 
     def get_subject(self):
@@ -220,10 +283,15 @@ class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
         upload.is_valid(raise_exception=True)
 
         def store():
+            self.check_subject_throttle(throttling.UploadSubjectThrottle, subject)  # here, so that a replay is not counted
             image = services.add_reference_image(subject, upload.validated_data["image"], actor=request.user)
             return Response(ReferenceImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
-        return idempotent(f"upload:{subject.pk}", store, request)
+        def replay(pk):
+            image = permissions.get_or_404(self.get_queryset(), pk, "reference image")
+            return Response(ReferenceImageSerializer(image).data)
+
+        return idempotent(f"upload:{subject.pk}", store, request, replay)
 
     def perform_destroy(self, image):
         services.delete_reference_image(image, actor=self.request.user)
@@ -257,11 +325,14 @@ SESSION_FILTERS = {
         responses={
             201: SessionCreatedSerializer,
             **_errors(400, 401, 403, 404),
-            422: ErrorSerializer,
+            **IDEMPOTENCY_ERRORS,
+            **_errors(413, 415),
             429: ErrorSerializer,
             **PROVIDER_ERRORS,
         },
-        description="Create a session at the provider and return its auth token for the frontend (`Cache-Control: no-store`).",
+        description="Create a session at the provider and return its auth token for the frontend (`Cache-Control: no-store`). "
+        "A repeat with the same `Idempotency-Key` answers with the session as it is now: with `auth_token` only while "
+        "the token is valid and the session open.",
     ),
     destroy=extend_schema(responses={204: None, **_errors(401, 403, 404), 409: ErrorSerializer}),
 )
@@ -273,7 +344,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
     def get_throttles(self):
         if self.action == "create":
-            return [throttling.SessionCreateUserThrottle(), throttling.SessionCreateSubjectThrottle()]
+            return [throttling.SessionCreateUserThrottle()]
         return []
 
     def get_queryset(self):
@@ -295,11 +366,17 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         return queryset
 
     def get_object(self):
-        return permissions.get_or_404(self.get_queryset(), self.kwargs["pk"], "session")
+        return self.get_session(self.kwargs["pk"])
+
+    def get_session(self, pk):
+        return permissions.get_or_404(self.get_queryset(), pk, "session")
+
+    def shows_token(self, session):
+        return session.started_by_id == self.request.user.pk and session.token_is_valid() and not session.is_final
 
     def retrieve(self, request, pk):
         session = self.get_object()
-        if session.started_by_id == request.user.pk and session.token_is_valid() and not session.is_final:
+        if self.shows_token(session):
             return Response(SessionWithTokenSerializer(session).data, headers=NO_STORE)
         return Response(SessionSerializer(session).data)
 
@@ -311,6 +388,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         permissions.require(request.user, subject, "add_livenesssession")
 
         def start():
+            self.check_subject_throttle(throttling.SessionCreateSubjectThrottle, subject)  # here, so that a replay is not counted
             session = services.start_session(
                 subject,
                 verify=data["verify"],
@@ -320,7 +398,14 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
             )
             return Response(SessionCreatedSerializer(session).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
-        return idempotent("session_create", start, request)
+        def replay(pk):
+            session = self.get_session(pk)
+            data = SessionCreatedSerializer(session).data
+            if not self.shows_token(session):
+                del data["auth_token"]
+            return Response(data, headers=NO_STORE)
+
+        return idempotent("session_create", start, request, replay)
 
     def perform_destroy(self, session):
         permissions.require(self.request.user, session.subject, "delete_livenesssession")
