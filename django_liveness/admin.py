@@ -8,7 +8,9 @@ who looked. Actions and reviews go through ``django_liveness.services``.
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -20,21 +22,50 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from . import privacy, services
-from .exceptions import BackendError, LivenessError
+from .exceptions import BackendError, InvalidSessionState, LivenessError
 from .models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
 
 Review = LivenessSession.ReviewStatus
 OUTCOME_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "needs_review": "#9a6700"}
 
 
+class AtLeast(int):
+    """A row count that stopped counting early: the admin shows it as "10000+"."""
+
+    def __str__(self):
+        # With USE_THOUSAND_SEPARATOR, templates regroup the characters of str(): a "+" would be mangled.
+        return str(int(self)) if settings.USE_THOUSAND_SEPARATOR else f"{int(self)}+"
+
+
 class CappedCountPaginator(Paginator):
-    """Counts at most ``CAP`` rows, so a huge unfiltered table pages without a full COUNT(*)."""
+    """Counts at most ``CAP`` rows, so a huge table pages without a full COUNT(*).
+
+    The count stops at ``CAP`` or at the end of the page after ``page_number``, whichever is
+    further, so the next page is always reachable while rows exist: one COUNT a page, bounded by
+    the page asked for, not by the table.
+    """
 
     CAP = 10_000
+    page_number = 1  # set from ``?p=`` by CappedCountMixin
 
     @cached_property
     def count(self):
-        return self.object_list.order_by()[: self.CAP].count()
+        limit = max(self.CAP, (self.page_number + 1) * self.per_page)
+        counted = self.object_list.order_by()[:limit].count()
+        return AtLeast(counted) if counted == limit else counted
+
+
+class CappedCountMixin:
+    paginator = CappedCountPaginator
+    show_full_result_count = False  # no COUNT(*) of the whole table either
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        try:
+            paginator.page_number = int(request.GET.get(PAGE_VAR, 1))
+        except ValueError:
+            pass  # the change list falls back to page 1 too
+        return paginator
 
 
 def _image_url(image):
@@ -115,7 +146,7 @@ class ReviewForm(forms.Form):
 
 
 @admin.register(LivenessSession)
-class LivenessSessionAdmin(admin.ModelAdmin):
+class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
     list_display = [
         "short_id",
         "subject",
@@ -140,8 +171,6 @@ class LivenessSessionAdmin(admin.ModelAdmin):
     search_fields = ["subject__external_id", "subject__display_name", "=provider_session_id"]
     list_select_related = ["subject"]
     ordering = ["-created_at"]
-    paginator = CappedCountPaginator
-    show_full_result_count = False
     list_per_page = 50
     actions = ["refresh_results", "cancel_sessions", "flag_for_review"]
     fieldsets = [
@@ -193,11 +222,18 @@ class LivenessSessionAdmin(admin.ModelAdmin):
     def has_review_permission(self, request):
         return request.user.has_perm("django_liveness.review_livenesssession")
 
+    def get_ordering(self, request):
+        # The list ordering would win over the filter's: the queue is worked oldest first.
+        if request.GET.get(ReviewQueueFilter.parameter_name) == "yes" and ORDER_VAR not in request.GET:
+            return ["created_at"]
+        return super().get_ordering(request)
+
     def get_search_results(self, request, queryset, search_term):
+        filtered = queryset  # already narrowed by the active filters
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         if _is_uuid(term):
-            queryset |= self.model.objects.filter(Q(pk=term) | Q(subject_id=term))
+            queryset |= filtered.filter(Q(pk=term) | Q(subject_id=term))
         return queryset, may_have_duplicates
 
     # --- columns and fields ------------------------------------------------------------
@@ -211,6 +247,8 @@ class LivenessSessionAdmin(admin.ModelAdmin):
         if session.is_identical is None:
             return "-"
         same = _("same person") if session.is_identical else _("different person")
+        if session.match_confidence is None:
+            return same
         return f"{same} ({session.match_confidence:.2f})"
 
     @admin.display(description=_("outcome"), ordering="outcome")
@@ -287,6 +325,10 @@ class LivenessSessionAdmin(admin.ModelAdmin):
         return [path("<path:object_id>/review/", review, name="django_liveness_livenesssession_review"), *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            # Saving would write back the whole row as loaded, over a result or review stored since;
+            # nothing here is editable anyway, and reviews post to review_view.
+            return HttpResponseRedirect(request.path)
         extra_context = {**(extra_context or {}), "review_form": ReviewForm() if self.has_review_permission(request) else None}
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -340,8 +382,12 @@ class LivenessSessionAdmin(admin.ModelAdmin):
             )
         canceled = 0
         for session in open_sessions.select_related("subject"):
-            services.cancel_session(session, actor=request.user)
-            canceled += 1
+            try:
+                services.cancel_session(session, actor=request.user)
+            except InvalidSessionState as error:  # it ended since the list was shown
+                self.message_user(request, f"{str(session.pk)[:8]}: {error.message}", messages.WARNING)
+            else:
+                canceled += 1
         self.message_user(request, _("%d session(s) canceled.") % canceled, messages.SUCCESS)
         return None
 
@@ -414,6 +460,16 @@ class SubjectAdmin(admin.ModelAdmin):
         all_url = reverse("admin:django_liveness_livenesssession_changelist") + f"?subject={subject.pk}"
         return format_html('<ul>{}</ul><a href="{}">{}</a>', items, all_url, _("All sessions of this subject"))
 
+    # Deleting goes through the service layer: an event, and the photos' files removed from storage.
+    # Sessions are the audit trail and cannot be deleted here, so neither can a subject that has
+    # some: erase it instead.
+    def delete_model(self, request, subject):
+        services.delete_subject(subject, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for subject in queryset:
+            self.delete_model(request, subject)
+
     @admin.action(description=_("Erase biometric data"), permissions=["delete"])
     def erase_biometric_data(self, request, queryset):
         if request.POST.get("confirmed") != "yes":
@@ -451,6 +507,16 @@ class ReferenceImageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # nothing here is editable: a save would only write back a stale copy
+
+    def delete_model(self, request, image):
+        services.delete_reference_image(image, actor=request.user)  # an event, and the file gone from storage
+
+    def delete_queryset(self, request, queryset):
+        for image in queryset.select_related("subject"):
+            self.delete_model(request, image)
+
     @admin.display(description=_("image"))
     def preview(self, image):
         return image_with_face(image, image.face_rectangle)
@@ -466,8 +532,12 @@ class ReferenceImageAdmin(admin.ModelAdmin):
         image = ReferenceImage.objects.select_related("subject").filter(pk=pk).first()
         if image is None:
             raise Http404
+        try:
+            file = image.file.open("rb")
+        except FileNotFoundError:
+            raise Http404 from None
         services.record_image_view(image, actor=request.user)
-        response = FileResponse(image.file.open("rb"), content_type=image.content_type)
+        response = FileResponse(file, content_type=image.content_type)
         response["Cache-Control"] = "private, no-store"
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Disposition"] = f'inline; filename="{image.pk}"'
@@ -475,13 +545,11 @@ class ReferenceImageAdmin(admin.ModelAdmin):
 
 
 @admin.register(LivenessEvent)
-class LivenessEventAdmin(admin.ModelAdmin):
+class LivenessEventAdmin(CappedCountMixin, admin.ModelAdmin):
     list_display = ["created_at", "kind", "session", "subject", "actor", "from_status", "to_status", "message"]
     list_filter = ["kind", "created_at"]
     list_select_related = ["session", "subject", "actor"]
     search_fields = ["=session__id", "subject__external_id", "message"]
-    paginator = CappedCountPaginator
-    show_full_result_count = False
     fields = ["created_at", "kind", "session", "subject", "actor", "from_status", "to_status", "message", "data"]
     readonly_fields = fields
 

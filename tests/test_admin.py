@@ -1,14 +1,18 @@
 """The admin as staff use it: lists, detail, review, images, actions, and query counts."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from django_liveness import services, signals
-from django_liveness.models import LivenessEvent, LivenessSession, Subject
+from django_liveness.models import LivenessEvent, LivenessSession, ReferenceImage, Subject
 from django_liveness.testing import (
     LivenessSessionFactory,
     ReferenceImageFactory,
@@ -20,6 +24,11 @@ from django_liveness.testing import (
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:django_liveness_livenesssession_changelist"
+
+
+def row(session):
+    """What marks a session's row in the list: the link to its page (its id may be in the search box)."""
+    return reverse("admin:django_liveness_livenesssession_change", args=[session.pk])
 
 
 def staff(*codenames):
@@ -70,7 +79,30 @@ def test_session_search(viewer, uncertain_session, term):
     other = LivenessSessionFactory(subject=SubjectFactory(external_id="crm-other"))
     term = {"provider": uncertain_session.provider_session_id, "uuid": str(uncertain_session.pk)}.get(term, term)
     page = viewer.get(reverse(CHANGELIST), {"q": term}).content.decode()
-    assert str(uncertain_session.pk)[:8] in page and str(other.pk)[:8] not in page
+    assert row(uncertain_session) in page and row(other) not in page
+
+
+def test_search_by_uuid_keeps_the_filters(viewer, uncertain_session):
+    for term in [uncertain_session.pk, uncertain_session.subject_id]:
+        assert row(uncertain_session) in viewer.get(reverse(CHANGELIST), {"q": term}).content.decode()
+        filtered = viewer.get(reverse(CHANGELIST), {"q": term, "outcome": "passed"}).content.decode()
+        assert row(uncertain_session) not in filtered and "0 results" in filtered
+
+
+def test_review_queue_is_oldest_first(viewer):
+    now = timezone.now()
+    sessions = [LivenessSessionFactory(completed=True, review_status="pending") for _ in range(3)]
+    for age, session in zip([2, 5, 1], sessions):
+        LivenessSession.objects.filter(pk=session.pk).update(created_at=now - timedelta(days=age))
+    oldest_first = [sessions[1], sessions[0], sessions[2]]
+
+    def order(**params):
+        page = viewer.get(reverse(CHANGELIST), params).content.decode()
+        return sorted(sessions, key=lambda session: page.index(row(session)))
+
+    assert order(queue="yes") == oldest_first
+    assert order() == oldest_first[::-1]  # the full list stays newest first
+    assert order(queue="yes", o="-9") == oldest_first[::-1]  # an explicit ordering still wins (9: created)
 
 
 def test_session_detail_shows_the_result_and_never_the_token(viewer, locmem):
@@ -248,3 +280,139 @@ def test_session_list_query_count_is_constant_on_a_large_table(client):
     LivenessSession.objects.bulk_create(sessions(20_000), batch_size=2000)
     assert list_queries(client) == small
     assert list_queries(client, outcome="passed", q="bulk") == small_filtered
+    assert list_queries(client, p=300) == small  # past the counting cap
+
+    def page(number):
+        return client.get(reverse(CHANGELIST), {"p": number}).content.decode()
+
+    assert "10000+ liveness sessions" in page(1) and "All 10000+ selected" in page(1)
+    with override_settings(USE_THOUSAND_SEPARATOR=True):
+        assert "10,000 liveness sessions" in page(1)  # grouped digits, never a mangled "100,00+"
+    assert 'href="?p=201"' in page(200) and "10050+ liveness sessions" in page(200)  # the next page stays reachable
+    assert "20010 liveness sessions" in page(401)  # the last page counts exactly
+    assert client.get(reverse(CHANGELIST), {"p": 402}).url.endswith("?e=1")  # past the end
+
+
+def test_deleting_a_reference_image_removes_its_file(client, django_capture_on_commit_callbacks):
+    user = staff("view_referenceimage", "delete_referenceimage")
+    client.force_login(user)
+    image = ReferenceImageFactory()
+    storage, name = image.file.storage, image.file.name
+    assert storage.exists(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:django_liveness_referenceimage_delete", args=[image.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not ReferenceImage.objects.filter(pk=image.pk).exists() and not storage.exists(name)
+    assert LivenessEvent.objects.filter(kind="image_deleted", actor=user, subject=image.subject).count() == 1
+
+
+def test_deleting_subjects_removes_their_photos(client, django_capture_on_commit_callbacks):
+    user = staff("view_subject", "delete_subject", "delete_referenceimage")
+    client.force_login(user)
+    one, two = ReferenceImageFactory(), ReferenceImageFactory()
+    files = [(image.file.storage, image.file.name) for image in (one, two)]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:django_liveness_subject_delete", args=[one.subject_id]), {"post": "yes"})
+        data = {"action": "delete_selected", "_selected_action": [two.subject_id], "post": "yes"}
+        client.post(reverse("admin:django_liveness_subject_changelist"), data)
+    assert not Subject.objects.exists() and not any(storage.exists(name) for storage, name in files)
+    assert LivenessEvent.objects.filter(kind="image_deleted", actor=user).count() == 2
+
+
+def test_a_subject_with_sessions_is_erased_not_deleted(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    session = LivenessSessionFactory(completed=True)
+    page = client.get(reverse("admin:django_liveness_subject_delete", args=[session.subject_id])).content.decode()
+    assert "permission to delete" in page  # the sessions are the audit trail
+    client.post(reverse("admin:django_liveness_subject_delete", args=[session.subject_id]), {"post": "yes"})
+    assert LivenessSession.objects.filter(pk=session.pk).exists()
+
+
+def test_reference_image_view_is_404_when_the_file_is_gone(client):
+    client.force_login(staff("view_referenceimage"))
+    image = ReferenceImageFactory()
+    image.file.storage.delete(image.file.name)
+    assert client.get(reverse("admin:django_liveness_referenceimage_file", args=[image.pk])).status_code == 404
+    assert not LivenessEvent.objects.filter(kind="image_viewed").exists()
+
+
+def test_cancel_reports_a_session_that_ended_meanwhile(reviewer, locmem, monkeypatch):
+    session = services.start_session(SubjectFactory(), verify=False)
+    cancel = services.cancel_session
+
+    def result_arrives_first(session, **kwargs):
+        locmem.complete(session)
+        services.refresh_session(session)
+        return cancel(session, **kwargs)
+
+    monkeypatch.setattr(services, "cancel_session", result_arrives_first)
+    data = {"action": "cancel_sessions", "_selected_action": [session.pk], "confirmed": "yes"}
+    response = reviewer.post(reverse(CHANGELIST), data, follow=True)
+    assert response.status_code == 200
+    notes = [(m.level_tag, m.message) for m in response.context["messages"]]
+    assert ("warning", f"{str(session.pk)[:8]}: The session is already completed; only open sessions can be canceled.") in notes
+    assert ("success", "0 session(s) canceled.") in notes
+    session.refresh_from_db()
+    assert session.status == "completed"
+
+
+def test_verify_result_without_a_confidence(viewer):
+    session = LivenessSessionFactory(completed=True, kind="liveness_with_verify", is_identical=True, match_confidence=None)
+    assert "same person" in viewer.get(reverse(CHANGELIST)).content.decode()
+    page = viewer.get(row(session))
+    assert page.status_code == 200 and "same person" in page.content.decode()
+
+
+def test_the_change_form_saves_nothing_and_reviews_post_to_the_review_view(reviewer, uncertain_session):
+    url = row(uncertain_session)
+    page = reviewer.get(url).content.decode()
+    change_form_ends = page.index("</form>", page.index('id="livenesssession_form"'))
+    review_url = reverse("admin:django_liveness_livenesssession_review", args=[uncertain_session.pk])
+    assert page.index(f'action="{review_url}"') > change_form_ends  # a nested form would post to the change view
+    LivenessSession.objects.filter(pk=uncertain_session.pk).update(review_status="approved")  # a review meanwhile
+    response = reviewer.post(url, {"decision": "rejected", "note": "x", "_save": "Save"})
+    assert response.status_code == 302
+    stored = LivenessSession.objects.get(pk=uncertain_session.pk)
+    assert stored.review_status == "approved" and stored.updated_at == uncertain_session.updated_at
+
+
+def test_no_admin_page_shows_the_auth_token(client, locmem):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    image = ReferenceImageFactory()
+    session = services.start_session(image.subject, verify=True)
+    assert session.auth_token
+    event = LivenessEvent.objects.filter(session=session).first()
+    pages = [
+        reverse(CHANGELIST),
+        reverse(CHANGELIST, query={"q": str(session.pk)}),
+        row(session),
+        reverse("admin:django_liveness_livenesssession_history", args=[session.pk]),
+        reverse("admin:django_liveness_subject_changelist"),
+        reverse("admin:django_liveness_subject_change", args=[session.subject_id]),
+        reverse("admin:django_liveness_subject_history", args=[session.subject_id]),
+        reverse("admin:django_liveness_referenceimage_change", args=[image.pk]),
+        reverse("admin:django_liveness_livenessevent_changelist"),
+        reverse("admin:django_liveness_livenessevent_change", args=[event.pk]),
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert session.auth_token not in response.content.decode(), url
+
+
+def form_fields(page, form_id):
+    """The names of the fields a staff user could submit in one form of a page."""
+    start = page.index(f'id="{form_id}"')
+    return set(re.findall(r'name="([^"]+)"', page[start : page.index("</form>", start)]))
+
+
+def test_nothing_the_provider_produced_is_editable(client, uncertain_session):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    event = LivenessEvent.objects.filter(session=uncertain_session).first()
+    pages = {
+        "livenesssession_form": row(uncertain_session),
+        "referenceimage_form": reverse("admin:django_liveness_referenceimage_change", args=[uncertain_session.reference_image_id]),
+        "livenessevent_form": reverse("admin:django_liveness_livenessevent_change", args=[event.pk]),
+    }
+    for form_id, url in pages.items():
+        assert form_fields(client.get(url).content.decode(), form_id) <= {"csrfmiddlewaretoken"}, url
