@@ -1,0 +1,63 @@
+"""The whole lifecycle over HTTP: REST API -> services -> real Azure SDK -> emulator, the frontend played
+by the emulator's client call. No mock of the SDK."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from django_liveness.emulator.client import play_frontend
+from django_liveness.images import sample_face_image
+from django_liveness.models import LivenessSession
+from django_liveness.testing import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/liveness"
+
+
+def start_verify_session(client):
+    """As an app's page does it: own subject, consent, reference photo, verify session. Returns its JSON."""
+    subject = client.post(f"{API}/subjects/", {"display_name": "Ada"}, format="json")
+    assert subject.status_code == 201
+    subject_id = subject.json()["id"]
+    consent = {"policy_version": "2026-01", "text": "I agree.", "purpose": "identity verification"}
+    assert client.post(f"{API}/subjects/{subject_id}/consent/", consent, format="json").status_code == 201
+    image = SimpleUploadedFile("me.jpg", sample_face_image(), content_type="image/jpeg")
+    uploaded = client.post(f"{API}/subjects/{subject_id}/reference-images/", {"image": image})
+    assert uploaded.status_code == 201 and uploaded.json()["is_active"]
+    created = client.post(f"{API}/sessions/", {"subject": subject_id, "verify": True}, format="json")
+    assert created.status_code == 201 and created["Cache-Control"] == "no-store"
+    assert (created.json()["kind"], created.json()["status"]) == ("liveness_with_verify", "created")
+    return created.json()
+
+
+@pytest.fixture
+def client():
+    client = APIClient()
+    client.force_authenticate(UserFactory())
+    return client
+
+
+def test_live_person_passes(azure_backend, emulator_server, client):
+    session = start_verify_session(client)
+    play_frontend(emulator_server.endpoint, session["auth_token"], verify=True, decision="realface")
+
+    completed = client.post(f"{API}/sessions/{session['id']}/complete/")
+
+    assert completed.status_code == 200
+    body = completed.json()
+    assert (body["status"], body["outcome"], body["liveness_decision"]) == ("completed", "passed", "realface")
+    assert body["verification"] == {"is_identical": True, "match_confidence": 0.92}
+    assert body["error"] is None and "auth_token" not in body
+    assert client.get(f"{API}/sessions/{session['id']}/").json() == body
+    assert LivenessSession.objects.get().remote_deleted_at is not None  # deleted at the provider once read
+
+
+def test_spoof_fails(azure_backend, emulator_server, client):
+    session = start_verify_session(client)
+    play_frontend(emulator_server.endpoint, session["auth_token"], verify=True, decision="spoofface")
+
+    body = client.post(f"{API}/sessions/{session['id']}/complete/").json()
+
+    assert (body["status"], body["outcome"], body["liveness_decision"]) == ("completed", "failed", "spoofface")
+    assert client.get(f"{API}/sessions/{session['id']}/").json()["outcome"] == "failed"
