@@ -4,7 +4,7 @@ import uuid
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -12,9 +12,23 @@ from django.utils.translation import gettext_lazy as _
 from .conf import liveness_settings
 
 
+class ReferenceImageStorage(Storage):
+    """Forwards everything to the storage named by LIVENESS['REFERENCE_IMAGE_STORAGE'], at call time.
+
+    Django calls a FileField's storage callable when the model class is built, and checks that it
+    got a Storage: this stand-in is one, so no setting is read on import, and it follows setting
+    changes (``override_settings`` in tests) without a restart.
+    """
+
+    def __getattribute__(self, name):
+        return getattr(storages[liveness_settings.REFERENCE_IMAGE_STORAGE], name)
+
+
+_reference_image_storage = ReferenceImageStorage()
+
+
 def reference_image_storage():
-    """The storage named by LIVENESS['REFERENCE_IMAGE_STORAGE'] (resolved when used, not on import)."""
-    return storages[liveness_settings.REFERENCE_IMAGE_STORAGE]
+    return _reference_image_storage
 
 
 def reference_image_path(instance, filename):

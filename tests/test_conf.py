@@ -76,3 +76,37 @@ def test_unknown_backend_option_is_refused():
     with override_settings(LIVENESS={"BACKEND": LOCMEM, "OPTIONS": {"endpont": "x"}}):
         with pytest.raises(LivenessConfigurationError, match="unknown key 'endpont' for LocMemBackend"):
             get_backend()
+
+
+NO_WORK_ON_IMPORT = """
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=["django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
+                    "django.contrib.sessions", "django.contrib.messages", "rest_framework", "django_liveness"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    ROOT_URLCONF="django_liveness.urls",
+    # Both wrong: reading them would raise, so a clean start proves nothing read them.
+    LIVENESS={"BACKEND": "no.such.Backend", "REFERENCE_IMAGE_STORAGE": "no-such-storage"},
+)
+django.setup()
+import django_liveness.admin, django_liveness.api.views, django_liveness.services, django_liveness.urls
+from django_liveness import backends
+from django_liveness.conf import liveness_settings
+from django_liveness.models import ReferenceImage
+
+assert backends._backend is None, "a backend was built on import"
+assert liveness_settings._cache is None, "LIVENESS was read on import"
+assert type(ReferenceImage._meta.get_field("file").storage).__name__ == "ReferenceImageStorage"
+print("clean")
+"""
+
+
+def test_importing_the_app_does_no_work():
+    """No settings read, no backend or SDK client built, no storage looked up until first use."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", NO_WORK_ON_IMPORT], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout.strip()) == (0, "clean"), result.stderr
