@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-postgres docs install clean
+.PHONY: demo test test-postgres test-azurite screenshots docs install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,18 @@ test: $(STAMP)  ## Run the whole test suite on SQLite
 test-postgres: $(STAMP)  ## Run the whole test suite on PostgreSQL (127.0.0.1:5432, user postgres)
 	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest
 
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-azurite: $(STAMP) node_modules/.installed  ## Run the storage tests on Azure Blob Storage (Azurite, installed with npm)
+	$(BIN)/python -m pytest -m azurite
+
+screenshots: $(STAMP)  ## Retake the screenshots in docs/img/ (headless Chromium against the example project)
+	LIVENESS_SCREENSHOTS=docs/img $(BIN)/python -m pytest tests/test_browser.py
+
 clean:
-	rm -rf $(VENV) site .pytest_cache
+	rm -rf $(VENV) site .pytest_cache node_modules
 
 docs: $(STAMP)  ## Build the documentation site (warnings are errors)
 	$(BIN)/mkdocs build --strict --site-dir site

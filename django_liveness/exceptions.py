@@ -72,6 +72,13 @@ class Unauthorized(BackendError):
     code = "unauthorized"
 
 
+class StorageUnavailable(LivenessError):
+    """The storage of reference images failed a write (disk, network, permissions); nothing was kept."""
+
+    code = "storage_unavailable"
+    transient = True
+
+
 # --- Service-layer rule violations ---------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from .exceptions import (
     NoReferenceImage,
     ServiceError,
     SessionNotFound,
+    StorageUnavailable,
     SubjectErased,
 )
 from .images import read_image_bytes, validate_reference_image
@@ -119,7 +120,8 @@ def compute_outcome(decision, *, verify, is_identical=None, match_confidence=Non
 def add_reference_image(subject, source, *, actor=None):
     """Validate and store a new active reference image (the previous one is deactivated).
 
-    Raises ValidationError for a bad image (nothing stored), SubjectErased or ConsentRequired.
+    Raises ValidationError for a bad image, StorageUnavailable when the storage fails (nothing
+    stored in either case), SubjectErased or ConsentRequired.
     """
     _check_subject_may_proceed(subject)
     validated = validate_reference_image(source)
@@ -137,7 +139,7 @@ def add_reference_image(subject, source, *, actor=None):
             # Serialises uploads per subject, so "one active image" holds under concurrency.
             Subject.objects.select_for_update().filter(pk=subject.pk).exists()
             ReferenceImage.objects.filter(subject=subject, is_active=True).update(is_active=False)
-            image.file.save(f"upload{validated.extension}", ContentFile(validated.data), save=False)
+            _store_file(image, validated)
             image.save()
             log_event(
                 Event.IMAGE_UPLOADED,
@@ -151,6 +153,15 @@ def add_reference_image(subject, source, *, actor=None):
             image.file.storage.delete(image.file.name)
         raise
     return image
+
+
+def _store_file(image, validated):
+    try:
+        image.file.save(f"upload{validated.extension}", ContentFile(validated.data), save=False)
+    except Exception as error:
+        # Each storage backend fails in its own way (OSError, Azure or S3 errors): one error for callers.
+        logger.error("Storing a reference image failed (%s); nothing was kept.", type(error).__name__)
+        raise StorageUnavailable("The image could not be stored; try again later.") from error
 
 
 def delete_reference_image(image, *, actor=None):

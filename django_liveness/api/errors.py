@@ -54,6 +54,10 @@ def to_api_exception(error):
         unavailable = ServiceUnavailable("The liveness provider is busy or unavailable; retry later.", code=code)
         unavailable.wait = error.retry_after if error.retry_after is not None else DEFAULT_RETRY_AFTER
         return unavailable
+    if isinstance(error, liveness.StorageUnavailable):
+        unavailable = ServiceUnavailable(error.message, code=error.code)
+        unavailable.wait = DEFAULT_RETRY_AFTER
+        return unavailable
     if isinstance(error, liveness.InvalidImage):
         return exceptions.ValidationError({"image": [error.message or "The provider refused the image."]}, code="invalid_image")
     if isinstance(error, liveness.BackendError):

@@ -245,6 +245,7 @@ class SubjectViewSet(
             **IDEMPOTENCY_ERRORS,
             **_errors(413, 415),
             429: ErrorSerializer,
+            503: OpenApiResponse(ErrorSerializer, description="The image storage failed; nothing was stored. See Retry-After."),
         },
         description="Upload a reference photo (multipart field `image`); it becomes the subject's active one.",
     ),
