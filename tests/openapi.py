@@ -37,6 +37,9 @@ def _schema_for(method, path, status):
             response = responses.get(str(status)) or responses["default"]
             return response.get("schema")
     if re.match(r"^/detectLiveness(WithVerify)?/singleModal/?$", path, re.IGNORECASE):
+        # sendResultsToClient: "Default is false, clients will receive a '204 - NoContent' empty body response."
+        if status == 204:
+            return None
         return {"$ref": "#/definitions/LivenessResponseBody"} if status == 200 else {"$ref": "#/definitions/FaceErrorResponse"}
     raise AssertionError(f"{method} {path} is not an operation of the spec")
 
@@ -57,8 +60,14 @@ def validate_exchange(method, path, status, headers, body):
     schema = _schema_for(method, path, status)
     if status >= 400:
         assert headers.get("x-ms-error-code"), f"{method} {path} {status} has no x-ms-error-code header"
-    if schema is None or (schema.get("type") == "file"):
+    content_type = headers.get("content-type", "")
+    if schema is None:
+        assert body == b"" and not content_type, f"{method} {path} {status} should have no body and no content type"
         return
+    if schema.get("type") == "file":
+        assert content_type == "application/octet-stream", f"{method} {path} {status} is {content_type!r}"
+        return
+    assert content_type.startswith("application/json"), f"{method} {path} {status} is {content_type!r}"
     document = json.loads(body)
     jsonschema.Draft4Validator({**schema, "definitions": spec()["definitions"]}).validate(document)
     _check_dates(document, "body")

@@ -78,7 +78,10 @@ def test_frontend_call_stores_the_result_and_one_audit_entry(emulator, clock):
         "qualityForRecognition": "high",
     }
     clock.now += timedelta(seconds=5)
-    body = emulator.detect(created["authToken"], LIVENESS_WITH_VERIFY, sample_face_image(), same_person=False)
+    call = emulator.detect(created["authToken"], LIVENESS_WITH_VERIFY, sample_face_image(), same_person=False, latency_ms=42)
+    # Without sendResultsToClient the client gets 204; the result is only for the app server.
+    assert (call["response"]["statusCode"], call["response"]["latencyInMilliseconds"]) == (204, 42)
+    body = call["response"]["body"]
     assert body["livenessDecision"] == "realface"
     assert body["verifyResult"]["isIdentical"] is False
     assert body["verifyResult"]["matchConfidence"] == 0.12
@@ -88,13 +91,20 @@ def test_frontend_call_stores_the_result_and_one_audit_entry(emulator, clock):
     assert session["result"]["response"]["body"] == body
     assert len(session["result"]["verifyImageHash"]) == 64
     (entry,) = emulator.audit_entries(LIVENESS_WITH_VERIFY, created["sessionId"])
-    assert entry == session["result"]
+    assert entry == session["result"] == call
     assert entry["request"]["url"] == "/face/v1.2-preview.1/detectlivenesswithverify/singlemodal"
+
+
+def test_send_results_to_client_answers_200_with_the_body(emulator):
+    created = emulator.create_session(LIVENESS, {**PARAMS, "sendResultsToClient": True})
+    call = emulator.detect(created["authToken"], LIVENESS, sample_face_image(), api_version="v1.1-preview.1")
+    assert (call["response"]["statusCode"], call["response"]["body"]["livenessDecision"]) == (200, "realface")
+    assert call["request"]["url"] == "/face/v1.1-preview.1/detectliveness/singlemodal"
 
 
 def test_is_identical_follows_the_sessions_threshold(emulator):
     created = emulator.create_session(LIVENESS_WITH_VERIFY, {**PARAMS, "verifyConfidenceThreshold": 0.8}, sample_face_image())
-    body = emulator.detect(created["authToken"], LIVENESS_WITH_VERIFY, sample_face_image(), match_confidence=0.7)
+    body = emulator.detect(created["authToken"], LIVENESS_WITH_VERIFY, sample_face_image(), match_confidence=0.7)["response"]["body"]
     assert (body["verifyResult"]["matchConfidence"], body["verifyResult"]["isIdentical"]) == (0.7, False)
 
 
@@ -106,6 +116,25 @@ def test_token_is_refused_after_its_ttl_and_after_use(emulator, clock):
     clock.now += timedelta(seconds=60)
     assert error_of(emulator.detect, second["authToken"], LIVENESS, sample_face_image()) == (401, "TokenExpired")
     assert emulator.get_session(LIVENESS, second["sessionId"])["sessionExpired"] is True
+
+
+def test_three_client_calls_until_a_result(emulator):
+    # "Ability to call /detectLiveness/singleModal for up to 3 retries."
+    created = emulator.create_session(LIVENESS, PARAMS)
+    for _ in range(2):
+        emulator.detect(created["authToken"], LIVENESS, sample_face_image(), finish=False)
+    session = emulator.get_session(LIVENESS, created["sessionId"])
+    assert session["status"] == "Started" and "result" not in session  # result only with ResultAvailable
+    emulator.detect(created["authToken"], LIVENESS, sample_face_image())
+    entries = emulator.audit_entries(LIVENESS, created["sessionId"])
+    assert [entry["response"]["body"].get("livenessDecision") for entry in entries] == [None, None, "realface"]
+    assert emulator.get_session(LIVENESS, created["sessionId"])["result"] == entries[-1]
+
+    unfinished = emulator.create_session(LIVENESS, PARAMS)
+    for _ in range(3):
+        emulator.detect(unfinished["authToken"], LIVENESS, sample_face_image(), finish=False)
+    assert error_of(emulator.detect, unfinished["authToken"], LIVENESS, sample_face_image()) == (400, "SessionAlreadyUsed")
+    assert len(emulator.audit_entries(LIVENESS, unfinished["sessionId"])) == 3
 
 
 def test_token_works_only_for_its_own_kind_of_session(emulator):

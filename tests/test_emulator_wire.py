@@ -5,8 +5,11 @@ description by the ``emulator_server`` fixture.
 """
 
 import json
+import os
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.request import Request, urlopen
@@ -51,19 +54,20 @@ def test_liveness_session_lifecycle_with_every_sdk_method(client, emulator_serve
     assert (before.status, before.session_expired, before.result) == ("NotStarted", False, None)
     assert before.auth_token_time_to_live_in_seconds == 120
 
-    answer = play_frontend(emulator_server.endpoint, created.auth_token, verify=False)
-    assert answer["livenessDecision"] == "realface"
+    # Without sendResultsToClient the frontend gets 204 and no result.
+    assert play_frontend(emulator_server.endpoint, created.auth_token, verify=False) is None
 
     after = client.get_liveness_session_result(created.session_id)
     assert after.status == "ResultAvailable"
     assert after.result.response.body.liveness_decision == "realface"
     assert after.result.response.body.target.face_rectangle.width == 240
-    assert after.result.response.status_code == 200
+    assert after.result.response.status_code == 204
     assert after.session_start_date_time is not None
 
     (entry,) = client.get_liveness_session_audit_entries(created.session_id)
     assert entry.id == after.result.id and entry.digest == after.result.digest
-    assert entry.request.url == "/emulator/face/v1.2-preview.1/detectLiveness/singleModal"
+    # As the service records it (see its audit examples): no mount prefix, lower case.
+    assert entry.request.url == "/face/v1.2-preview.1/detectliveness/singlemodal"
 
     listed = client.get_liveness_sessions()
     assert [item.id for item in listed] == [created.session_id]
@@ -105,6 +109,65 @@ def test_verify_session_outcomes_chosen_by_the_frontend(client, emulator_server,
     client.delete_liveness_with_verify_session(created.session_id)
     with pytest.raises(ResourceNotFoundError):
         client.get_liveness_with_verify_session_result(created.session_id)
+
+
+def test_send_results_to_client_gives_the_frontend_the_result(client, emulator_server):
+    created = client.create_liveness_with_verify_session(
+        verify_content(send_results_to_client=True), verify_image=sample_face_image()
+    )
+    answer = play_frontend(emulator_server.endpoint, created.auth_token, verify=True, decision="spoofface")
+    assert answer["livenessDecision"] == "spoofface" and answer["verifyResult"]["isIdentical"] is True
+    (entry,) = client.get_liveness_with_verify_session_audit_entries(created.session_id)
+    assert entry.response.status_code == 200
+    assert entry.request.url == "/face/v1.2-preview.1/detectlivenesswithverify/singlemodal"
+    exchange = emulator_server.recording.exchanges[-2]  # the frontend's call
+    assert json.loads(exchange[4])["livenessDecision"] == "spoofface"
+    assert exchange[3]["apim-request-id"] == entry.request_id  # the spec ties the two together
+
+
+@pytest.mark.parametrize("verify", [False, True], ids=["liveness", "verify"])
+def test_session_image_is_served_when_enabled(client, emulator_server, verify):
+    if verify:
+        created = client.create_liveness_with_verify_session(
+            verify_content(enable_session_image=True), verify_image=sample_face_image()
+        )
+    else:
+        created = client.create_liveness_session(liveness_content(enable_session_image=True))
+    play_frontend(emulator_server.endpoint, created.auth_token, verify=verify)
+    get_result = client.get_liveness_with_verify_session_result if verify else client.get_liveness_session_result
+    image_id = get_result(created.session_id).result.session_image_id
+    assert b"".join(client.get_session_image(image_id)) == sample_face_image()
+    with pytest.raises(ResourceNotFoundError):
+        b"".join(client.get_session_image("00000000-0000-0000-0000-000000000000"))
+
+
+@pytest.mark.parametrize("verify", [False, True], ids=["liveness", "verify"])
+def test_session_list_and_audit_entries_page_with_start_and_top(client, emulator_server, verify):
+    if verify:
+        create = lambda: client.create_liveness_with_verify_session(verify_content(), verify_image=None)  # noqa: E731
+        list_sessions, audit = client.get_liveness_with_verify_sessions, client.get_liveness_with_verify_session_audit_entries
+    else:
+        create = lambda: client.create_liveness_session(liveness_content())  # noqa: E731
+        list_sessions, audit = client.get_liveness_sessions, client.get_liveness_session_audit_entries
+    created = [create() for _ in range(3)]
+    ids = sorted(session.session_id for session in created)
+    first = list_sessions(top=2)
+    rest = list_sessions(start=first[-1].id, top=2)
+    assert [item.id for item in first + rest] == ids
+
+    token = created[0].auth_token
+    play_frontend(emulator_server.endpoint, token, verify=verify, finish=False)
+    play_frontend(emulator_server.endpoint, token, verify=verify, finish=False)
+    play_frontend(emulator_server.endpoint, token, verify=verify)
+    session_id = created[0].session_id
+    entries = audit(session_id)
+    assert len(entries) == 3
+    page = audit(session_id, start=str(entries[0].id), top=1)
+    assert [entry.id for entry in page] == [entries[1].id]
+    assert [entry.id for entry in audit(session_id, start=str(entries[1].id))] == [entries[2].id]
+    with pytest.raises(HttpResponseError) as caught:
+        list_sessions(top=0)
+    assert (caught.value.status_code, caught.value.error.code) == (400, "BadArgument")
 
 
 def test_verify_session_created_without_image_takes_it_from_the_frontend(client, emulator_server):
@@ -179,8 +242,12 @@ def test_server_errors_are_retried(client, emulator_server):
 
 def test_dropped_connections_are_retried_for_reads(client, emulator_server):
     emulator_server.state.faults.configure(drop_next=1)
-    assert client.get_liveness_sessions() == []
-    assert [e[2] for e in emulator_server.recording.exchanges] == [200]  # the drop had no answer
+    # azure-core's retry history (handed to ``cls`` with the final response) says why it retried.
+    sessions, history = client.get_liveness_sessions(cls=lambda response, body, headers: (body, response.context["history"]))
+    assert sessions == []
+    (retried,) = history
+    assert isinstance(retried.error, ServiceResponseError) and retried.http_response is None  # no answer at all
+    assert [e[2] for e in emulator_server.recording.exchanges] == [200]
 
 
 def test_dropped_connection_on_create_reaches_the_caller(client, emulator_server):
@@ -199,13 +266,26 @@ def test_dropped_connections_beyond_the_retries_reach_the_caller(emulator_server
         client.get_liveness_sessions()
 
 
-def test_latency_is_added(client, emulator_server):
-    import time
+def test_dropped_connection_under_runserver_is_a_service_error(emulator_server):
+    # Servers that cannot drop a connection (runserver, Django's test client) send the fault as a 503.
+    from django.test import Client
 
+    emulator_server.state.faults.configure(drop_next=1)
+    key = {"HTTP_OCP_APIM_SUBSCRIPTION_KEY": emulator_server.key}
+    response = Client().get("/emulator/face/v1.2-preview.1/detectLiveness/singleModal/sessions", **key)
+    assert (response.status_code, response["x-ms-error-code"]) == (503, "ConnectionDropped")
+    assert response.json()["error"]["code"] == "ConnectionDropped"
+
+
+def test_latency_is_added_and_recorded_in_the_audit(client, emulator_server):
+    created = client.create_liveness_session(liveness_content())
     emulator_server.state.faults.configure(latency_ms=300)
     started = time.monotonic()
-    client.get_liveness_sessions()
+    play_frontend(emulator_server.endpoint, created.auth_token, verify=False)
     assert time.monotonic() - started >= 0.3
+    emulator_server.state.faults.reset()
+    (entry,) = client.get_liveness_session_audit_entries(created.session_id)
+    assert 300 <= entry.response.latency_in_milliseconds < 2000
 
 
 def http(emulator_server, method, path, body=None, headers=None):
@@ -270,24 +350,76 @@ def test_spec_example_requests_are_accepted(emulator_server, path):
     assert set(json.loads(raw)) >= set(example["responses"]["200"]["body"]) - {"verifyImage"}
 
 
-def test_standalone_emulator_serves_the_sdk(tmp_path):
+@contextmanager
+def emulator_process(args, *, pythonpath=()):
+    """Run ``python -u <args>`` and yield the endpoint it prints first; stop it afterwards."""
     root = Path(__file__).parent.parent
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "django_liveness.emulator", "--port", "0", "--key", "standalone-key"],
+        [sys.executable, "-u", *args],
         cwd=root,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": os.pathsep.join([str(root), *map(str, pythonpath)]), "PATH": "/usr/bin:/bin"},
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         first_line = process.stdout.readline()
-        assert first_line.startswith("Face liveness emulator listening on http://127.0.0.1:")
-        endpoint = first_line.split()[-1]
+        assert first_line.startswith("Face liveness emulator listening on http://127.0.0.1:"), first_line
+        yield first_line.split()[-1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_standalone_emulator_serves_the_sdk():
+    with emulator_process(["-m", "django_liveness.emulator", "--port", "0", "--key", "standalone-key"]) as endpoint:
         client = FaceSessionClient(endpoint=endpoint, credential=AzureKeyCredential("standalone-key"))
         created = client.create_liveness_with_verify_session(verify_content(), verify_image=sample_face_image())
         play_frontend(endpoint, created.auth_token, verify=True, decision="spoofface")
         result = client.get_liveness_with_verify_session_result(created.session_id)
         assert result.result.response.body.liveness_decision == "spoofface"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+
+
+def test_faults_armed_at_start_of_the_standalone_emulator():
+    args = ["--port", "0", "--key", "k", "--throttle-next", "1", "--retry-after", "30", "--drop-next", "1"]
+    with emulator_process(["-m", "django_liveness.emulator", *args]) as endpoint:
+        client = FaceSessionClient(endpoint=endpoint, credential=AzureKeyCredential("k"), retry_total=0)
+        with pytest.raises(ServiceResponseError):  # dropped first, then throttled
+            client.get_liveness_sessions()
+        with pytest.raises(HttpResponseError) as throttled:
+            client.get_liveness_sessions()
+        assert (throttled.value.status_code, throttled.value.response.headers["Retry-After"]) == (429, "30")
+        assert client.get_liveness_sessions() == []
+
+
+HOSTILE_HOST_SETTINGS = """
+# A host project whose own middleware would turn the emulator's callers away.
+SECRET_KEY = "not-secret"
+ALLOWED_HOSTS = ["app.example.com"]
+SECURE_SSL_REDIRECT = True
+INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions", "django_liveness"]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+ROOT_URLCONF = "hostile_settings"  # this module: no URL at all
+urlpatterns = []
+USE_TZ = True
+"""
+
+
+def test_management_command_serves_only_the_emulator(tmp_path):
+    (tmp_path / "hostile_settings.py").write_text(HOSTILE_HOST_SETTINGS)
+    args = ["-m", "django", "liveness_emulator", "--settings", "hostile_settings", "--port", "0", "--key", "k"]
+    with emulator_process([*args, "--error-next", "1", "--error-status", "503"], pythonpath=[tmp_path]) as endpoint:
+        client = FaceSessionClient(endpoint=endpoint, credential=AzureKeyCredential("k"), retry_total=0)
+        with pytest.raises(HttpResponseError) as armed:
+            client.get_liveness_sessions()
+        assert armed.value.status_code == 503
+        created = client.create_liveness_session(liveness_content())
+        play_frontend(endpoint, created.auth_token, verify=False, decision="uncertain")
+        result = client.get_liveness_session_result(created.session_id)
+        assert result.result.response.body.liveness_decision == "uncertain"

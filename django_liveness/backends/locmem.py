@@ -59,10 +59,13 @@ class LocMemBackend(BaseLivenessBackend):
     # --- test helpers ------------------------------------------------------------------
 
     def complete(self, session, *, decision="realface", same_person=True, match_confidence=None, finish=True):
-        """Play the frontend: finish ``session`` (a LivenessSession or provider session id)."""
+        """Play the frontend: finish ``session`` (a LivenessSession or provider session id).
+
+        Returns the LivenessResponseBody the service records (``{}`` with ``finish=False``).
+        """
         session_id = getattr(session, "provider_session_id", session)
         token, kind = self.emulator.token_for(session_id)
-        return self.emulator.detect(
+        entry = self.emulator.detect(
             token,
             kind,
             sample_face_image(),
@@ -71,6 +74,7 @@ class LocMemBackend(BaseLivenessBackend):
             match_confidence=match_confidence,
             finish=finish,
         )
+        return entry["response"]["body"]
 
     def fail_next(self, error, times=1):
         """Make the next ``times`` calls raise ``error`` (a BackendError instance)."""

@@ -49,7 +49,11 @@ def play_frontend(
     finish=True,
     timeout=10,
 ):
-    """Send a capture with the session's auth token, choosing the outcome; return the JSON answer."""
+    """Send a capture with the session's auth token, choosing the outcome.
+
+    Returns the LivenessResponseBody, or None for the service's usual 204 (the session was
+    created without ``sendResultsToClient``); the result is read with the subscription key.
+    """
     fields = {"decision": decision, "same_person": str(same_person).lower(), "finish": str(finish).lower()}
     if match_confidence is not None:
         fields["match_confidence"] = str(match_confidence)
@@ -63,6 +67,7 @@ def play_frontend(
     )
     try:
         with urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read() or b"{}")
+            body = response.read()
+            return json.loads(body) if body else None
     except HTTPError as error:
         raise FrontendCallFailed(error.code, error.read().decode(errors="replace")) from None

@@ -19,6 +19,9 @@ LIVENESS_WITH_VERIFY = "liveness_with_verify"
 OPERATION_MODES = ("Passive", "PassiveActive")
 MODEL_VERSIONS = ("2022-10-15-preview.04", "2023-12-20-preview.06")
 DEFAULT_MODEL_VERSION = "2023-12-20-preview.06"
+API_VERSION = "v1.2-preview.1"
+# "Ability to call /detectLiveness/singleModal for up to 3 retries" (the preview's create operations).
+MAX_CLIENT_CALLS = 3
 DECISIONS = ("realface", "spoofface", "uncertain")
 MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024
 # The service's own threshold for isIdentical when the session does not set one.
@@ -57,11 +60,6 @@ def _utcnow():
 
 
 @dataclass
-class _Attempt:
-    entry: dict  # LivenessSessionAuditEntry
-
-
-@dataclass
 class _Session:
     id: str
     kind: str
@@ -73,7 +71,7 @@ class _Session:
     verify_image_hash: str = ""
     started: datetime | None = None
     status: str = "NotStarted"
-    attempts: list = field(default_factory=list)
+    entries: list = field(default_factory=list)  # LivenessSessionAuditEntry of each client call
 
     def expired(self, now):
         return now >= self.created + timedelta(seconds=self.ttl)
@@ -194,8 +192,8 @@ class Emulator:
         with self._lock:
             session = self._get(kind, session_id)
             body = {**session.item(self.clock()), "status": session.status}
-            if session.attempts:
-                body["result"] = session.attempts[-1].entry
+            if session.status == "ResultAvailable":
+                body["result"] = session.entries[-1]
             return body
 
     def delete_session(self, kind, session_id):
@@ -218,7 +216,7 @@ class Emulator:
             raise bad_argument("start must be an integer entry id.") from None
         with self._lock:
             session = self._get(kind, session_id)
-            return [a.entry for a in session.attempts if a.entry["id"] > after][:top]
+            return [entry for entry in session.entries if entry["id"] > after][:top]
 
     def session_image(self, session_image_id):
         with self._lock:
@@ -255,13 +253,17 @@ class Emulator:
         same_person=True,
         match_confidence=None,
         finish=True,
+        api_version=API_VERSION,
         request=None,
-        latency_ms=None,
+        latency_ms=0,
     ):
-        """Play the frontend's capture for the session of ``token``; return LivenessResponseBody.
+        """Play the frontend's capture for the session of ``token``; return its audit entry.
 
-        ``decision``, ``same_person``, ``match_confidence`` and ``finish`` are the emulator's
-        test-mode choices; ``request`` is the AuditRequestInfo to record.
+        The entry's ``response`` says what the client gets: ``statusCode`` 204 and no body unless
+        the session was created with ``sendResultsToClient``. ``decision``, ``same_person``,
+        ``match_confidence`` and ``finish`` are the emulator's test-mode choices; ``request`` holds
+        the caller's ``contentLength``, ``userAgent`` and ``clientRequestId``, ``latency_ms`` the
+        time the server took.
         """
         session_id, token_kind = self.session_for_token(token)
         if token_kind != kind:
@@ -276,17 +278,17 @@ class Emulator:
             session = self._get(kind, session_id)
             if session.expired(now):
                 raise EmulatorError(401, "TokenExpired", "The session token has expired.")
+            # The spec names no error code for these; see docs/testing.md.
             if session.status == "ResultAvailable":
-                raise EmulatorError(400, "SessionAlreadyUsed", "This session has already been used.")
+                raise EmulatorError(400, "SessionAlreadyUsed", "This session already has a result.")
+            if len(session.entries) >= MAX_CLIENT_CALLS:
+                raise EmulatorError(400, "SessionAlreadyUsed", f"This session allows {MAX_CLIENT_CALLS} calls.")
             session.started = session.started or now
-            if not finish:
-                session.status = "Started"
-                return {}
-            body = self._response_body(session, decision, same_person, match_confidence, width, height)
-            entry = self._audit_entry(session, now, image, body, request or {}, latency_ms)
-            session.attempts.append(_Attempt(entry))
-            session.status = "ResultAvailable"
-            return body
+            body = self._response_body(session, decision, same_person, match_confidence, width, height) if finish else {}
+            entry = self._audit_entry(session, now, image, body, request or {}, api_version, latency_ms)
+            session.entries.append(entry)
+            session.status = "ResultAvailable" if finish else "Started"
+            return entry
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -328,22 +330,28 @@ class Emulator:
             }
         return body
 
-    def _audit_entry(self, session, now, image, body, request, latency_ms):
+    def _audit_entry(self, session, now, image, body, request, api_version, latency_ms):
         request_id = str(uuid.uuid4())
         entry = {
             "id": self._next_entry_id,
             "sessionId": session.id,
             "requestId": request_id,
-            "clientRequestId": request.pop("clientRequestId", None) or request_id,
+            "clientRequestId": request.get("clientRequestId") or request_id,
             "receivedDateTime": isoformat(now),
             "request": {
-                "url": request.get("url", f"/face/v1.2-preview.1/{_client_path(session.kind)}"),
+                # As the service records it: no mount prefix, lower case.
+                "url": f"/face/{api_version.lower()}/{_client_path(session.kind)}",
                 "method": "POST",
                 "contentLength": request.get("contentLength", len(image)),
-                "contentType": request.get("contentType", "multipart/form-data"),
+                "contentType": "multipart/form-data",
                 "userAgent": request.get("userAgent", ""),
             },
-            "response": {"body": body, "statusCode": 200, "latencyInMilliseconds": latency_ms or 0},
+            "response": {
+                # The full body is always recorded; the client sees it only with sendResultsToClient.
+                "body": body,
+                "statusCode": 200 if session.params.get("sendResultsToClient") else 204,
+                "latencyInMilliseconds": latency_ms,
+            },
             "digest": hashlib.sha256(session.id.encode() + image).hexdigest().upper(),
         }
         self._next_entry_id += 1

@@ -1,7 +1,8 @@
 """A small threaded HTTP server for the emulator (standalone and in tests).
 
-It is wsgiref with threads, plus one thing runserver cannot do: when a view answers with
-``DropConnection``, the socket is closed without a response, as a network fault would.
+It is wsgiref with threads, plus one thing runserver cannot do: when a view answers with a
+response marked ``drop_connection``, the socket is closed without a response, as a network
+fault would.
 """
 
 import socket
@@ -9,6 +10,30 @@ import sys
 import threading
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
+
+EMULATOR_URLCONF = "django_liveness.emulator.urls"
+
+
+class EmulatorApplication(WSGIHandler):
+    """A WSGI app of the emulator's own views: the emulator's URLconf and no middleware.
+
+    The host project's middleware (ALLOWED_HOSTS, SECURE_SSL_REDIRECT, login walls ...) and its
+    ROOT_URLCONF are for its own pages; the emulator stands in for an Azure service.
+    """
+
+    def load_middleware(self, is_async=False):
+        # BaseHandler.load_middleware with an empty MIDDLEWARE, whatever the settings say.
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        self._middleware_chain = convert_exception_to_response(self._get_response)
+
+    def get_response(self, request):
+        request.urlconf = EMULATOR_URLCONF
+        return super().get_response(request)
 
 
 class _Dropped(Exception):
@@ -64,12 +89,13 @@ class EmulatorServer:
         self._thread = None
 
     def start(self):
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="liveness-emulator", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="liveness-emulator", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self):
-        self.httpd.serve_forever()
+        # A short poll so that stop() returns at once (the default is half a second).
+        self.httpd.serve_forever(poll_interval=0.05)
 
     def stop(self):
         self.httpd.shutdown()

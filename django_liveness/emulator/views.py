@@ -37,25 +37,16 @@ ACCESS_DENIED = (
 TEST_MODE_FIELDS = ("decision", "same_person", "match_confidence", "finish")
 
 
-class DropConnection(HttpResponse):
-    """Asks the emulator's own server to close the socket without answering.
-
-    Servers that do not know it (runserver) send it as it is: a 503 with an error body.
-    """
-
-    drop_connection = True
-
-    def __init__(self):
-        super().__init__(
-            json.dumps({"error": {"code": "ConnectionDropped", "message": "Injected fault: connection dropped."}}),
-            status=503,
-            content_type="application/json; charset=utf-8",
-        )
-
-
 def _json(body, status=200):
     response = JsonResponse(body, status=status, safe=False, json_dumps_params={"separators": (",", ":")})
     response["Content-Type"] = "application/json; charset=utf-8"
+    response["apim-request-id"] = str(uuid.uuid4())
+    return response
+
+
+def _no_content(status):
+    response = HttpResponse(status=status)
+    del response["Content-Type"]  # no body, so no content type (Django's default is text/html)
     response["apim-request-id"] = str(uuid.uuid4())
     return response
 
@@ -65,6 +56,16 @@ def _error(error):
     response["x-ms-error-code"] = error.code
     if error.retry_after is not None:
         response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _drop_connection():
+    """Asks the emulator's own server to close the socket without answering.
+
+    Servers that do not know the mark (runserver) send the response as it is: a 503 error.
+    """
+    response = _error(EmulatorError(503, "ConnectionDropped", "Injected fault: connection dropped."))
+    response.drop_connection = True
     return response
 
 
@@ -88,7 +89,7 @@ def _injected_fault():
     if latency:
         time.sleep(latency)
     if action == "drop":
-        return DropConnection()
+        return _drop_connection()
     if action == "throttle":
         retry_after = state.faults.snapshot()["retry_after"]
         return _error(
@@ -103,6 +104,7 @@ def _injected_fault():
 @csrf_exempt
 def face(request, api_version, path):
     """Every Face API call: ``{endpoint}/face/{api_version}/{path}``."""
+    started = time.monotonic()
     if api_version.lower() not in API_VERSIONS:
         return _error(EmulatorError(404, "404", "Resource not found"))
     for pattern, name in ROUTES:
@@ -121,7 +123,7 @@ def face(request, api_version, path):
         return _cors(fault) if name == "client" else fault
     try:
         if name == "client":
-            return _cors(_client_call(request, api_version, **params))
+            return _cors(_client_call(request, api_version, started=started, **params))
         _check_subscription_key(request)
         return HANDLERS[name](request, **params)
     except EmulatorError as error:
@@ -170,9 +172,7 @@ def _session(request, kind, session_id):
         return _json(state.emulator.get_session(kind, session_id))
     if request.method == "DELETE":
         state.emulator.delete_session(kind, session_id)
-        response = HttpResponse(status=200)
-        response["apim-request-id"] = str(uuid.uuid4())
-        return response
+        return _no_content(200)
     raise _method_not_allowed()
 
 
@@ -193,7 +193,7 @@ def _session_image(request, image_id):
 HANDLERS = {"sessions": _sessions, "session": _session, "audit": _audit, "session_image": _session_image}
 
 
-def _client_call(request, api_version, kind):
+def _client_call(request, api_version, kind, started):
     """The frontend's capture call, authorised by the session's auth token."""
     if request.method != "POST":
         raise _method_not_allowed()
@@ -207,23 +207,22 @@ def _client_call(request, api_version, kind):
     if not files:
         raise bad_argument("No image in the request: send the capture as a file part.")
     choices = _test_mode_choices(request.POST)
-    started = time.monotonic()
-    body = state.emulator.detect(
+    entry = state.emulator.detect(
         token,
         kind,
         files[0].read(),
+        api_version=api_version,
         request={
-            "url": request.path_info,
             "contentLength": int(request.META.get("CONTENT_LENGTH") or 0),
-            "contentType": "multipart/form-data",
             "userAgent": request.headers.get("User-Agent", ""),
             "clientRequestId": request.headers.get("client-request-id", ""),
         },
-        latency_ms=0,
+        latency_ms=int((time.monotonic() - started) * 1000),  # injected latency included
         **choices,
     )
-    response = _json(body)
-    response["x-emulator-latency-ms"] = str(int((time.monotonic() - started) * 1000))
+    result = entry["response"]
+    response = _no_content(204) if result["statusCode"] == 204 else _json(result["body"])
+    response["apim-request-id"] = entry["requestId"]  # the audit entry's requestId, as the spec says
     return response
 
 
