@@ -1,7 +1,7 @@
 """The example project in headless Chromium with a fake camera: what the user sees, what is stored.
 
 Needs Debian's chromium (CI installs it); skipped without it, except under CI=true.
-Screenshots go to $LIVENESS_SCREENSHOTS (``make screenshots`` writes docs/img/).
+Screenshots go to $LIVENESS_SCREENSHOTS (``make screenshots`` writes the ones in docs/img/).
 """
 
 import os
@@ -82,21 +82,39 @@ def demo(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(demo):
+def browser(demo):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1100, "height": 1300})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{demo['base']}/login/")
-        page.fill("#id_username", "demo")
-        page.fill("#id_password", "demo-password")
-        page.click("#login-button")
-        page.wait_for_selector("#start-button")
-        yield page
+        yield browser
         browser.close()
+
+
+def logged_in_page(browser, demo, username, password, width=1100):
+    page = browser.new_context(viewport={"width": width, "height": 1300}).new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{demo['base']}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("#login-button")
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, demo):
+    """The end user's browser."""
+    page = logged_in_page(browser, demo, "demo", "demo-password")
+    page.wait_for_selector("#start-button")
+    return page
+
+
+@pytest.fixture(scope="module")
+def staff_page(browser, demo):
+    """The staff reviewer's browser."""
+    page = logged_in_page(browser, demo, "reviewer", "reviewer-password", width=1600)  # the admin's columns
+    page.wait_for_selector("#start-button")
+    return page
 
 
 def screenshot(page, name):
@@ -153,7 +171,8 @@ def test_a_spoof_fails(page, demo):
     assert rows[-1] == ("failed", "spoofface")
 
 
-def test_staff_review_screens(page, demo):
+def test_staff_review_screens(staff_page, demo):
+    page = staff_page
     page.goto(f"{demo['base']}/admin/django_liveness/livenesssession/")
     assert "passed" in page.inner_text("#result_list") and "failed" in page.inner_text("#result_list")
     screenshot(page, "admin-sessions.png")
@@ -162,3 +181,23 @@ def test_staff_review_screens(page, demo):
     assert "Review this decision" in page.inner_text("#review")
     assert page.locator("img[alt='reference image']").first.evaluate("img => img.naturalWidth") == 480
     screenshot(page, "admin-session-detail.png")
+    # The review form really posts from a browser (a form nested in the change form would not).
+    page.select_option("#id_decision", "approved")
+    page.fill("#id_note", "Matches the passport photo.")
+    page.click("#review input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    assert stored(demo, "SELECT outcome, review_status, review_note FROM django_liveness_livenesssession WHERE review_status != ''") == [
+        ("passed", "approved", "Matches the passport photo.")
+    ]
+
+
+def test_the_page_keeps_one_subject_per_account_for_staff_too(staff_page, demo):
+    """Staff may create subjects for anyone; the page still asks for the one linked to their account."""
+    for _ in range(2):
+        page = staff_page
+        page.goto(f"{demo['base']}/")
+        page.check("#consent-box")
+        page.click("#consent-button")
+        page.wait_for_selector("#consent-status:has-text('Consent recorded.')")
+    owners = stored(demo, "SELECT u.username, count(*) FROM django_liveness_subject s JOIN auth_user u ON u.id = s.user_id GROUP BY u.username")
+    assert sorted(owners) == [("demo", 1), ("reviewer", 1)]

@@ -18,6 +18,9 @@ def index(request):
             "emulator_mode": settings.EMULATOR_MODE,
             "config": {
                 "emulator_mode": settings.EMULATOR_MODE,
+                # The page asks for the subject linked to this account (staff would otherwise create new ones).
+                "user_id": request.user.pk,
+                "display_name": request.user.get_full_name() or request.user.get_username(),
                 # Where the browser sends the capture: the (emulated) Face service, not this app.
                 "face_endpoint": "/emulator" if settings.EMULATOR_MODE else settings.VISION_ENDPOINT,
             },

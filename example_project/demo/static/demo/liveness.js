@@ -44,7 +44,8 @@ function show(id, text, failed = false) {
 }
 
 async function ensureSubject() {
-  if (!subjectId) subjectId = (await api("POST", "/subjects/", {})).id;
+  // 201 the first time, 200 with the same subject afterwards: one subject per account.
+  if (!subjectId) subjectId = (await api("POST", "/subjects/", { user: config.user_id, display_name: config.display_name })).id;
   return subjectId;
 }
 
