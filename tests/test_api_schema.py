@@ -1,9 +1,12 @@
-"""The generated OpenAPI schema, fuzzed with schemathesis: no 5xx, every answer as documented."""
+"""The generated OpenAPI schema, fuzzed with schemathesis against real objects, as an owner and as an app:
+no 5xx, every answer as documented."""
 
 import base64
+from types import SimpleNamespace
 
 import pytest
 import schemathesis
+from django.contrib.auth.models import Permission
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -13,6 +16,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from django_liveness import services
+from django_liveness.images import sample_face_image
+from django_liveness.models import Subject
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory
 
 schema = schemathesis.openapi.from_wsgi("/api/liveness/schema/?format=json", get_wsgi_application())
@@ -32,13 +38,36 @@ def keep_test_connection():
     signals.request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def basic_auth(db, keep_test_connection):
-    user = UserFactory(username="fuzzer", password="fuzz-password", is_staff=True)
-    subject = SubjectFactory(user=user)
-    ReferenceImageFactory(subject=subject)
+@pytest.fixture(params=["owner", "app"])
+def caller(request, db, keep_test_connection):
+    """Basic-auth headers and a factory of real objects: an ordinary user acting on their own subject,
+    or an app (every django_liveness permission, not staff) acting on someone else's."""
+    user = UserFactory(username="fuzzer", password="fuzz-password")
+    if request.param == "app":
+        user.user_permissions.add(*Permission.objects.filter(content_type__app_label="django_liveness"))
+    owner = user if request.param == "owner" else UserFactory()
     token = base64.b64encode(b"fuzzer:fuzz-password").decode()
-    return {"Authorization": f"Basic {token}"}
+    return SimpleNamespace(
+        role=request.param, owner=owner, headers={"Authorization": f"Basic {token}"}, fresh_ids=lambda: fresh_ids(owner)
+    )
+
+
+def fresh_ids(owner):
+    """A new subject of ``owner`` with consent, an active reference image and an open session."""
+    Subject.objects.filter(user=owner).delete()  # one subject per user; the last example may have erased it
+    subject = SubjectFactory(user=owner)
+    image = ReferenceImageFactory(subject=subject)
+    session = services.start_session(subject, verify=True, started_by=owner)
+    return {"subject": str(subject.pk), "image": str(image.pk), "session": str(session.pk)}
+
+
+def path_parameters(path, ids):
+    """Real ids for the operation's path parameters, so that answers come from real objects, not 404s."""
+    if "{subject_pk}" in path:
+        return {"subject_pk": ids["subject"], "id": ids["image"]} if "{id}" in path else {"subject_pk": ids["subject"]}
+    if "{id}" in path:
+        return {"id": ids["subject"] if "/subjects/" in path else ids["session"]}
+    return {}
 
 
 def test_schema_describes_every_endpoint():
@@ -58,9 +87,55 @@ def test_schema_describes_every_endpoint():
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_answers_as_documented(case, basic_auth):
-    case.call_and_validate(headers=basic_auth, checks=CHECKS)
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_answers_as_documented(case, caller):
+    ids = caller.fresh_ids()
+    case.path_parameters = path_parameters(case.path, ids)
+    if isinstance(case.body, dict) and "subject" in case.body:
+        case.body["subject"] = ids["subject"]
+    case.call_and_validate(headers=caller.headers, checks=CHECKS)
+
+
+CONSENT = {"policy_version": "2026-01", "text": "I agree.", "purpose": "identity verification"}
+VALID_REQUESTS = [
+    # (method, path, body, media type, expected status: one, or {role: status})
+    ("GET", "/api/liveness/subjects/", None, None, 200),
+    ("POST", "/api/liveness/subjects/", "owner", "application/json", 200),  # the owner's existing subject
+    ("GET", "/api/liveness/subjects/{id}/", None, None, 200),
+    ("PATCH", "/api/liveness/subjects/{id}/", {"display_name": "Bo"}, "application/json", 200),
+    ("PUT", "/api/liveness/subjects/{id}/", {"display_name": "Cy"}, "application/json", 200),
+    ("GET", "/api/liveness/subjects/{id}/consent/", None, None, 200),
+    ("POST", "/api/liveness/subjects/{id}/consent/", CONSENT, "application/json", 201),
+    ("DELETE", "/api/liveness/subjects/{id}/consent/", None, None, 204),
+    ("POST", "/api/liveness/subjects/{id}/erase/", None, None, 200),
+    ("DELETE", "/api/liveness/subjects/{id}/", None, None, 204),
+    ("GET", "/api/liveness/subjects/{subject_pk}/reference-images/", None, None, 200),
+    ("POST", "/api/liveness/subjects/{subject_pk}/reference-images/", "image", "multipart/form-data", 201),
+    ("GET", "/api/liveness/subjects/{subject_pk}/reference-images/{id}/", None, None, 200),
+    ("DELETE", "/api/liveness/subjects/{subject_pk}/reference-images/{id}/", None, None, 204),
+    ("GET", "/api/liveness/sessions/", None, None, 200),
+    ("POST", "/api/liveness/sessions/", "session", "application/json", 201),
+    ("GET", "/api/liveness/sessions/{id}/", None, None, 200),
+    ("POST", "/api/liveness/sessions/{id}/complete/", None, None, 200),
+    ("GET", "/api/liveness/sessions/{id}/audit/", None, None, {"owner": 403, "app": 200}),
+    ("DELETE", "/api/liveness/sessions/{id}/", None, None, 204),
+]
+
+
+@pytest.mark.parametrize("method, path, body, media_type, expected", VALID_REQUESTS)
+def test_valid_requests_succeed_as_documented(caller, method, path, body, media_type, expected):
+    """What the fuzzer rarely finds: a valid request for every operation, answered as the schema says."""
+    ids = caller.fresh_ids()
+    if body == "image":
+        body = {"image": sample_face_image()}
+    elif body == "session":
+        body = {"subject": ids["subject"], "verify": True}
+    elif body == "owner":
+        body = {"user": caller.owner.pk}
+    with_body = {"body": body, "media_type": media_type} if body is not None else {}
+    case = schema[path][method].Case(path_parameters=path_parameters(path, ids), **with_body)
+    response = case.call_and_validate(headers=caller.headers, checks=CHECKS)
+    assert response.status_code == (expected[caller.role] if isinstance(expected, dict) else expected), response.text
 
 
 def test_auth_token_is_documented_as_optional():

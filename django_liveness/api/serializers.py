@@ -6,6 +6,11 @@ from rest_framework import serializers
 from ..models import Consent, LivenessSession, ReferenceImage, Subject
 
 
+# DRF drops allow_blank from read-only fields, so the schema's enums would leave out the "" these
+# fields hold until there is a result.
+BLANK_CHOICE = {"allow_blank": True}
+
+
 class SubjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Subject
@@ -43,6 +48,7 @@ class ReferenceImageSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"quality_for_recognition": BLANK_CHOICE}
 
 
 class ReferenceImageUploadSerializer(serializers.Serializer):
@@ -88,6 +94,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "error",
         ]
         read_only_fields = fields
+        extra_kwargs = {"liveness_decision": BLANK_CHOICE, "outcome": BLANK_CHOICE, "review_status": BLANK_CHOICE}
 
     @extend_schema_field(VerificationSerializer(allow_null=True))
     def get_verification(self, session):

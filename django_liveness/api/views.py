@@ -204,7 +204,7 @@ class SubjectViewSet(
         description="Withdraw consent: open sessions are canceled, no new ones start, and the next "
         "`liveness_purge` erases the subject's biometric data.",
     )
-    @action(detail=True, methods=["get", "post", "delete"])
+    @action(detail=True, methods=["get", "post", "delete"], pagination_class=None)  # a plain list, as documented
     def consent(self, request, pk):
         subject = permissions.get_or_404(self.get_queryset(), pk, "subject")
         if request.method == "GET":
@@ -426,7 +426,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         return Response(SessionSerializer(session).data)
 
     @extend_schema(responses={200: AuditEntrySerializer(many=True), **_errors(401, 403, 404), **PROVIDER_ERRORS})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def audit(self, request, pk):
         session = self.get_object()
         if not permissions.may_read_audit(request.user):
