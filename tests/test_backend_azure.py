@@ -195,7 +195,9 @@ def test_max_retry_after_option_sets_the_cap(emulator_server):
 
 
 def test_read_timeout_gives_up_in_time(emulator_server):
-    backend = AzureFaceBackend(endpoint=emulator_server.endpoint, key=emulator_server.key, read_timeout=1, retry_total=0)
+    backend = AzureFaceBackend(
+        endpoint=emulator_server.endpoint, key=emulator_server.key, read_timeout=1, retry_total=0
+    )
     emulator_server.state.faults.configure(latency_ms=1500)
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable, match="ServiceResponseTimeoutError"):

@@ -104,7 +104,8 @@ def test_send_results_to_client_answers_200_with_the_body(emulator):
 
 def test_is_identical_follows_the_sessions_threshold(emulator):
     created = emulator.create_session(LIVENESS_WITH_VERIFY, {**PARAMS, "verifyConfidenceThreshold": 0.8}, sample_face_image())
-    body = emulator.detect(created["authToken"], LIVENESS_WITH_VERIFY, sample_face_image(), match_confidence=0.7)["response"]["body"]
+    call = emulator.detect(created["authToken"], LIVENESS_WITH_VERIFY, sample_face_image(), match_confidence=0.7)
+    body = call["response"]["body"]
     assert (body["verifyResult"]["matchConfidence"], body["verifyResult"]["isIdentical"]) == (0.7, False)
 
 

@@ -208,7 +208,8 @@ def _check_options(options):
     for name in ("retry_backoff_factor", "retry_backoff_max", "max_retry_after"):
         if not is_number(options[name]) or options[name] < 0:
             refuse(name, "a number of seconds >= 0")
-    if not isinstance(options["retry_total"], int) or isinstance(options["retry_total"], bool) or options["retry_total"] < 0:
+    retry_total = options["retry_total"]
+    if not isinstance(retry_total, int) or isinstance(retry_total, bool) or retry_total < 0:
         refuse("retry_total", "a whole number >= 0")
 
 

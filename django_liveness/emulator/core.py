@@ -284,7 +284,9 @@ class Emulator:
             if len(session.entries) >= MAX_CLIENT_CALLS:
                 raise EmulatorError(400, "SessionAlreadyUsed", f"This session allows {MAX_CLIENT_CALLS} calls.")
             session.started = session.started or now
-            body = self._response_body(session, decision, same_person, match_confidence, width, height) if finish else {}
+            body = {}  # a call without a result (finish=False)
+            if finish:
+                body = self._response_body(session, decision, same_person, match_confidence, width, height)
             entry = self._audit_entry(session, now, image, body, request or {}, api_version, latency_ms)
             session.entries.append(entry)
             session.status = "ResultAvailable" if finish else "Started"
