@@ -269,7 +269,6 @@ def refresh_session(session, *, actor=None):
 
 
 def _apply_result(session, result, *, actor):
-    delete_remote = False
     with transaction.atomic():
         locked = _lock(session)
         if locked.is_final:
@@ -277,20 +276,25 @@ def _apply_result(session, result, *, actor):
         now = timezone.now()
         if result.status == RESULT_AVAILABLE and result.liveness_decision:
             _store_result(locked, result, now, actor=actor)
-            delete_remote = True
+            _delete_remote_on_commit(locked)
         elif result.expired or (locked.auth_token_expires_at and now >= locked.auth_token_expires_at):
             _set_status(locked, Status.EXPIRED, actor=actor, message="The auth token expired before a result.")
             locked.auth_token = ""
             locked.save()
             _send_on_commit(signals.session_ended, "session_ended", session=locked, subject=locked.subject, status=locked.status)
-            delete_remote = True
+            _delete_remote_on_commit(locked)
         elif result.status == STARTED and locked.status == Status.CREATED:
             _set_status(locked, Status.STARTED, actor=actor)
             locked.started_at = result.started_at or now
             locked.save()
-    if delete_remote and liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
-        delete_remote_session(locked)
     return locked
+
+
+def _delete_remote_on_commit(session):
+    # Only once the result is safely stored: were the caller's transaction rolled back, the
+    # provider's copy is the only one left, and the next refresh must still find it.
+    if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+        transaction.on_commit(lambda: delete_remote_session(session))
 
 
 def _store_result(session, result, now, *, actor):

@@ -38,11 +38,12 @@ def client():
     return client
 
 
-def test_live_person_passes(azure_backend, emulator_server, client):
+def test_live_person_passes(azure_backend, emulator_server, client, django_capture_on_commit_callbacks):
     session = start_verify_session(client)
     play_frontend(emulator_server.endpoint, session["auth_token"], verify=True, decision="realface")
 
-    completed = client.post(f"{API}/sessions/{session['id']}/complete/")
+    with django_capture_on_commit_callbacks(execute=True):  # as when the request's transaction commits
+        completed = client.post(f"{API}/sessions/{session['id']}/complete/")
 
     assert completed.status_code == 200
     body = completed.json()

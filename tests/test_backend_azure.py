@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 CREATE = {"operation_mode": "Passive", "device_correlation_id": "device-9", "auth_token_ttl_seconds": 600}
 
 
-def test_verify_session_passes_end_to_end(azure_backend, emulator_server):
+def test_verify_session_passes_end_to_end(azure_backend, emulator_server, django_capture_on_commit_callbacks):
     subject = SubjectFactory()
     reference = ReferenceImageFactory(subject=subject)
     session = services.start_session(subject, verify=True)
@@ -35,7 +35,8 @@ def test_verify_session_passes_end_to_end(azure_backend, emulator_server):
     assert reference.quality_for_recognition == "high"
 
     play_frontend(emulator_server.endpoint, session.auth_token, verify=True)
-    session = services.refresh_session(session)
+    with django_capture_on_commit_callbacks(execute=True):  # the remote deletion waits for the commit
+        session = services.refresh_session(session)
 
     assert (session.status, session.outcome, session.match_confidence) == ("completed", "passed", 0.92)
     assert session.result_payload["result"]["response"]["body"]["livenessDecision"] == "realface"

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -27,7 +28,8 @@ def oncommit(django_capture_on_commit_callbacks):
 def completed_verify_session(subject, locmem):
     session = services.start_session(subject, verify=True)
     locmem.complete(session)
-    return services.refresh_session(session)
+    with TestCase.captureOnCommitCallbacks(execute=True):  # deleted at the provider on commit
+        return services.refresh_session(session)
 
 
 def test_consent_is_granted_withdrawn_and_listed_over_the_api():

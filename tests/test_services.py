@@ -292,6 +292,12 @@ def test_no_signal_for_a_change_that_is_rolled_back(verify_session, locmem, onco
     verify_session.refresh_from_db()
     assert verify_session.status == Status.CREATED
     assert completed == []
+    assert "delete_session" not in [call[0] for call in locmem.calls]  # the provider keeps the result
+
+    with oncommit():
+        session = services.refresh_session(verify_session)
+    assert (session.status, session.outcome) == (Status.COMPLETED, "passed")
+    assert session.remote_deleted_at is not None
 
 
 # --- cancel -------------------------------------------------------------------------------
