@@ -23,7 +23,10 @@ class SubjectCreateSerializer(SubjectSerializer):
     """For apps creating subjects: an ``external_id`` or ``user`` in use finds that subject, so no unique checks."""
 
     class Meta(SubjectSerializer.Meta):
-        extra_kwargs = {"external_id": {"required": False, "validators": []}, "user": {"required": False, "validators": []}}
+        extra_kwargs = {
+            "external_id": {"required": False, "validators": []},
+            "user": {"required": False, "validators": []},
+        }
 
 
 class OwnSubjectSerializer(SubjectSerializer):

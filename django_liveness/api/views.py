@@ -106,7 +106,8 @@ def _find_or_create_subject(data):
         if data.get("user"):
             subject = Subject.objects.filter(user=data["user"]).first()
             if subject is not None and data.get("external_id"):
-                raise ValidationError({"user": ["This user already has a subject, with another external_id."]}, code="unique")
+                message = "This user already has a subject, with another external_id."
+                raise ValidationError({"user": [message]}, code="unique")
             return subject
         return None
 
@@ -284,7 +285,8 @@ class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
         upload.is_valid(raise_exception=True)
 
         def store():
-            self.check_subject_throttle(throttling.UploadSubjectThrottle, subject)  # here, so that a replay is not counted
+            # Here, not before idempotent(): a replay is not counted.
+            self.check_subject_throttle(throttling.UploadSubjectThrottle, subject)
             image = services.add_reference_image(subject, upload.validated_data["image"], actor=request.user)
             return Response(ReferenceImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
@@ -389,7 +391,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         permissions.require(request.user, subject, "add_livenesssession")
 
         def start():
-            self.check_subject_throttle(throttling.SessionCreateSubjectThrottle, subject)  # here, so that a replay is not counted
+            # Here, not before idempotent(): a replay is not counted.
+            self.check_subject_throttle(throttling.SessionCreateSubjectThrottle, subject)
             session = services.start_session(
                 subject,
                 verify=data["verify"],
