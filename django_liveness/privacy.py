@@ -84,6 +84,15 @@ def _redact(sessions):
     )
 
 
+def _redact_image_digests(subject):
+    """The event log keeps that images were uploaded, not their SHA-256 (a fingerprint of the face photo)."""
+    uploads = LivenessEvent.objects.filter(subject=subject, kind=Event.IMAGE_UPLOADED, data__has_key="sha256")
+    for event in uploads:
+        data = {key: value for key, value in event.data.items() if key != "sha256"}
+        # A queryset update: the log is append-only for everything but erasure.
+        LivenessEvent.objects.filter(pk=event.pk).update(data=data)
+
+
 def erase_subject(subject, *, actor=None):
     """Erase a subject's biometric data and block new sessions. A second call does nothing.
 
@@ -103,6 +112,7 @@ def erase_subject(subject, *, actor=None):
             return {**summary, "already_erased": True}
         summary["images"] = _delete_images(list(ReferenceImage.objects.filter(subject=subject)), actor=actor)
         summary["sessions_redacted"] = _redact(sessions)
+        _redact_image_digests(subject)
         subject.erased_at = locked.erased_at = timezone.now()
         locked.save(update_fields=["erased_at", "updated_at"])
         services.log_event(Event.ERASED, subject=subject, actor=actor, data=dict(summary))
@@ -123,7 +133,14 @@ def _cutoff(now, key):
 def purge(*, now=None, dry_run=False):
     """Apply LIVENESS['RETENTION'] and pending erasures; idempotent. Returns counts of what was (or would be) done."""
     now = now or timezone.now()
-    summary = {"reference_images": 0, "payloads_redacted": 0, "sessions_deleted": 0, "remote_deleted": 0, "subjects_erased": 0}
+    summary = {
+        "reference_images": 0,
+        "payloads_redacted": 0,
+        "sessions_deleted": 0,
+        "remote_deleted": 0,
+        "subjects_erased": 0,
+        "idempotency_keys": 0,
+    }
 
     withdrawn = Subject.objects.filter(erased_at__isnull=True, consents__withdrawn_at__isnull=False).exclude(
         consents__withdrawn_at__isnull=True
@@ -141,6 +158,12 @@ def purge(*, now=None, dry_run=False):
     leftovers = LivenessSession.objects.exclude(status__in=OPEN_STATUSES).exclude(provider_session_id="").filter(
         remote_deleted_at__isnull=True
     )
+    if not liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+        leftovers = leftovers.filter(pk__in=old_sessions)  # kept at the provider until retention deletes the row
+    # Expired Idempotency-Key rows: the API deletes one only when its key is used again.
+    expired_keys = IdempotencyKey.objects.filter(
+        created_at__lt=now - timedelta(seconds=liveness_settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+    )
 
     if dry_run:
         return {
@@ -149,11 +172,10 @@ def purge(*, now=None, dry_run=False):
             "sessions_deleted": old_sessions.count(),
             "remote_deleted": leftovers.count(),
             "subjects_erased": withdrawn.count(),
+            "idempotency_keys": expired_keys.count(),
         }
 
-    # Expired Idempotency-Key rows: the API deletes one only when its key is used again.
-    key_cutoff = now - timedelta(seconds=liveness_settings.IDEMPOTENCY_KEY_TTL_SECONDS)
-    IdempotencyKey.objects.filter(created_at__lt=key_cutoff).delete()
+    summary["idempotency_keys"] = expired_keys.delete()[0]
     for subject in list(withdrawn):
         erase_subject(subject)
         summary["subjects_erased"] += 1
@@ -173,15 +195,27 @@ def purge(*, now=None, dry_run=False):
 # --- reconciliation -----------------------------------------------------------------------
 
 
-def delete_orphan_remote_sessions(*, dry_run=False):
-    """Delete provider sessions that have no local row (a create whose answer was lost, say)."""
+def delete_orphan_remote_sessions(*, dry_run=False, now=None):
+    """Delete provider sessions that have no local row (a create whose answer was lost, say).
+
+    A provider session younger than ``services.STALE_CREATED_AFTER`` is left alone: its local row
+    may be waiting for the create call to return. Each candidate is checked again just before it
+    is deleted. Every session of the Face resource that this database does not know is deleted,
+    so give each environment its own resource (or run ``liveness_sync --skip-orphans``).
+    """
     backend = get_backend()
-    known = set(LivenessSession.objects.exclude(provider_session_id="").values_list("provider_session_id", flat=True))
+    now = now or timezone.now()
+    sessions = LivenessSession.objects.exclude(provider_session_id="")
+    known = set(sessions.values_list("provider_session_id", flat=True))
     deleted = 0
     for verify in (False, True):
         for remote in backend.list_sessions(verify=verify):
-            if remote.session_id in known:
+            if remote.session_id in known or remote.created_at is None:
                 continue
+            if now - remote.created_at < services.STALE_CREATED_AFTER:
+                continue
+            if sessions.filter(provider_session_id=remote.session_id).exists():
+                continue  # stored since the list was read
             if not dry_run:
                 try:
                     backend.delete_session(remote.session_id, verify=verify)

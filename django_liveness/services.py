@@ -174,7 +174,14 @@ def delete_reference_image(image, *, actor=None):
 
 
 def delete_subject(subject, *, actor=None):
-    """Delete a subject, its sessions and consents, and its reference images' files from storage."""
+    """Delete a subject, its sessions and consents, and its reference images' files from storage.
+
+    Its sessions are deleted at the provider first; one the provider cannot delete now is left
+    to ``liveness_sync``, which removes provider sessions with no local row.
+    """
+    remote = subject.sessions.exclude(provider_session_id="").filter(remote_deleted_at__isnull=True)
+    for session in remote.select_related("subject"):
+        delete_remote_session(session, actor=actor)
     files = [(image.file.storage, image.file.name) for image in subject.reference_images.all()]
     with transaction.atomic():
         log_event(Event.IMAGE_DELETED, actor=actor, data={"subject_deleted": str(subject.pk), "images": len(files)})

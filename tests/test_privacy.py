@@ -13,8 +13,16 @@ from rest_framework.test import APIClient
 
 from django_liveness import privacy, services, signals
 from django_liveness.exceptions import ConsentRequired, ProviderUnavailable, SubjectErased
+from django_liveness.images import sample_face_image
 from django_liveness.models import Consent, LivenessEvent, LivenessSession, ReferenceImage
-from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory, capture_signal
+from django_liveness.testing import (
+    LivenessSessionFactory,
+    ReferenceImageFactory,
+    SubjectFactory,
+    UserFactory,
+    capture_signal,
+    locmem_backend,
+)
 
 pytestmark = pytest.mark.django_db
 API = "/api/liveness"
@@ -95,6 +103,22 @@ def test_erasure_removes_images_redacts_sessions_and_fires_once(locmem, oncommit
         services.add_reference_image(subject, b"")
 
 
+def test_erasure_drops_the_photo_fingerprint_from_the_event_log(locmem):
+    subject = SubjectFactory()
+    services.add_reference_image(subject, sample_face_image())
+    privacy.erase_subject(subject)
+    uploads = LivenessEvent.objects.filter(subject=subject, kind="image_uploaded")
+    assert uploads.count() == 1 and "sha256" not in uploads.get().data
+
+
+def test_deleting_a_subject_deletes_its_sessions_at_the_provider(locmem):
+    subject = SubjectFactory()
+    open_session = services.start_session(subject, verify=False)
+    services.delete_subject(subject)
+    assert locmem.list_sessions(verify=False) == []
+    assert ("delete_session", {"session_id": open_session.provider_session_id}) in locmem.calls
+
+
 def test_erase_over_the_api_needs_ownership_or_permission(locmem):
     owner = UserFactory()
     subject = SubjectFactory(user=owner)
@@ -124,6 +148,7 @@ def test_purge_applies_retention_and_a_second_run_does_nothing(locmem):
             "sessions_deleted": 0,
             "remote_deleted": 0,
             "subjects_erased": 0,
+            "idempotency_keys": 0,
         }
     session.refresh_from_db()
     assert session.result_payload is None and session.outcome == "passed"
@@ -137,6 +162,20 @@ def test_purge_applies_retention_and_a_second_run_does_nothing(locmem):
         assert set(privacy.purge().values()) == {0}
     assert not LivenessSession.objects.exists()
     assert LivenessEvent.objects.filter(kind="purged").count() == 3
+
+
+def test_purge_keeps_provider_sessions_when_told_to_until_their_rows_go(settings):
+    settings.LIVENESS = {**settings.LIVENESS, "DELETE_REMOTE_SESSION_ON_RESULT": False}
+    locmem = locmem_backend()
+    subject = SubjectFactory()
+    ReferenceImageFactory(subject=subject)
+    session = completed_verify_session(subject, locmem)
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        assert privacy.purge()["remote_deleted"] == 0
+    assert [remote.session_id for remote in locmem.list_sessions(verify=True)] == [session.provider_session_id]
+    with time_machine.travel(timezone.now() + timedelta(days=1096)):
+        assert privacy.purge()["remote_deleted"] == 1
+    assert locmem.list_sessions(verify=True) == [] and not LivenessSession.objects.exists()
 
 
 def test_purge_erases_subjects_who_withdrew_consent(locmem):
@@ -165,14 +204,45 @@ def test_purge_retries_remote_deletions_and_counts_a_provider_404_as_done(locmem
     assert session.remote_deleted_at is not None
 
 
-def test_sync_deletes_provider_sessions_with_no_local_row(locmem):
-    orphan = locmem.create_session(operation_mode="Passive", device_correlation_id="x", auth_token_ttl_seconds=600)
+def create_remote_only(locmem):
+    return locmem.create_session(operation_mode="Passive", device_correlation_id="x", auth_token_ttl_seconds=600)
+
+
+def test_sync_deletes_provider_sessions_with_no_local_row(settings):
+    settings.LIVENESS = {**settings.LIVENESS, "AUTH_TOKEN_TTL_SECONDS": 3600}  # the known one stays open
+    locmem = locmem_backend()  # the backend built for these settings
+    orphan = create_remote_only(locmem)
     kept = services.start_session(SubjectFactory(), verify=False)
     out = StringIO()
-    call_command("liveness_sync", stdout=out)
+    with time_machine.travel(timezone.now() + timedelta(minutes=20)):
+        call_command("liveness_sync", stdout=out)
     assert "Deleted 1 provider session(s) with no local row." in out.getvalue()
     remaining = [remote.session_id for remote in locmem.list_sessions(verify=False)]
     assert remaining == [kept.provider_session_id] and orphan.session_id not in remaining
+
+
+def test_sync_leaves_a_session_that_is_still_being_created(locmem):
+    """The local row gets its provider id only when the create call returns: give it time."""
+    young = create_remote_only(locmem)
+    assert privacy.delete_orphan_remote_sessions() == 0
+    assert young.session_id in [remote.session_id for remote in locmem.list_sessions(verify=False)]
+
+
+def test_sync_checks_each_orphan_again_before_deleting_it(locmem, monkeypatch):
+    remote = create_remote_only(locmem)
+    listed = locmem.list_sessions
+
+    def list_then_store(*, verify):
+        sessions = listed(verify=verify)
+        # The create call returns and its row is saved while the sync is running.
+        if not verify:
+            LivenessSessionFactory(provider_session_id=remote.session_id)
+        return sessions
+
+    monkeypatch.setattr(locmem, "list_sessions", list_then_store)
+    with time_machine.travel(timezone.now() + timedelta(minutes=20)):
+        assert privacy.delete_orphan_remote_sessions() == 0
+    assert "delete_session" not in [operation for operation, _ in locmem.calls]
 
 
 def test_consent_for_erased_subject_is_refused():
@@ -195,7 +265,9 @@ def test_purge_deletes_expired_idempotency_keys(locmem):
     with time_machine.travel(timezone.now() + timedelta(hours=23)):
         client.post(f"{API}/sessions/", body, format="json", headers={"Idempotency-Key": "new"})
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
-        privacy.purge(dry_run=True)
+        assert privacy.purge(dry_run=True)["idempotency_keys"] == 1
         assert IdempotencyKey.objects.count() == 2
-        call_command("liveness_purge", stdout=StringIO())
+        out = StringIO()
+        call_command("liveness_purge", stdout=out)
+    assert "1 expired Idempotency-Key(s) deleted." in out.getvalue()
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]

@@ -17,5 +17,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{prefix}: {summary['reference_images']} reference image(s), {summary['payloads_redacted']} result "
             f"payload(s) redacted, {summary['sessions_deleted']} session(s) deleted, {summary['remote_deleted']} "
-            f"provider session(s) deleted, {summary['subjects_erased']} subject(s) erased."
+            f"provider session(s) deleted, {summary['subjects_erased']} subject(s) erased, "
+            f"{summary['idempotency_keys']} expired Idempotency-Key(s) deleted."
         )
