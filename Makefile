@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-postgres test-azurite screenshots docs install clean
+.PHONY: demo test test-postgres test-azurite screenshots schema docs install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ test-azurite: $(STAMP) node_modules/.installed  ## Run the storage tests on Azur
 
 screenshots: $(STAMP)  ## Retake the screenshots in docs/img/ (headless Chromium against the example project)
 	LIVENESS_SCREENSHOTS=docs/img $(BIN)/python -m pytest tests/test_browser.py
+
+schema: $(STAMP)  ## Regenerate docs/openapi.json and docs/api-reference.md from the schema the API serves
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m tests.openapi_docs
 
 clean:
 	rm -rf $(VENV) site .pytest_cache node_modules

@@ -153,3 +153,14 @@ def test_errors_that_escaped_the_json_format_are_documented():
     assert {"409", "413", "415", "422", "429"} <= documented("sessions/")
     assert {"409", "413", "415", "422", "429"} <= documented("subjects/{subject_pk}/reference-images/")
     assert {"409", "413", "415"} <= documented("subjects/")
+
+
+def test_the_reference_in_docs_is_the_schema_the_api_serves():
+    """docs/openapi.json and docs/api-reference.md are regenerated with `make schema`."""
+    import json
+
+    from .openapi_docs import REFERENCE_FILE, SCHEMA_FILE, render_reference, served_schema
+
+    schema = served_schema()
+    assert json.loads(SCHEMA_FILE.read_text()) == schema, "docs/openapi.json is out of date: run `make schema`"
+    assert REFERENCE_FILE.read_text() == render_reference(schema), "docs/api-reference.md is out of date: run `make schema`"
