@@ -460,6 +460,10 @@ class SubjectAdmin(admin.ModelAdmin):
         all_url = reverse("admin:django_liveness_livenesssession_changelist") + f"?subject={subject.pk}"
         return format_html('<ul>{}</ul><a href="{}">{}</a>', items, all_url, _("All sessions of this subject"))
 
+    def save_model(self, request, subject, form, change):
+        # Write only what staff edited: verified_at and erased_at may have changed since the row was read.
+        subject.save(update_fields=[*form.changed_data, "updated_at"] if change else None)
+
     # Deleting goes through the service layer: an event, and the photos' files removed from storage.
     # Sessions are the audit trail and cannot be deleted here, so neither can a subject that has
     # some: erase it instead.

@@ -416,3 +416,20 @@ def test_nothing_the_provider_produced_is_editable(client, uncertain_session):
     }
     for form_id, url in pages.items():
         assert form_fields(client.get(url).content.decode(), form_id) <= {"csrfmiddlewaretoken"}, url
+
+
+def test_editing_a_subject_keeps_a_verification_stored_meanwhile(client, monkeypatch):
+    from django_liveness.admin import SubjectAdmin
+
+    client.force_login(staff("view_subject", "change_subject"))
+    subject = SubjectFactory(display_name="Ada")
+    as_loaded = Subject.objects.get(pk=subject.pk)
+    verified = timezone.now()
+    Subject.objects.filter(pk=subject.pk).update(verified_at=verified)  # a pass lands while staff edit
+    monkeypatch.setattr(SubjectAdmin, "get_object", lambda self, request, object_id, from_field=None: as_loaded)
+
+    url = reverse("admin:django_liveness_subject_change", args=[subject.pk])
+    response = client.post(url, {"external_id": subject.external_id, "display_name": "Ada L.", "user": ""})
+    assert response.status_code == 302
+    subject.refresh_from_db()
+    assert (subject.display_name, subject.verified_at) == ("Ada L.", verified)
