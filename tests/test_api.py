@@ -150,12 +150,14 @@ def test_upload_stores_the_image_and_never_returns_a_url(owner, subject):
         (sample_face_image()[:2000], "corrupt"),
     ],
 )
-def test_bad_images_are_400_with_the_reason_and_nothing_stored(owner, subject, data, code):
+def test_bad_images_are_400_with_the_reason_and_nothing_stored(owner, subject, data, code, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)  # the default storage's folder, empty
     response = upload(client_for(owner), subject, data)
     assert response.status_code == 400
     assert response.json()["code"] == code
     assert response.json()["fields"]["image"]
     assert not ReferenceImage.objects.exists()
+    assert list(tmp_path.rglob("*")) == []  # no file written either
 
 
 def test_upload_needs_exactly_one_file(owner, subject):
