@@ -110,3 +110,16 @@ def test_importing_the_app_does_no_work():
 
     result = subprocess.run([sys.executable, "-c", NO_WORK_ON_IMPORT], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout.strip()) == (0, "clean"), result.stderr
+
+
+def test_every_setting_is_documented_with_its_default():
+    import json
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "settings.md").read_text()
+    rows = dict(re.findall(r"^\| `([A-Z_]+)` \| `(.+?)` \|", page, flags=re.MULTILINE))
+    assert set(rows) == set(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        # Written as Python: True/False, everything else reads the same as JSON.
+        assert rows[key] == (str(default) if isinstance(default, bool) else json.dumps(default)), key
