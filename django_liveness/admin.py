@@ -534,11 +534,12 @@ class ReferenceImageAdmin(admin.ModelAdmin):
         if not request.user.has_perm("django_liveness.view_referenceimage"):
             raise PermissionDenied
         image = ReferenceImage.objects.select_related("subject").filter(pk=pk).first()
-        if image is None:
+        # Object storages open lazily and would fail mid-stream: ask first whether the file is there.
+        if image is None or not image.file.storage.exists(image.file.name):
             raise Http404
         try:
             file = image.file.open("rb")
-        except FileNotFoundError:
+        except FileNotFoundError:  # deleted since
             raise Http404 from None
         services.record_image_view(image, actor=request.user)
         response = FileResponse(file, content_type=image.content_type)

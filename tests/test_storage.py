@@ -182,6 +182,15 @@ def test_the_admin_streams_it_to_permitted_staff_and_erasure_removes_it(
     assert not ReferenceImage.objects.exists()
 
 
+def test_the_admin_answers_404_for_a_file_gone_from_storage(storage_kind, owner, admin_client):
+    assert upload(owner, sample_face_image()).status_code == 201
+    image = ReferenceImage.objects.get()
+    image.file.storage.delete(image.file.name)  # removed behind the application's back
+    response = admin_client.get(f"/admin/django_liveness/referenceimage/{image.pk}/file/")
+    assert response.status_code == 404
+    assert not LivenessEvent.objects.filter(kind="image_viewed").exists()
+
+
 def test_a_failed_storage_write_leaves_no_row(storage_kind, owner, settings, tmp_path):
     kind, container = storage_kind
     broken = dict(settings.STORAGES["liveness"])
