@@ -195,7 +195,7 @@ def purge(*, now=None, dry_run=False):
 # --- reconciliation -----------------------------------------------------------------------
 
 
-def delete_orphan_remote_sessions(*, dry_run=False, now=None):
+def delete_orphan_remote_sessions(*, dry_run=False):
     """Delete provider sessions that have no local row (a create whose answer was lost, say).
 
     A provider session younger than ``services.STALE_CREATED_AFTER`` is left alone: its local row
@@ -204,7 +204,7 @@ def delete_orphan_remote_sessions(*, dry_run=False, now=None):
     so give each environment its own resource (or run ``liveness_sync --skip-orphans``).
     """
     backend = get_backend()
-    now = now or timezone.now()
+    now = timezone.now()
     sessions = LivenessSession.objects.exclude(provider_session_id="")
     known = set(sessions.values_list("provider_session_id", flat=True))
     deleted = 0
