@@ -502,14 +502,14 @@ def test_idempotency_key_still_in_use_is_409(owner, subject, locmem):
 @pytest.mark.parametrize("method", ["patch", "put"])
 def test_changing_external_id_to_one_in_use_is_400_unique(app_user, method):
     SubjectFactory(external_id="crm-1")
-    subject = SubjectFactory(external_id="crm-2")
+    subject = SubjectFactory(external_id="crm-2", display_name="Before")
     response = getattr(client_for(app_user), method)(
         f"{API}/subjects/{subject.pk}/", {"external_id": "crm-1", "display_name": "x"}, format="json"
     )
     assert response.status_code == 400
     assert response.json()["code"] == "unique" and "external_id" in response.json()["fields"]
     subject.refresh_from_db()
-    assert (subject.external_id, subject.display_name) == ("crm-2", subject.display_name)
+    assert (subject.external_id, subject.display_name) == ("crm-2", "Before")  # nothing applied
 
 
 def test_linking_a_user_who_already_has_a_subject_is_400_unique(app_user, subject, owner):
@@ -757,3 +757,54 @@ def test_unknown_paths_under_the_api_are_json_404(owner, subject, locmem):
 def test_wrong_content_type_on_post_is_415(owner, subject):
     response = client_for(owner).post(f"{API}/sessions/", "subject=x", content_type="text/plain")
     assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"
+
+
+# --- replays for apps that may create but not view ------------------------------------------
+
+
+@pytest.fixture
+def creating_app():
+    """An integration that may create sessions and upload images for any subject, but not list or read them."""
+    return grant(UserFactory(), "view_subject", "add_livenesssession", "add_referenceimage")
+
+
+def test_a_create_only_app_gets_its_replayed_session(creating_app, locmem):
+    subject = SubjectFactory()
+    ReferenceImageFactory(subject=subject)
+    client = client_for(creating_app)
+    first = client.post(f"{API}/sessions/", {"subject": str(subject.pk), "verify": True}, format="json", headers={"Idempotency-Key": "k1"})
+    again = client.post(f"{API}/sessions/", {"subject": str(subject.pk), "verify": True}, format="json", headers={"Idempotency-Key": "k1"})
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"] and again["Idempotent-Replayed"] == "true"
+    assert again.json()["auth_token"] == first.json()["auth_token"]  # its starter, token still valid
+    assert [call[0] for call in locmem.calls] == ["create_verify_session"]
+
+
+def test_a_create_only_app_gets_its_replayed_upload(creating_app):
+    subject = SubjectFactory()
+    client = client_for(creating_app)
+    first = upload(client, subject, **{"Idempotency-Key": "u1"})
+    again = upload(client, subject, **{"Idempotency-Key": "u1"})
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    assert ReferenceImage.objects.count() == 1
+
+
+def test_a_replay_does_not_count_against_the_user_rate_limit(owner, subject, locmem, settings):
+    rates = {**settings.LIVENESS.get("THROTTLE_RATES", {}), "session_create_user": "1/hour"}
+    settings.LIVENESS = {**settings.LIVENESS, "THROTTLE_RATES": rates}
+    client = client_for(owner)
+    body = {"subject": str(subject.pk), "verify": False}
+    assert client.post(f"{API}/sessions/", body, format="json", headers={"Idempotency-Key": "a"}).status_code == 201
+    assert client.post(f"{API}/sessions/", body, format="json", headers={"Idempotency-Key": "a"}).status_code == 201
+    limited = client.post(f"{API}/sessions/", body, format="json", headers={"Idempotency-Key": "b"})
+    assert limited.status_code == 429 and limited["Retry-After"]
+
+
+def test_an_external_id_linked_to_another_user_is_400_not_a_silent_mismatch(app_user):
+    linked = SubjectFactory(external_id="crm-9", user=UserFactory())
+    someone_else = UserFactory()
+    response = client_for(app_user).post(f"{API}/subjects/", {"external_id": "crm-9", "user": someone_else.pk}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "unique"
+    linked.refresh_from_db()
+    assert linked.user_id != someone_else.pk

@@ -1,4 +1,6 @@
-"""Rate limits for session creation and uploads, per user and per subject (LIVENESS['THROTTLE_RATES'])."""
+"""Rate limits for session creation and uploads, per user and per subject (LIVENESS['THROTTLE_RATES']).
+
+The views check them inside the create, not in ``initial()``: see ``LivenessViewSet.check_rate_limits``."""
 
 from rest_framework.throttling import SimpleRateThrottle
 

@@ -73,11 +73,12 @@ class LivenessViewSet(ErrorFormatMixin, viewsets.GenericViewSet):
     schema = AutoSchema()
     lookup_value_regex = "[^/]+"  # a malformed id is a JSON 404 from the view, not an HTML one
 
-    def check_subject_throttle(self, throttle_class, subject):
-        """Per-subject limits, checked once ``subject`` is known to be the caller's to act on."""
-        throttle = throttle_class(subject)
-        if not throttle.allow_request(self.request, self):
-            self.throttled(self.request, throttle.wait())
+    def check_rate_limits(self, *throttles):
+        """The rate limits of a create, checked inside it (not in ``initial()``): so a replayed
+        Idempotency-Key and a caller who may not act on the subject use up no quota."""
+        for throttle in throttles:
+            if not throttle.allow_request(self.request, self):
+                self.throttled(self.request, throttle.wait())
 
 
 @extend_schema(exclude=True)
@@ -101,6 +102,9 @@ def _find_or_create_subject(data):
     def existing():
         if data.get("external_id"):
             subject = Subject.objects.filter(external_id=data["external_id"]).first()
+            if subject is not None and data.get("user") and subject.user_id != data["user"].pk:
+                message = "A subject with this external_id exists, linked to another user."
+                raise ValidationError({"user": [message]}, code="unique")
             if subject is not None:
                 return subject
         if data.get("user"):
@@ -256,11 +260,6 @@ class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
     serializer_class = ReferenceImageSerializer
     parser_classes = [MultiPartParser, FormParser]
 
-    def get_throttles(self):
-        if self.action == "create":
-            return [throttling.UploadUserThrottle()]
-        return []
-
     def get_subject(self):
         if not hasattr(self, "_subject"):
             queryset = permissions.visible_subjects(self.request.user)
@@ -285,13 +284,13 @@ class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
         upload.is_valid(raise_exception=True)
 
         def store():
-            # Here, not before idempotent(): a replay is not counted.
-            self.check_subject_throttle(throttling.UploadSubjectThrottle, subject)
+            self.check_rate_limits(throttling.UploadUserThrottle(), throttling.UploadSubjectThrottle(subject))
             image = services.add_reference_image(subject, upload.validated_data["image"], actor=request.user)
             return Response(ReferenceImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
         def replay(pk):
-            image = permissions.get_or_404(self.get_queryset(), pk, "reference image")
+            # The key is the caller's own: answer as the first time, whatever "view" permissions they hold.
+            image = permissions.get_or_404(subject.reference_images.all(), pk, "reference image")
             return Response(ReferenceImageSerializer(image).data)
 
         return idempotent(f"upload:{subject.pk}", store, request, replay)
@@ -345,11 +344,6 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def get_serializer_class(self):
         return SessionSerializer
 
-    def get_throttles(self):
-        if self.action == "create":
-            return [throttling.SessionCreateUserThrottle()]
-        return []
-
     def get_queryset(self):
         return permissions.visible_sessions(self.request.user).order_by("-created_at")
 
@@ -391,8 +385,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         permissions.require(request.user, subject, "add_livenesssession")
 
         def start():
-            # Here, not before idempotent(): a replay is not counted.
-            self.check_subject_throttle(throttling.SessionCreateSubjectThrottle, subject)
+            self.check_rate_limits(throttling.SessionCreateUserThrottle(), throttling.SessionCreateSubjectThrottle(subject))
             session = services.start_session(
                 subject,
                 verify=data["verify"],
@@ -403,7 +396,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
             return Response(SessionCreatedSerializer(session).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
         def replay(pk):
-            session = self.get_session(pk)
+            # The key is the caller's own: answer as the first time, whatever "view" permissions they hold.
+            session = permissions.get_or_404(subject.sessions.select_related("subject"), pk, "session")
             data = SessionCreatedSerializer(session).data
             if not self.shows_token(session):
                 del data["auth_token"]
