@@ -21,6 +21,7 @@ MODEL_VERSIONS = ("2022-10-15-preview.04", "2023-12-20-preview.06")
 DEFAULT_MODEL_VERSION = "2023-12-20-preview.06"
 API_VERSION = "v1.2-preview.1"
 # "Ability to call /detectLiveness/singleModal for up to 3 retries" (the preview's create operations).
+# Read here as 3 calls in all; the newer preview text drops the line, so the real limit is unsure.
 MAX_CLIENT_CALLS = 3
 DECISIONS = ("realface", "spoofface", "uncertain")
 MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024
