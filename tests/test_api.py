@@ -352,6 +352,28 @@ def test_session_list_query_count_does_not_grow(owner, subject, locmem, django_a
         client.get(f"{API}/sessions/")
 
 
+def test_subject_and_image_lists_query_count_does_not_grow(app_user, django_assert_max_num_queries):
+    subject = SubjectFactory()
+    client = client_for(app_user)
+    urls = [f"{API}/subjects/", f"{API}/subjects/{subject.pk}/reference-images/"]
+
+    def add_rows(count):
+        for _ in range(count):
+            SubjectFactory()
+            ReferenceImageFactory(subject=subject, is_active=False)
+
+    add_rows(2)
+    counts = []
+    for url in urls:
+        with django_assert_max_num_queries(6) as few:
+            assert client.get(url).status_code == 200
+        counts.append(len(few.captured_queries))
+    add_rows(25)
+    for url, count in zip(urls, counts):
+        with django_assert_max_num_queries(count):
+            assert client.get(url).status_code == 200
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
