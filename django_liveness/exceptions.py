@@ -100,5 +100,11 @@ class SubjectErased(ServiceError):
     code = "subject_erased"
 
 
+class SubjectConflict(ServiceError):
+    """The external_id and the user asked for belong to two different subjects."""
+
+    code = "unique"
+
+
 class InvalidSessionState(ServiceError):
     code = "invalid_state"

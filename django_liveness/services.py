@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from .exceptions import (
     ServiceError,
     SessionNotFound,
     StorageUnavailable,
+    SubjectConflict,
     SubjectErased,
 )
 from .images import read_image_bytes, validate_reference_image
@@ -112,6 +113,44 @@ def compute_outcome(decision, *, verify, is_identical=None, match_confidence=Non
     if match_confidence is None or match_confidence < liveness_settings.VERIFY_CONFIDENCE_THRESHOLD:
         return Outcome.FAILED, "low_confidence"
     return Outcome.PASSED, ""
+
+
+# --- subjects -----------------------------------------------------------------------------
+
+
+def find_or_create_subject(*, external_id=None, user=None, **fields):
+    """Return ``(subject, created)``: the subject with ``external_id``, else the one linked to
+    ``user``, else a new one with ``fields``.
+
+    Raises SubjectConflict when the external_id and the user belong to two different subjects.
+    """
+
+    def existing():
+        if external_id:
+            subject = Subject.objects.filter(external_id=external_id).first()
+            if subject is not None:
+                if user is not None and subject.user_id != user.pk:
+                    raise SubjectConflict("A subject with this external_id exists, linked to another user.")
+                return subject
+        if user is not None:
+            subject = Subject.objects.filter(user=user).first()
+            if subject is not None and external_id:
+                raise SubjectConflict("This user already has a subject, with another external_id.")
+            return subject
+        return None
+
+    subject = existing()
+    if subject is not None:
+        return subject, False
+    new = {**fields, "user": user} | ({"external_id": external_id} if external_id else {})
+    try:
+        with transaction.atomic():
+            return Subject.objects.create(**new), True
+    except IntegrityError:  # created concurrently since we looked
+        subject = existing()
+        if subject is None:
+            raise
+        return subject, False
 
 
 # --- reference images ---------------------------------------------------------------------

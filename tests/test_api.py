@@ -15,7 +15,7 @@ from django_liveness import services
 from django_liveness.exceptions import ProviderUnavailable, Throttled
 from django_liveness.images import sample_face_image
 from django_liveness.models import IdempotencyKey, LivenessEvent, LivenessSession, ReferenceImage, Subject
-from django_liveness.testing import ConsentFactory, ReferenceImageFactory, SubjectFactory, UserFactory
+from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

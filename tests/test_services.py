@@ -18,6 +18,7 @@ from django_liveness.exceptions import (
     ProviderUnavailable,
     ServiceError,
     SessionNotFound,
+    SubjectConflict,
     SubjectErased,
     Throttled,
 )
@@ -474,3 +475,27 @@ def test_sync_expires_sessions_nobody_completed(subject, locmem):
     session.refresh_from_db()
     assert session.status == Status.EXPIRED
     assert summary["refreshed"] == 1 and summary["changed"] == 1
+
+
+# --- subjects -------------------------------------------------------------------------------
+
+
+def test_find_or_create_subject_by_external_id_then_by_user():
+    user = UserFactory()
+    created, was_created = services.find_or_create_subject(external_id="crm-1", user=user, display_name="Ada")
+    assert was_created and (created.external_id, created.user, created.display_name) == ("crm-1", user, "Ada")
+    assert services.find_or_create_subject(external_id="crm-1") == (created, False)
+    assert services.find_or_create_subject(user=user) == (created, False)
+    assert services.find_or_create_subject(external_id="crm-1", user=user) == (created, False)
+    fresh, was_created = services.find_or_create_subject(display_name="Bo")
+    assert was_created and fresh.user is None and fresh.external_id  # a generated external_id
+
+
+def test_find_or_create_subject_refuses_an_external_id_and_user_of_two_subjects():
+    ada, bo = UserFactory(), UserFactory()
+    SubjectFactory(external_id="crm-1", user=ada)
+    SubjectFactory(external_id="crm-2", user=bo)
+    with pytest.raises(SubjectConflict, match="linked to another user"):
+        services.find_or_create_subject(external_id="crm-1", user=bo)
+    with pytest.raises(SubjectConflict, match="another external_id"):
+        services.find_or_create_subject(external_id="crm-3", user=bo)

@@ -5,7 +5,6 @@ from rest_framework import serializers
 
 from ..models import Consent, LivenessSession, ReferenceImage, Subject
 
-
 # DRF drops allow_blank from read-only fields, so the schema's enums would leave out the "" these
 # fields hold until there is a result.
 BLANK_CHOICE = {"allow_blank": True}

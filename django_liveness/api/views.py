@@ -1,7 +1,5 @@
 """REST views: authentication, permissions, input validation and HTTP shapes. No business rules."""
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -15,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import privacy, services
+from ..exceptions import SubjectConflict
 from ..models import LivenessSession, Subject
 from . import permissions, throttling
 from .errors import Conflict, ErrorFormatMixin
@@ -96,38 +95,6 @@ def _errors(*codes):
     return {code: (ERRORS | BODY_ERRORS | PROVIDER_ERRORS)[code] for code in codes}
 
 
-def _find_or_create_subject(data):
-    """The subject with ``data``'s ``external_id``, else the one linked to its ``user``, else a new one."""
-
-    def existing():
-        if data.get("external_id"):
-            subject = Subject.objects.filter(external_id=data["external_id"]).first()
-            if subject is not None and data.get("user") and subject.user_id != data["user"].pk:
-                message = "A subject with this external_id exists, linked to another user."
-                raise ValidationError({"user": [message]}, code="unique")
-            if subject is not None:
-                return subject
-        if data.get("user"):
-            subject = Subject.objects.filter(user=data["user"]).first()
-            if subject is not None and data.get("external_id"):
-                message = "This user already has a subject, with another external_id."
-                raise ValidationError({"user": [message]}, code="unique")
-            return subject
-        return None
-
-    subject = existing()
-    if subject is not None:
-        return subject, False
-    try:
-        with transaction.atomic():
-            return Subject.objects.create(**data), True
-    except IntegrityError:  # created concurrently since we looked
-        subject = existing()
-        if subject is None:
-            raise
-        return subject, False
-
-
 @extend_schema_view(
     list=extend_schema(responses={200: SubjectSerializer(many=True), **_errors(401, 403)}),
     retrieve=extend_schema(responses={200: SubjectSerializer, **_errors(401, 403, 404)}),
@@ -180,7 +147,10 @@ class SubjectViewSet(
         else:
             serializer = SubjectCreateSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            subject, created = _find_or_create_subject(serializer.validated_data)
+            try:
+                subject, created = services.find_or_create_subject(**serializer.validated_data)
+            except SubjectConflict as error:
+                raise ValidationError({"user": [error.message]}, code=error.code) from None
             if not created and not permissions.has_perm(user, "view_subject"):
                 # Creating is not seeing: answer that it exists, not what it holds.
                 raise Conflict("This subject exists.", code="subject_exists")
