@@ -141,8 +141,9 @@ class SubjectViewSet(
         if not permissions.has_perm(user, "add_subject"):
             serializer = OwnSubjectSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            subject, created = Subject.objects.get_or_create(
-                user=user, defaults={"display_name": serializer.validated_data.get("display_name", "")}
+            # Whatever `user` or `external_id` they send: their own subject, always.
+            subject, created = services.find_or_create_subject(
+                user=user, display_name=serializer.validated_data.get("display_name", "")
             )
         else:
             serializer = SubjectCreateSerializer(data=request.data)
