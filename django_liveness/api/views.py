@@ -110,8 +110,8 @@ def _errors(*codes):
         description="An ordinary user gets the one subject linked to their own account (201, or 200 if it exists), "
         "whatever `user` they send. With `django_liveness.add_subject`, creates a subject for anyone, by `external_id` "
         "or `user`: when a subject with that `external_id`, or else linked to that `user`, exists, the answer is 200 "
-        "with it (409 `subject_exists` without `django_liveness.view_subject`). A `user` who has a subject with "
-        "another `external_id` is a 400.",
+        "with it (409 `subject_exists` without `django_liveness.view_subject`). An `external_id` and a `user` that "
+        "belong to two different subjects are a 400 `unique`.",
     ),
     update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404, 413, 415)}),
     partial_update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404, 413, 415)}),
@@ -334,10 +334,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         return queryset
 
     def get_object(self):
-        return self.get_session(self.kwargs["pk"])
-
-    def get_session(self, pk):
-        return permissions.get_or_404(self.get_queryset(), pk, "session")
+        return permissions.get_or_404(self.get_queryset(), self.kwargs["pk"], "session")
 
     def shows_token(self, session):
         return session.started_by_id == self.request.user.pk and session.token_is_valid() and not session.is_final
