@@ -145,6 +145,16 @@ class ReviewForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text=_("Required: why."))
 
 
+def _verification_text(row):
+    """"same person (0.92)" for a session or an attempt with a verification result, else "-"."""
+    if row.is_identical is None:
+        return "-"
+    same = _("same person") if row.is_identical else _("different person")
+    if row.match_confidence is None:
+        return same
+    return f"{same} ({row.match_confidence:.2f})"
+
+
 @admin.register(LivenessSession)
 class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
     list_display = [
@@ -199,6 +209,7 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
                     "outcome_badge",
                     "face_rectangle",
                     "model_version",
+                    "attempts_table",
                     "result_digest",
                     "timings",
                     "error_code",
@@ -244,12 +255,7 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
 
     @admin.display(description=_("verify result"))
     def verify_result(self, session):
-        if session.is_identical is None:
-            return "-"
-        same = _("same person") if session.is_identical else _("different person")
-        if session.match_confidence is None:
-            return same
-        return f"{same} ({session.match_confidence:.2f})"
+        return _verification_text(session)
 
     @admin.display(description=_("outcome"), ordering="outcome")
     def outcome_badge(self, session):
@@ -273,10 +279,38 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
             parts.append(f"started {(session.started_at - session.created_at).total_seconds():.1f} s after creation")
         if session.completed_at:
             parts.append(f"result stored {(session.completed_at - session.created_at).total_seconds():.1f} s after creation")
-        latency = ((session.result_payload or {}).get("result") or {}).get("response", {}).get("latencyInMilliseconds")
-        if latency is not None:
-            parts.append(f"provider latency {latency} ms")
+        if session.provider_latency_ms is not None:
+            parts.append(f"provider latency {session.provider_latency_ms} ms")
         return "; ".join(parts) or "-"
+
+    @admin.display(description=_("attempts"))
+    def attempts_table(self, session):
+        """Every frontend call the provider reported: what each decided or why it failed."""
+        attempts = session.attempts.all()
+        if not attempts:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    attempt.attempt_id,
+                    attempt.get_status_display(),
+                    attempt.get_liveness_decision_display() or "-",
+                    _verification_text(attempt),
+                    f"{attempt.error_code}: {attempt.error_message}" if attempt.error_code else "",
+                )
+                for attempt in attempts
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("status"),
+            _("decision"),
+            _("verification"),
+            _("error"),
+            rows,
+        )
 
     @admin.display(description=_("reference image"))
     def reference_image_preview(self, session):
@@ -365,7 +399,7 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Cancel and delete at the provider"), permissions=["change"])
     def cancel_sessions(self, request, queryset):
-        open_sessions = queryset.filter(status__in=[LivenessSession.Status.CREATED, LivenessSession.Status.STARTED])
+        open_sessions = queryset.filter(status__in=LivenessSession.OPEN_STATUSES)
         if request.POST.get("confirmed") != "yes":
             return TemplateResponse(
                 request,

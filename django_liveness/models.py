@@ -175,6 +175,7 @@ class LivenessSession(models.Model):
         REJECTED = "rejected", _("rejected")
 
     FINAL_STATUSES = frozenset({Status.COMPLETED, Status.EXPIRED, Status.CANCELED, Status.FAILED})
+    OPEN_STATUSES = frozenset({Status.CREATED, Status.STARTED})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="sessions")
@@ -197,7 +198,11 @@ class LivenessSession(models.Model):
     face_rectangle = models.JSONField(null=True, blank=True, help_text=_("Target face in the capture."))
     model_version = models.CharField(max_length=64, blank=True)
     result_digest = models.CharField(max_length=128, blank=True)
+    # The provider's answer, sanitized by the backend: never a token, key or image.
     result_payload = models.JSONField(null=True, blank=True)
+    provider_latency_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("The provider's processing time of the result, when it reported one.")
+    )
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
 
@@ -247,6 +252,41 @@ class LivenessSession(models.Model):
     def token_is_valid(self, now=None):
         now = now or timezone.now()
         return bool(self.auth_token) and self.auth_token_expires_at is not None and now < self.auth_token_expires_at
+
+
+class LivenessAttempt(models.Model):
+    """One frontend call of a session as the provider reported it: a decision or an error."""
+
+    class Status(models.TextChoices):
+        NOT_STARTED = "not_started", _("not started")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        CANCELED = "canceled", _("canceled")
+
+    session = models.ForeignKey(LivenessSession, on_delete=models.CASCADE, related_name="attempts")
+    attempt_id = models.PositiveIntegerField(help_text=_("The provider's number of the attempt, from 1."))
+    status = models.CharField(max_length=16, choices=Status.choices)
+    liveness_decision = models.CharField(max_length=16, choices=LivenessSession.Decision.choices, blank=True)
+    is_identical = models.BooleanField(null=True, blank=True)
+    match_confidence = models.FloatField(null=True, blank=True)
+    face_rectangle = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    # Kept for fetching the captured frame; never shown in the API.
+    session_image_id = models.CharField(max_length=128, blank=True)
+    digest = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session", "attempt_id"]
+        verbose_name = _("liveness attempt")
+        constraints = [
+            models.UniqueConstraint(fields=["session", "attempt_id"], name="liveness_unique_attempt_per_session")
+        ]
+
+    def __str__(self):
+        return f"attempt {self.attempt_id} ({self.get_status_display()})"
 
 
 class LivenessEvent(models.Model):

@@ -16,13 +16,14 @@ from django.utils import timezone
 
 from . import services, signals
 from .backends import get_backend
+from .backends.base import LIST_SESSIONS
 from .conf import liveness_settings
 from .exceptions import BackendError, SubjectErased
-from .models import Consent, IdempotencyKey, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from .models import Consent, IdempotencyKey, LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
 
 logger = logging.getLogger("django_liveness")
 Event = LivenessEvent.Kind
-OPEN_STATUSES = [LivenessSession.Status.CREATED, LivenessSession.Status.STARTED]
+OPEN_STATUSES = LivenessSession.OPEN_STATUSES
 
 
 # --- consent ------------------------------------------------------------------------------
@@ -78,8 +79,11 @@ def _delete_images(images, *, actor):
 
 
 def _redact(sessions):
-    """Drop what sessions hold about the face; keep decision, outcome and timestamps for the audit trail."""
-    return sessions.filter(redacted_at__isnull=True).update(
+    """Drop what sessions and their attempts hold about the face; keep decisions, outcome and
+    timestamps for the audit trail."""
+    sessions = sessions.filter(redacted_at__isnull=True)
+    LivenessAttempt.objects.filter(session__in=sessions).update(face_rectangle=None, digest="", session_image_id="")
+    return sessions.update(
         result_payload=None, face_rectangle=None, result_digest="", auth_token="", redacted_at=timezone.now()
     )
 
@@ -202,8 +206,13 @@ def delete_orphan_remote_sessions(*, dry_run=False):
     may be waiting for the create call to return. Each candidate is checked again just before it
     is deleted. Every session of the Face resource that this database does not know is deleted,
     so give each environment its own resource (or run ``liveness_sync --skip-orphans``).
+
+    Returns None when the provider cannot list its sessions (Face API v1.2 GA): there is nothing
+    to sweep, and sessions are deleted when their result is stored or they end.
     """
     backend = get_backend()
+    if not backend.supports(LIST_SESSIONS):
+        return None
     now = timezone.now()
     sessions = LivenessSession.objects.exclude(provider_session_id="")
     known = set(sessions.values_list("provider_session_id", flat=True))

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from . import signals
 from .backends import get_backend
-from .backends.base import RESULT_AVAILABLE, STARTED
+from .backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
 from .conf import liveness_settings
 from .exceptions import (
     BackendError,
@@ -32,7 +32,7 @@ from .exceptions import (
     SubjectErased,
 )
 from .images import read_image_bytes, validate_reference_image
-from .models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from .models import Consent, LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
 
 logger = logging.getLogger("django_liveness")
 
@@ -276,10 +276,10 @@ def start_session(subject, *, verify, operation_mode=None, device_correlation_id
     with transaction.atomic():
         session.provider_session_id = created.session_id
         session.auth_token = created.auth_token
-        session.auth_token_expires_at = timezone.now() + timedelta(seconds=ttl)
+        session.auth_token_expires_at = created.expires_at or timezone.now() + timedelta(seconds=ttl)
         session.save(update_fields=["provider_session_id", "auth_token", "auth_token_expires_at", "updated_at"])
-        if reference is not None and created.reference_face_rectangle:
-            _store_reference_facts(reference, created.reference_face_rectangle, created.reference_quality_for_recognition)
+        if reference is not None:
+            _store_reference_facts(reference, created.reference)
         log_event(
             Event.SESSION_CREATED,
             session=session,
@@ -320,19 +320,26 @@ def _apply_result(session, result, *, actor):
         if locked.is_final:
             return locked
         now = timezone.now()
-        if result.status == RESULT_AVAILABLE and result.liveness_decision:
+        token_expired = result.expired or (locked.auth_token_expires_at and now >= locked.auth_token_expires_at)
+        ended = result.status in (ProviderStatus.SUCCEEDED, ProviderStatus.FAILED, ProviderStatus.CANCELED)
+        if result.result_attempt is not None:
             _store_result(locked, result, now, actor=actor)
             _delete_remote_on_commit(locked)
-        elif result.expired or (locked.auth_token_expires_at and now >= locked.auth_token_expires_at):
-            _set_status(locked, Status.EXPIRED, actor=actor, message="The auth token expired before a result.")
-            locked.auth_token = ""
-            locked.save()
-            _send_on_commit(signals.session_ended, "session_ended", session=locked, subject=locked.subject, status=locked.status)
+        elif ended or (token_expired and result.last_failed_attempt):
+            # Every attempt failed (or the provider ended the session without one that counts).
+            failed = result.last_failed_attempt
+            code = failed.error_code if failed else f"provider_{result.status}"
+            message = failed.error_message if failed else "The provider ended the session without a result."
+            _store_attempts(locked, result)
+            _end_locked(locked, Status.FAILED, code, message, actor=actor, result=result)
             _delete_remote_on_commit(locked)
-        elif result.status == STARTED and locked.status == Status.CREATED:
+        elif token_expired:
+            _end_locked(locked, Status.EXPIRED, "", "The auth token expired before a result.", actor=actor)
+            _delete_remote_on_commit(locked)
+        elif result.status == ProviderStatus.RUNNING and locked.status == Status.CREATED:
             _set_status(locked, Status.STARTED, actor=actor)
             locked.started_at = result.started_at or now
-            locked.save()
+            locked.save(update_fields=["status", "started_at", "updated_at"])
     return locked
 
 
@@ -343,23 +350,47 @@ def _delete_remote_on_commit(session):
         transaction.on_commit(lambda: delete_remote_session(session))
 
 
+def _store_attempts(session, result):
+    LivenessAttempt.objects.bulk_create(
+        [
+            LivenessAttempt(
+                session=session,
+                attempt_id=attempt.attempt_id,
+                status=attempt.status,
+                liveness_decision=attempt.liveness_decision or "",
+                is_identical=attempt.verification.is_identical if attempt.verification else None,
+                match_confidence=attempt.verification.match_confidence if attempt.verification else None,
+                face_rectangle=attempt.face_rectangle,
+                error_code=attempt.error_code,
+                error_message=attempt.error_message,
+                session_image_id=attempt.session_image_id,
+                digest=attempt.digest,
+            )
+            for attempt in result.attempts
+        ],
+        ignore_conflicts=True,  # stored once per session: the session row is locked and final after this
+    )
+
+
 def _store_result(session, result, now, *, actor):
-    verify = result.verify
+    attempt = result.result_attempt
+    verification = attempt.verification
     outcome, reason = compute_outcome(
-        result.liveness_decision,
+        attempt.liveness_decision,
         verify=session.is_verify,
-        is_identical=verify.is_identical if verify else None,
-        match_confidence=verify.match_confidence if verify else None,
+        is_identical=verification.is_identical if verification else None,
+        match_confidence=verification.match_confidence if verification else None,
     )
     _set_status(session, Status.COMPLETED, actor=actor)
-    session.liveness_decision = result.liveness_decision
-    session.is_identical = verify.is_identical if verify else None
-    session.match_confidence = verify.match_confidence if verify else None
+    session.liveness_decision = attempt.liveness_decision
+    session.is_identical = verification.is_identical if verification else None
+    session.match_confidence = verification.match_confidence if verification else None
     session.outcome = outcome
-    session.face_rectangle = result.face_rectangle
+    session.face_rectangle = attempt.face_rectangle
     session.model_version = result.model_version
-    session.result_digest = result.digest
+    session.result_digest = attempt.digest
     session.result_payload = result.payload
+    session.provider_latency_ms = result.latency_ms
     session.started_at = session.started_at or result.started_at or now
     session.completed_at = now
     session.auth_token = ""
@@ -369,10 +400,9 @@ def _store_result(session, result, now, *, actor):
     if verified:
         _mark_verified(session, now)
     session.save()
-    if verify and session.reference_image_id and verify.reference_face_rectangle:
-        _store_reference_facts(
-            session.reference_image, verify.reference_face_rectangle, verify.reference_quality_for_recognition
-        )
+    _store_attempts(session, result)
+    if session.reference_image_id:
+        _store_reference_facts(session.reference_image, result.reference)
     log_event(
         Event.RESULT_STORED,
         session=session,
@@ -384,6 +414,7 @@ def _store_result(session, result, now, *, actor):
             "match_confidence": session.match_confidence,
             "outcome": outcome,
             "model_version": session.model_version,
+            "attempts": len(result.attempts),
         },
     )
     subject = session.subject
@@ -400,25 +431,37 @@ def _mark_verified(session, now):
     session.subject.verified_at = now
 
 
-def _store_reference_facts(reference, face_rectangle, quality):
-    ReferenceImage.objects.filter(pk=reference.pk).update(
-        face_rectangle=face_rectangle, quality_for_recognition=quality or ""
-    )
+def _store_reference_facts(reference, facts):
+    """Keep what the provider found in the reference image; no write when nothing changed."""
+    if facts is None or not facts.face_rectangle:
+        return
+    quality = facts.quality_for_recognition or ""
+    if (reference.face_rectangle, reference.quality_for_recognition) == (facts.face_rectangle, quality):
+        return
+    ReferenceImage.objects.filter(pk=reference.pk).update(face_rectangle=facts.face_rectangle, quality_for_recognition=quality)
+    reference.face_rectangle, reference.quality_for_recognition = facts.face_rectangle, quality
 
 
 def _end_without_result(session, status, code, message, *, actor=None):
     """Move a non-final session to expired/canceled/failed, once."""
     with transaction.atomic():
         locked = _lock(session)
-        if locked.is_final:
-            return locked
-        _set_status(locked, status, actor=actor, message=message, data={"error_code": code} if code else None)
-        if status == Status.FAILED:
-            locked.error_code, locked.error_message = code, message
-        locked.auth_token = ""
-        locked.save()
-        _send_on_commit(signals.session_ended, "session_ended", session=locked, subject=locked.subject, status=status)
+        if not locked.is_final:
+            _end_locked(locked, status, code, message, actor=actor)
     return locked
+
+
+def _end_locked(locked, status, code, message, *, actor=None, result=None):
+    """End the locked, open session ``locked`` without a result (keeping the provider's answer, if any)."""
+    _set_status(locked, status, actor=actor, message=message, data={"error_code": code} if code else None)
+    if status == Status.FAILED:
+        locked.error_code, locked.error_message = code, message
+    if result is not None:
+        locked.result_payload = result.payload
+        locked.model_version = result.model_version
+    locked.auth_token = ""
+    locked.save()
+    _send_on_commit(signals.session_ended, "session_ended", session=locked, subject=locked.subject, status=status)
 
 
 def _record_remote_error(session, error, *, operation, actor=None):
@@ -551,18 +594,34 @@ def flag_for_review(session, *, actor=None, note=""):
 
 
 def get_audit_entries(session):
-    """The provider's audit entries of a session (the stored one once the provider deleted it)."""
-    if session.provider_session_id and not session.remote_deleted_at:
+    """The provider's audit entries of a session, or, where the provider keeps none (GA) or no
+    longer has the session, one entry per stored attempt."""
+    backend = get_backend()
+    if backend.supports(AUDIT_ENTRIES) and session.provider_session_id and not session.remote_deleted_at:
         try:
-            return get_backend().list_audit_entries(session.provider_session_id, verify=session.is_verify)
+            return backend.list_audit_entries(session.provider_session_id, verify=session.is_verify)
         except SessionNotFound:
             pass
-    entry = (session.result_payload or {}).get("result")
-    if not entry:
-        return []
-    from .backends import wire
+    return [_audit_entry_of(attempt, session) for attempt in session.attempts.all()]
 
-    return [wire.audit_entry(entry)]
+
+def _audit_entry_of(attempt, session):
+    return AuditEntry(
+        id=attempt.attempt_id,
+        session_id=session.provider_session_id,
+        request_id="",
+        client_request_id="",
+        received_at=None,
+        request={},
+        response={
+            "attempt_status": attempt.status,
+            "liveness_decision": attempt.liveness_decision or None,
+            "is_identical": attempt.is_identical,
+            "match_confidence": attempt.match_confidence,
+            "error_code": attempt.error_code or None,
+        },
+        digest=attempt.digest,
+    )
 
 
 def sync_sessions(*, limit=500):
@@ -571,7 +630,7 @@ def sync_sessions(*, limit=500):
     Used by ``manage.py liveness_sync`` (run it from cron for sessions nobody completed).
     """
     summary = {"refreshed": 0, "changed": 0, "errors": 0, "remote_deleted": 0}
-    open_sessions = LivenessSession.objects.filter(status__in=[Status.CREATED, Status.STARTED]).order_by("created_at")
+    open_sessions = LivenessSession.objects.filter(status__in=LivenessSession.OPEN_STATUSES).order_by("created_at")
     for session in open_sessions[:limit]:
         before = session.status
         try:

@@ -75,12 +75,23 @@ def emulator_server():
     app.validate_all()
 
 
+API_VERSIONS = ["v1.2", "v1.2-preview.1"]
+
+
 @pytest.fixture
-def azure_backend(emulator_server, settings):
-    """LIVENESS switched to AzureFaceBackend (the real SDK) talking to the emulator, short retries."""
+def api_version():
+    """The Face API version of ``azure_backend``: GA unless a test parametrizes ``api_version``."""
+    return "v1.2"
+
+
+@pytest.fixture
+def azure_backend(emulator_server, settings, api_version):
+    """LIVENESS switched to AzureFaceBackend talking to the emulator, short retries: GA through
+    azure-core's PipelineClient, or the preview through the real SDK."""
     settings.LIVENESS = {
         "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
         "OPTIONS": {
+            "api_version": api_version,
             "endpoint": emulator_server.endpoint,
             "key": emulator_server.key,
             "retry_backoff_factor": 0.01,
@@ -91,3 +102,13 @@ def azure_backend(emulator_server, settings):
     from django_liveness.backends import get_backend
 
     return get_backend()
+
+
+@pytest.fixture
+def frontend(emulator_server, api_version):
+    """Play the frontend over HTTP in the test's API version: ``frontend(token, verify=..., ...)``."""
+    from functools import partial
+
+    from django_liveness.emulator.client import play_frontend
+
+    return partial(play_frontend, emulator_server.endpoint, api_version=api_version)

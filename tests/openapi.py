@@ -7,7 +7,10 @@ from pathlib import Path
 
 import jsonschema
 
-SPEC_NAME = "face-v1.2-preview.1-liveness.openapi.json"
+SPEC_NAMES = {"v1.2": "face-v1.2-liveness.openapi.json", "v1.2-preview.1": "face-v1.2-preview.1-liveness.openapi.json"}
+# v1.1-preview.1 has no description here; its liveness operations are the v1.2-preview.1 ones.
+SPEC_NAMES["v1.1-preview.1"] = SPEC_NAMES["v1.2-preview.1"]
+SPEC_NAME = SPEC_NAMES["v1.2-preview.1"]
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -20,27 +23,31 @@ def spec_dir():
     raise FileNotFoundError(f"{SPEC_NAME} not found next to the checkout (../shared/azure-face-api/).")
 
 
-@lru_cache(maxsize=1)
-def spec():
-    return json.loads((spec_dir() / SPEC_NAME).read_text())
+@lru_cache(maxsize=None)
+def spec(version="v1.2-preview.1"):
+    return json.loads((spec_dir() / SPEC_NAMES[version]).read_text())
 
 
 def _template_regex(template):
     return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "/?$", re.IGNORECASE)
 
 
-def _schema_for(method, path, status):
+def _schema_for(version, method, path, status):
     """The response schema the spec gives, or None for the client call (not in the spec)."""
-    for template, operations in spec()["paths"].items():
+    for template, operations in spec(version)["paths"].items():
         if _template_regex(template).match(path) and method.lower() in operations:
             responses = operations[method.lower()]["responses"]
             response = responses.get(str(status)) or responses["default"]
             return response.get("schema")
     if re.match(r"^/detectLiveness(WithVerify)?/singleModal/?$", path, re.IGNORECASE):
         # sendResultsToClient: "Default is false, clients will receive a '204 - NoContent' empty body response."
+        # GA has no such switch, and no description of the client's body: 204 or an error.
         if status == 204:
             return None
-        return {"$ref": "#/definitions/LivenessResponseBody"} if status == 200 else {"$ref": "#/definitions/FaceErrorResponse"}
+        if status == 200 and version != "v1.2":
+            return {"$ref": "#/definitions/LivenessResponseBody"}
+        assert status >= 400, f"{version} {method} {path} answered {status}"
+        return {"$ref": "#/definitions/FaceErrorResponse"}
     raise AssertionError(f"{method} {path} is not an operation of the spec")
 
 
@@ -55,9 +62,9 @@ def _check_dates(value, where):
             _check_dates(item, f"{where}[{index}]")
 
 
-def validate_exchange(method, path, status, headers, body):
-    """Assert that one emulator response matches the spec (path relative to /face/{version})."""
-    schema = _schema_for(method, path, status)
+def validate_exchange(version, method, path, status, headers, body):
+    """Assert that one emulator response matches the version's spec (path relative to /face/{version})."""
+    schema = _schema_for(version, method, path, status)
     if status >= 400:
         assert headers.get("x-ms-error-code"), f"{method} {path} {status} has no x-ms-error-code header"
     content_type = headers.get("content-type", "")
@@ -69,7 +76,7 @@ def validate_exchange(method, path, status, headers, body):
         return
     assert content_type.startswith("application/json"), f"{method} {path} {status} is {content_type!r}"
     document = json.loads(body)
-    jsonschema.Draft4Validator({**schema, "definitions": spec()["definitions"]}).validate(document)
+    jsonschema.Draft4Validator({**schema, "definitions": spec(version)["definitions"]}).validate(document)
     _check_dates(document, "body")
 
 
@@ -80,9 +87,18 @@ class RecordingApp:
         self.app = app
         self.prefix = prefix
         self.exchanges = []
+        self.requests = []  # (method, path, user agent, has a subscription key) of every call
 
     def __call__(self, environ, start_response):
         seen = {}
+        self.requests.append(
+            (
+                environ["REQUEST_METHOD"],
+                environ["PATH_INFO"],
+                environ.get("HTTP_USER_AGENT", ""),
+                bool(environ.get("HTTP_OCP_APIM_SUBSCRIPTION_KEY")),
+            )
+        )
 
         def recording_start_response(status, headers, exc_info=None):
             seen["status"], seen["headers"] = int(status.split()[0]), {k.lower(): v for k, v in headers}
@@ -95,9 +111,10 @@ class RecordingApp:
         if hasattr(result, "close"):
             result.close()
         path = environ["PATH_INFO"]
-        match = re.match(rf"^{self.prefix}/face/[^/]+(/.*)$", path)
-        if match and environ["REQUEST_METHOD"] != "OPTIONS":
-            self.exchanges.append((environ["REQUEST_METHOD"], match.group(1), seen["status"], seen["headers"], body))
+        match = re.match(rf"^{self.prefix}/face/([^/]+)(/.*)$", path)
+        if match and match.group(1).lower() in SPEC_NAMES and environ["REQUEST_METHOD"] != "OPTIONS":
+            version, operation = match.group(1).lower(), match.group(2)
+            self.exchanges.append((version, environ["REQUEST_METHOD"], operation, seen["status"], seen["headers"], body))
         return [body]
 
     def validate_all(self):

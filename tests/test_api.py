@@ -317,7 +317,8 @@ def test_audit_entries_need_staff_or_the_audit_permission(owner, subject, app_us
     auditor = grant(app_user, "view_provider_audit")
     entries = client_for(auditor).get(f"{API}/sessions/{session.pk}/audit/").json()
     assert entries[0]["session_id"] == session.provider_session_id
-    assert entries[0]["response"]["body"]["livenessDecision"] == "realface"
+    # GA keeps no audit entries: the stored attempts stand in for them.
+    assert entries[0]["response"]["liveness_decision"] == "realface"
 
 
 def test_anonymous_requests_are_refused(subject):

@@ -1,16 +1,18 @@
-"""The whole lifecycle over HTTP: REST API -> services -> real Azure SDK -> emulator, the frontend played
-by the emulator's client call. No mock of the SDK."""
+"""The whole lifecycle over HTTP, in both Face API versions: REST API -> services -> GA client or the
+real preview SDK -> emulator, the frontend played by the emulator's client call. No mock of either."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from django_liveness.emulator.client import play_frontend
+from django_liveness.emulator.client import FrontendCallFailed
 from django_liveness.images import sample_face_image
 from django_liveness.models import LivenessSession
 from django_liveness.testing import UserFactory
 
-pytestmark = pytest.mark.django_db
+from .conftest import API_VERSIONS
+
+pytestmark = [pytest.mark.django_db, pytest.mark.parametrize("api_version", API_VERSIONS)]
 
 API = "/api/liveness"
 
@@ -38,9 +40,9 @@ def client():
     return client
 
 
-def test_live_person_passes(azure_backend, emulator_server, client, django_capture_on_commit_callbacks):
+def test_live_person_passes(azure_backend, frontend, client, django_capture_on_commit_callbacks):
     session = start_verify_session(client)
-    play_frontend(emulator_server.endpoint, session["auth_token"], verify=True, decision="realface")
+    frontend(session["auth_token"], verify=True, decision="realface")
 
     with django_capture_on_commit_callbacks(execute=True):  # as when the request's transaction commits
         completed = client.post(f"{API}/sessions/{session['id']}/complete/")
@@ -50,15 +52,40 @@ def test_live_person_passes(azure_backend, emulator_server, client, django_captu
     assert (body["status"], body["outcome"], body["liveness_decision"]) == ("completed", "passed", "realface")
     assert body["verification"] == {"is_identical": True, "match_confidence": 0.92}
     assert body["error"] is None and "auth_token" not in body
+    assert body["attempts"] == [
+        {
+            "attempt_id": 1,
+            "attempt_status": "succeeded",
+            "liveness_decision": "realface",
+            "verification": {"is_identical": True, "match_confidence": 0.92},
+            "error": None,
+        }
+    ]
     assert client.get(f"{API}/sessions/{session['id']}/").json() == body
     assert LivenessSession.objects.get().remote_deleted_at is not None  # deleted at the provider once read
 
 
-def test_spoof_fails(azure_backend, emulator_server, client):
+def test_spoof_fails(azure_backend, frontend, client):
     session = start_verify_session(client)
-    play_frontend(emulator_server.endpoint, session["auth_token"], verify=True, decision="spoofface")
+    frontend(session["auth_token"], verify=True, decision="spoofface")
 
     body = client.post(f"{API}/sessions/{session['id']}/complete/").json()
 
     assert (body["status"], body["outcome"], body["liveness_decision"]) == ("completed", "failed", "spoofface")
     assert client.get(f"{API}/sessions/{session['id']}/").json()["outcome"] == "failed"
+
+
+def test_a_session_whose_attempts_all_failed_ends_failed(azure_backend, frontend, client, api_version):
+    session = start_verify_session(client)
+    for _ in range(3):
+        with pytest.raises(FrontendCallFailed):
+            frontend(session["auth_token"], verify=True, error_code="FaceWithMaskDetected")
+
+    body = client.post(f"{API}/sessions/{session['id']}/complete/").json()
+
+    if api_version == "v1.2-preview.1":  # the preview reports no failed attempt: the session waits for its expiry
+        assert (body["status"], body["attempts"]) == ("started", [])
+        return
+    assert (body["status"], body["outcome"]) == ("failed", "")
+    assert body["error"] == {"code": "FaceWithMaskDetected", "message": "Mask detected on face image."}
+    assert [a["error"]["code"] for a in body["attempts"]] == ["FaceWithMaskDetected"] * 3

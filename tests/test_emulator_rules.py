@@ -1,10 +1,12 @@
-"""The emulator core's rules, shared by the HTTP emulator and LocMemBackend."""
+"""The emulator core's rules, shared by the HTTP emulator and LocMemBackend, read through the
+preview's serializer (test_emulator_ga.py reads them through GA's)."""
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY, Emulator, EmulatorError
+from django_liveness.emulator.preview import PreviewApi
 from django_liveness.images import sample_face_image
 
 PARAMS = {"livenessOperationMode": "Passive", "deviceCorrelationId": "device-1", "authTokenTimeToLiveInSeconds": 60}
@@ -25,7 +27,7 @@ def clock():
 
 @pytest.fixture
 def emulator(clock):
-    return Emulator(clock=clock)
+    return PreviewApi(Emulator(clock=clock))
 
 
 def error_of(call, *args, **kwargs):

@@ -21,10 +21,14 @@ from azure.ai.vision.face.models import CreateLivenessSessionContent, CreateLive
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError, ServiceResponseError
 
-from django_liveness.emulator.client import FrontendCallFailed, encode_multipart, play_frontend
+from django_liveness.emulator.client import FrontendCallFailed, encode_multipart
+from django_liveness.emulator.client import play_frontend as play_any_version
 from django_liveness.images import sample_face_image
 
 from .openapi import spec_dir
+
+# These tests drive the preview through its SDK; test_emulator_ga.py covers GA.
+play_frontend = partial(play_any_version, api_version="v1.2-preview.1")
 
 
 @pytest.fixture
@@ -122,8 +126,8 @@ def test_send_results_to_client_gives_the_frontend_the_result(client, emulator_s
     assert entry.response.status_code == 200
     assert entry.request.url == "/face/v1.2-preview.1/detectlivenesswithverify/singlemodal"
     exchange = emulator_server.recording.exchanges[-2]  # the frontend's call
-    assert json.loads(exchange[4])["livenessDecision"] == "spoofface"
-    assert exchange[3]["apim-request-id"] == entry.request_id  # the spec ties the two together
+    assert json.loads(exchange[5])["livenessDecision"] == "spoofface"
+    assert exchange[4]["apim-request-id"] == entry.request_id  # the spec ties the two together
 
 
 @pytest.mark.parametrize("verify", [False, True], ids=["liveness", "verify"])
@@ -231,15 +235,15 @@ def test_throttling_is_ridden_out_by_the_sdk_retry_policy(client, emulator_serve
     emulator_server.state.faults.configure(throttle_next=2, retry_after=0)
     created = client.create_liveness_session(liveness_content())
     assert created.session_id
-    assert [e[2] for e in emulator_server.recording.exchanges] == [429, 429, 200]
-    assert emulator_server.recording.exchanges[0][3]["retry-after"] == "0"
+    assert [e[3] for e in emulator_server.recording.exchanges] == [429, 429, 200]
+    assert emulator_server.recording.exchanges[0][4]["retry-after"] == "0"
 
 
 def test_server_errors_are_retried(client, emulator_server):
     emulator_server.state.faults.configure(error_next=2, error_status=503)
     created = client.create_liveness_session(liveness_content())
     assert created.session_id
-    assert [e[2] for e in emulator_server.recording.exchanges] == [503, 503, 200]
+    assert [e[3] for e in emulator_server.recording.exchanges] == [503, 503, 200]
 
 
 def test_dropped_connections_are_retried_for_reads(client, emulator_server):
@@ -251,7 +255,7 @@ def test_dropped_connections_are_retried_for_reads(client, emulator_server):
     assert sessions == []
     (retried,) = history
     assert isinstance(retried.error, ServiceResponseError) and retried.http_response is None  # no answer at all
-    assert [e[2] for e in emulator_server.recording.exchanges] == [200]
+    assert [e[3] for e in emulator_server.recording.exchanges] == [200]
 
 
 def test_dropped_connection_on_create_reaches_the_caller(client, emulator_server):

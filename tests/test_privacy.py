@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_liveness import privacy, services, signals
-from django_liveness.exceptions import ConsentRequired, ProviderUnavailable, SubjectErased
+from django_liveness.exceptions import ConsentRequired, ProviderUnavailable, SessionNotFound, SubjectErased
 from django_liveness.images import sample_face_image
 from django_liveness.models import Consent, LivenessEvent, LivenessSession, ReferenceImage
 from django_liveness.testing import (
@@ -115,7 +115,8 @@ def test_deleting_a_subject_deletes_its_sessions_at_the_provider(locmem):
     subject = SubjectFactory()
     open_session = services.start_session(subject, verify=False)
     services.delete_subject(subject)
-    assert locmem.list_sessions(verify=False) == []
+    with pytest.raises(SessionNotFound):
+        locmem.get_result(open_session.provider_session_id, verify=False)
     assert ("delete_session", {"session_id": open_session.provider_session_id}) in locmem.calls
 
 
@@ -172,10 +173,12 @@ def test_purge_keeps_provider_sessions_when_told_to_until_their_rows_go(settings
     session = completed_verify_session(subject, locmem)
     with time_machine.travel(timezone.now() + timedelta(days=31)):
         assert privacy.purge()["remote_deleted"] == 0
-    assert [remote.session_id for remote in locmem.list_sessions(verify=True)] == [session.provider_session_id]
+    assert locmem.get_result(session.provider_session_id, verify=True).liveness_decision == "realface"
     with time_machine.travel(timezone.now() + timedelta(days=1096)):
         assert privacy.purge()["remote_deleted"] == 1
-    assert locmem.list_sessions(verify=True) == [] and not LivenessSession.objects.exists()
+    with pytest.raises(SessionNotFound):
+        locmem.get_result(session.provider_session_id, verify=True)
+    assert not LivenessSession.objects.exists()
 
 
 def test_purge_erases_subjects_who_withdrew_consent(locmem):
@@ -208,7 +211,24 @@ def create_remote_only(locmem):
     return locmem.create_session(operation_mode="Passive", device_correlation_id="x", auth_token_ttl_seconds=600)
 
 
-def test_sync_deletes_provider_sessions_with_no_local_row(settings):
+@pytest.fixture
+def preview_locmem(settings):
+    """The orphan sweep needs the provider's session list: only the preview has one."""
+    settings.LIVENESS = {**settings.LIVENESS, "OPTIONS": {"api_version": "v1.2-preview.1"}}
+    return locmem_backend()
+
+
+def test_sync_skips_the_orphan_sweep_where_the_provider_cannot_list_sessions(locmem):
+    create_remote_only(locmem)
+    out = StringIO()
+    with time_machine.travel(timezone.now() + timedelta(minutes=20)):
+        call_command("liveness_sync", stdout=out)
+    assert "The provider cannot list its sessions (Face API v1.2): no orphan sweep." in out.getvalue()
+    assert privacy.delete_orphan_remote_sessions() is None
+    assert [operation for operation, _ in locmem.calls] == ["create_session"]
+
+
+def test_sync_deletes_provider_sessions_with_no_local_row(settings, preview_locmem):
     settings.LIVENESS = {**settings.LIVENESS, "AUTH_TOKEN_TTL_SECONDS": 3600}  # the known one stays open
     locmem = locmem_backend()  # the backend built for these settings
     orphan = create_remote_only(locmem)
@@ -221,14 +241,16 @@ def test_sync_deletes_provider_sessions_with_no_local_row(settings):
     assert remaining == [kept.provider_session_id] and orphan.session_id not in remaining
 
 
-def test_sync_leaves_a_session_that_is_still_being_created(locmem):
+def test_sync_leaves_a_session_that_is_still_being_created(preview_locmem):
     """The local row gets its provider id only when the create call returns: give it time."""
+    locmem = preview_locmem
     young = create_remote_only(locmem)
     assert privacy.delete_orphan_remote_sessions() == 0
     assert young.session_id in [remote.session_id for remote in locmem.list_sessions(verify=False)]
 
 
-def test_sync_checks_each_orphan_again_before_deleting_it(locmem, monkeypatch):
+def test_sync_checks_each_orphan_again_before_deleting_it(preview_locmem, monkeypatch):
+    locmem = preview_locmem
     remote = create_remote_only(locmem)
     listed = locmem.list_sessions
 

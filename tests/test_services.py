@@ -159,9 +159,10 @@ def test_passed_verify_session_is_completed_once_and_fires_verified(verify_sessi
     assert session.outcome == LivenessSession.Outcome.PASSED
     assert session.auth_token == ""
     assert session.completed_at and session.verified_at
-    assert session.model_version == "2023-12-20-preview.06"
+    assert session.model_version == "2024-11-15"
     assert len(session.result_digest) == 64
-    assert session.result_payload["status"] == "ResultAvailable"
+    assert session.result_payload["status"] == "Succeeded"  # the provider's answer, sanitized
+    assert "authToken" not in session.result_payload
     assert session.remote_deleted_at is not None
     session.subject.refresh_from_db()
     assert session.subject.verified_at == session.verified_at
@@ -260,12 +261,28 @@ def test_remote_session_is_kept_when_configured(subject, settings):
     assert [entry.session_id for entry in services.get_audit_entries(session)] == [session.provider_session_id]
 
 
-def test_audit_entries_come_from_the_stored_result_once_the_provider_deleted_the_session(verify_session, locmem):
-    locmem.complete(verify_session)
-    session = services.refresh_session(verify_session)
-    (entry,) = services.get_audit_entries(session)
-    assert entry.session_id == session.provider_session_id
-    assert entry.response["body"]["livenessDecision"] == "realface"
+@pytest.mark.parametrize("api_version", ["v1.2", "v1.2-preview.1"])
+def test_audit_entries_come_from_the_stored_attempts_once_the_provider_has_none(subject, settings, api_version, oncommit):
+    # GA keeps no audit entries at all; the preview's are gone once the session is deleted there.
+    settings.LIVENESS = {**settings.LIVENESS, "OPTIONS": {"api_version": api_version}}
+    ReferenceImageFactory(subject=subject)
+    verify_session = services.start_session(subject, verify=True)
+    locmem_backend().complete(verify_session, error_code="FaceWithMaskDetected")
+    locmem_backend().complete(verify_session)
+    with oncommit():  # the provider's copy is deleted once the result is stored
+        session = services.refresh_session(verify_session)
+    entries = services.get_audit_entries(session)
+    assert all(entry.session_id == session.provider_session_id for entry in entries)
+    assert entries[-1].response == {
+        "attempt_status": "succeeded",
+        "liveness_decision": "realface",
+        "is_identical": True,
+        "match_confidence": 0.92,
+        "error_code": None,
+    }
+    if api_version == "v1.2":
+        assert entries[0].response["error_code"] == "FaceWithMaskDetected"
+    assert len(entries) == (2 if api_version == "v1.2" else 1)
 
 
 def test_a_receiver_that_raises_does_not_lose_the_result(verify_session, locmem, oncommit, caplog):

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Consent, LivenessSession, ReferenceImage, Subject
+from ..models import Consent, LivenessAttempt, LivenessSession, ReferenceImage, Subject
 
 # DRF drops allow_blank from read-only fields, so the schema's enums would leave out the "" these
 # fields hold until there is a result.
@@ -111,6 +111,48 @@ class SessionSerializer(serializers.ModelSerializer):
         return {"code": session.error_code, "message": session.error_message}
 
 
+class AttemptSerializer(serializers.ModelSerializer):
+    """One frontend call as the provider reported it (no image id, digest or face box)."""
+
+    # Not "status": a second enum of that name would collide with the session's in the schema.
+    attempt_status = serializers.ChoiceField(source="status", choices=LivenessAttempt.Status.choices, read_only=True)
+    verification = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LivenessAttempt
+        fields = ["attempt_id", "attempt_status", "liveness_decision", "verification", "error"]
+        read_only_fields = fields
+        extra_kwargs = {"liveness_decision": BLANK_CHOICE}
+
+    @extend_schema_field(VerificationSerializer(allow_null=True))
+    def get_verification(self, attempt):
+        if attempt.is_identical is None:
+            return None
+        return {"is_identical": attempt.is_identical, "match_confidence": attempt.match_confidence}
+
+    @extend_schema_field(SessionErrorSerializer(allow_null=True))
+    def get_error(self, attempt):
+        if not attempt.error_code:
+            return None
+        return {"code": attempt.error_code, "message": attempt.error_message}
+
+
+class SessionDetailSerializer(SessionSerializer):
+    """One session with its attempts (stored when the session ends with a result or a failure)."""
+
+    attempts = serializers.SerializerMethodField()
+
+    class Meta(SessionSerializer.Meta):
+        fields = SessionSerializer.Meta.fields + ["attempts"]
+
+    @extend_schema_field(AttemptSerializer(many=True))
+    def get_attempts(self, session):
+        if session.status not in (LivenessSession.Status.COMPLETED, LivenessSession.Status.FAILED):
+            return []  # attempts are stored only then: no query for an open session
+        return AttemptSerializer(session.attempts.all(), many=True).data
+
+
 def token_field():
     # Not read_only: drf-spectacular marks read-only fields required, and most answers have no token.
     return serializers.CharField(
@@ -120,13 +162,13 @@ def token_field():
     )
 
 
-class SessionWithTokenSerializer(SessionSerializer):
+class SessionWithTokenSerializer(SessionDetailSerializer):
     """The session as its starter sees it while the token is valid: with ``auth_token``."""
 
     auth_token = token_field()
 
-    class Meta(SessionSerializer.Meta):
-        fields = SessionSerializer.Meta.fields + ["auth_token"]
+    class Meta(SessionDetailSerializer.Meta):
+        fields = SessionDetailSerializer.Meta.fields + ["auth_token"]
 
 
 class SessionCreatedSerializer(serializers.ModelSerializer):

@@ -20,6 +20,7 @@ from .errors import Conflict, ErrorFormatMixin
 from .idempotency import idempotent
 from .serializers import (
     AuditEntrySerializer,
+    SessionDetailSerializer,
     ConsentGrantSerializer,
     ConsentSerializer,
     ErrorSerializer,
@@ -343,7 +344,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         session = self.get_object()
         if self.shows_token(session):
             return Response(SessionWithTokenSerializer(session).data, headers=NO_STORE)
-        return Response(SessionSerializer(session).data)
+        return Response(SessionDetailSerializer(session).data)
 
     def create(self, request):
         serializer = SessionCreateSerializer(data=request.data)
@@ -379,7 +380,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
     @extend_schema(
         request=None,
-        responses={200: SessionSerializer, **_errors(401, 403, 404), **PROVIDER_ERRORS},
+        responses={200: SessionDetailSerializer, **_errors(401, 403, 404), **PROVIDER_ERRORS},
         description="The frontend reports that the capture finished: the server fetches the result from the provider "
         "(never from this request) and returns the session. Repeating it is harmless.",
     )
@@ -388,7 +389,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         session = self.get_object()
         permissions.require(request.user, session.subject, "change_livenesssession")
         session = services.refresh_session(session, actor=request.user)
-        return Response(SessionSerializer(session).data)
+        return Response(SessionDetailSerializer(session).data)
 
     @extend_schema(responses={200: AuditEntrySerializer(many=True), **_errors(401, 403, 404), **PROVIDER_ERRORS})
     @action(detail=True, methods=["get"], pagination_class=None)

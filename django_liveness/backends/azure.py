@@ -1,49 +1,35 @@
-"""AzureFaceBackend: the Face liveness service through the ``azure-ai-vision-face`` SDK.
+"""AzureFaceBackend: the Azure AI Face liveness service, Face API v1.2 (GA) by default.
 
-One ``FaceSessionClient`` per backend instance (and so per process: ``get_backend`` memoizes
-the backend), created on first use. Timeouts and retries are set for a request path: a user
-waits on these calls, so seconds, not azure-core's 300-second read timeout.
+``OPTIONS["api_version"]`` picks the version: ``"v1.2"`` (GA, on azure-core's ``PipelineClient``,
+``azure_ga.py``) or ``"v1.2-preview.1"`` (the ``azure-ai-vision-face`` SDK, ``azure_preview.py``).
+One client per backend instance (and so per process: ``get_backend`` memoizes the backend),
+created on first use. Timeouts and retries are set for a request path: a user waits on these
+calls, so seconds, not azure-core's 300-second read timeout.
 """
 
 import os
 import threading
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
+from django.utils import timezone
 
 from ..conf import liveness_settings
-from ..exceptions import (
-    BackendError,
-    InvalidImage,
-    LivenessConfigurationError,
-    ProviderUnavailable,
-    SessionNotFound,
-    Throttled,
-    Unauthorized,
-)
-from . import wire
-from .base import BaseLivenessBackend
+from ..exceptions import LivenessConfigurationError
+from . import ga_wire, preview_wire
+from .base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, BaseLivenessBackend
 
-API_VERSION = "v1.2-preview.1"
-IMAGE_ERROR_CODES = {"InvalidImage", "InvalidImageSize", "InvalidImageFormat", "NoFaceDetected"}
-
-
-def _import_sdk():
-    try:
-        from azure.ai.vision.face import FaceSessionClient, models
-        from azure.core import exceptions
-        from azure.core.credentials import AzureKeyCredential
-    except ImportError as error:
-        raise LivenessConfigurationError(
-            'AzureFaceBackend needs the Azure SDK: pip install "django-liveness[azure]" '
-            f"(could not import it: {error})."
-        ) from error
-    return FaceSessionClient, models, exceptions, AzureKeyCredential
+GA = "v1.2"
+PREVIEW = "v1.2-preview.1"
+API_VERSIONS = (GA, PREVIEW)
+LIST_PAGE_SIZE = 1000
 
 
 class AzureFaceBackend(BaseLivenessBackend):
     default_options = {
+        "api_version": GA,  # or "v1.2-preview.1" (through the azure-ai-vision-face SDK)
         "endpoint": None,  # default: environment variable VISION_ENDPOINT
         "key": None,  # default: environment variable VISION_KEY
         "connection_timeout": 5,  # seconds to connect
@@ -63,7 +49,17 @@ class AzureFaceBackend(BaseLivenessBackend):
         self._client_lock = threading.Lock()
 
     def __repr__(self):
-        return f"<AzureFaceBackend endpoint={self.endpoint!r}>"  # never the key
+        return f"<AzureFaceBackend endpoint={self.endpoint!r} api_version={self.api_version!r}>"  # never the key
+
+    @property
+    def api_version(self):
+        return self.options["api_version"]
+
+    @property
+    def capabilities(self):
+        if self.api_version == PREVIEW:
+            return frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES})
+        return frozenset({SESSION_IMAGES})  # GA has no session list and no audit endpoint
 
     def check(self):
         messages = []
@@ -86,6 +82,15 @@ class AzureFaceBackend(BaseLivenessBackend):
                     id="django_liveness.W001",
                 )
             )
+        if self.api_version == PREVIEW:
+            messages.append(
+                checks.Warning(
+                    f"AzureFaceBackend speaks the preview Face API {PREVIEW}, which Azure can retire.",
+                    hint=f"Remove LIVENESS['OPTIONS']['api_version'] to use the generally available {GA}. "
+                    "See docs/backends.md, 'Face API versions'.",
+                    id="django_liveness.W002",
+                )
+            )
         return messages
 
     @property
@@ -103,91 +108,76 @@ class AzureFaceBackend(BaseLivenessBackend):
         return self._client
 
     def _build_client(self):
-        FaceSessionClient, _models, _exceptions, AzureKeyCredential = _import_sdk()
         if not self.endpoint or not self.key:
             raise LivenessConfigurationError(
                 "AzureFaceBackend needs an endpoint and a key: set LIVENESS['OPTIONS'] or VISION_ENDPOINT / VISION_KEY."
             )
-        from .azure_retry import CappedRetryPolicy
-
-        options = self.options
-        return FaceSessionClient(
-            endpoint=self.endpoint,
-            credential=AzureKeyCredential(self.key),
-            api_version=API_VERSION,
-            connection_timeout=options["connection_timeout"],
-            read_timeout=options["read_timeout"],
-            retry_policy=CappedRetryPolicy(
-                max_retry_after=options["max_retry_after"],
-                retry_total=options["retry_total"],
-                retry_backoff_factor=options["retry_backoff_factor"],
-                retry_backoff_max=options["retry_backoff_max"],
-            ),
-        )
+        if self.api_version == PREVIEW:
+            from .azure_preview import PreviewClient as Client
+        else:
+            from .azure_ga import GaClient as Client
+        return Client(endpoint=self.endpoint, key=self.key, options=self.options)
 
     def close(self):
-        """Close the SDK client (its connection pool); the next call builds a new one."""
+        """Close the client (its connection pool); the next call builds a new one."""
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:
             client.close()
 
+    @property
+    def _wire(self):
+        return preview_wire if self.api_version == PREVIEW else ga_wire
+
     # --- calls -------------------------------------------------------------------------
 
-    def _call(self, function, *args, **kwargs):
-        _FaceSessionClient, _models, exceptions, _credential = _import_sdk()
-        try:
-            return function(*args, **kwargs)
-        except exceptions.HttpResponseError as error:
-            raise _translate(error) from None
-        except (exceptions.ServiceRequestError, exceptions.ServiceResponseError) as error:
-            raise ProviderUnavailable(f"The Face service could not be reached: {type(error).__name__}.") from None
-
     def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        body = {
-            "livenessOperationMode": operation_mode,
-            "deviceCorrelationId": device_correlation_id,
-            "authTokenTimeToLiveInSeconds": auth_token_ttl_seconds,
-        }
-        result = self._call(self.client.create_liveness_session, body)
-        return wire.created_session(result.as_dict())
+        body = _create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+        return self._wire.created_session(self.client.create_session(body), expires_at=_expiry(auth_token_ttl_seconds))
 
     def create_verify_session(self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        _FaceSessionClient, models, _exceptions, _credential = _import_sdk()
-        # SDK 1.0.0b2 sends the multipart create only for this model class, not for a dict.
-        content = models.CreateLivenessWithVerifySessionContent(
-            liveness_operation_mode=operation_mode,
-            device_correlation_id=device_correlation_id,
-            auth_token_time_to_live_in_seconds=auth_token_ttl_seconds,
-        )
-        result = self._call(self.client.create_liveness_with_verify_session, content, verify_image=reference_image)
-        return wire.created_session(result.as_dict())
+        fields = _create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+        body = self.client.create_verify_session(fields, reference_image)
+        return self._wire.created_session(body, expires_at=_expiry(auth_token_ttl_seconds))
 
     def get_result(self, session_id, *, verify):
-        get = self.client.get_liveness_with_verify_session_result if verify else self.client.get_liveness_session_result
-        return wire.session_result(self._call(get, session_id).as_dict())
+        return self._wire.session_result(self.client.get_session(session_id, verify=verify))
 
     def delete_session(self, session_id, *, verify):
-        delete = self.client.delete_liveness_with_verify_session if verify else self.client.delete_liveness_session
-        self._call(delete, session_id)
+        self.client.delete_session(session_id, verify=verify)
+
+    def get_session_image(self, session_image_id):
+        return self.client.get_session_image(session_image_id)
 
     def list_audit_entries(self, session_id, *, verify):
-        client = self.client
-        audit = (
-            client.get_liveness_with_verify_session_audit_entries if verify else client.get_liveness_session_audit_entries
-        )
-        return [wire.audit_entry(entry.as_dict()) for entry in self._call(audit, session_id)]
+        self._require(AUDIT_ENTRIES)
+        return [preview_wire.audit_entry(entry) for entry in self.client.list_audit_entries(session_id, verify=verify)]
 
     def list_sessions(self, *, verify):
-        client = self.client
-        list_page = client.get_liveness_with_verify_sessions if verify else client.get_liveness_sessions
+        self._require(LIST_SESSIONS)
         sessions, start = [], None
         while True:
-            page = self._call(list_page, start=start, top=1000)
-            sessions.extend(wire.remote_session(item.as_dict()) for item in page)
-            if len(page) < 1000:
+            page = self.client.list_sessions(verify=verify, start=start, top=LIST_PAGE_SIZE)
+            sessions.extend(preview_wire.remote_session(item) for item in page)
+            if len(page) < LIST_PAGE_SIZE:
                 return sessions
             start = sessions[-1].session_id
+
+    def _require(self, capability):
+        if not self.supports(capability):
+            raise NotImplementedError(f"Face API {self.api_version} has no {capability.replace('_', ' ')}.")
+
+
+def _create_fields(operation_mode, device_correlation_id, ttl):
+    fields = {"livenessOperationMode": operation_mode, "authTokenTimeToLiveInSeconds": ttl}
+    if device_correlation_id:
+        fields["deviceCorrelationId"] = device_correlation_id
+    return fields
+
+
+def _expiry(ttl):
+    # Neither version says when the token expires; it lives ``ttl`` seconds from its creation.
+    return timezone.now() + timedelta(seconds=ttl)
 
 
 def _check_options(options):
@@ -199,6 +189,8 @@ def _check_options(options):
     def is_number(value):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
 
+    if options["api_version"] not in API_VERSIONS:
+        refuse("api_version", " or ".join(repr(version) for version in API_VERSIONS))
     for name in ("endpoint", "key"):
         if options[name] is not None and not isinstance(options[name], str):
             refuse(name, "a string")
@@ -211,33 +203,3 @@ def _check_options(options):
     retry_total = options["retry_total"]
     if not isinstance(retry_total, int) or isinstance(retry_total, bool) or retry_total < 0:
         refuse("retry_total", "a whole number >= 0")
-
-
-def _translate(error):
-    """An azure-core HttpResponseError as one of our BackendErrors."""
-    status = error.status_code
-    code, message = str(status), str(error.message or "")
-    response = error.response
-    try:
-        body = response.json()["error"]
-        code, message = body.get("code") or code, body.get("message") or message
-    except Exception:  # not the service's error body (a proxy, a gateway ...)
-        pass
-    if status == 404:
-        return SessionNotFound(message, status=status)
-    if status == 429:
-        return Throttled(message, status=status, retry_after=_retry_after(response))
-    if status in (401, 403):
-        return Unauthorized(message, status=status)
-    if status >= 500:
-        return ProviderUnavailable(message, status=status, retry_after=_retry_after(response))
-    if code in IMAGE_ERROR_CODES:
-        return InvalidImage(message, status=status)
-    return BackendError(message, code=code, status=status)
-
-
-def _retry_after(response):
-    try:
-        return int(float(response.headers.get("Retry-After")))
-    except (TypeError, ValueError):
-        return None

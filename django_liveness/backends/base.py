@@ -1,52 +1,116 @@
-"""The interface every liveness provider backend implements.
+"""The provider-neutral contract every liveness backend implements.
 
 A backend only talks to its provider and returns the small typed objects below; the state
-machine, the database and the signals belong to ``django_liveness.services``. Backends raise
-only the ``BackendError`` subclasses of ``django_liveness.exceptions``.
+machine, the database and the signals belong to ``django_liveness.services``. Provider JSON,
+status strings and error codes stay inside ``backends/``: each backend maps its provider's
+states to ``ProviderStatus``, its results to ``SessionResult``, and its errors (through
+``error_for``, the one mapping every backend shares) to the ``BackendError`` subclasses of
+``django_liveness.exceptions``.
 """
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..exceptions import LivenessConfigurationError
+from ..exceptions import (
+    BackendError,
+    InvalidImage,
+    LivenessConfigurationError,
+    ProviderUnavailable,
+    SessionNotFound,
+    Throttled,
+    Unauthorized,
+)
 
-# Provider session status values (Face API v1.2-preview.1 ``FaceSessionStatus``).
-NOT_STARTED = "NotStarted"
-STARTED = "Started"
-RESULT_AVAILABLE = "ResultAvailable"
+
+class ProviderStatus:
+    """A provider session's (or attempt's) state, in every provider's and version's terms."""
+
+    NOT_STARTED = "not_started"  # created, nobody has used the token yet
+    RUNNING = "running"  # the frontend has called; no result yet
+    SUCCEEDED = "succeeded"  # a result is there
+    FAILED = "failed"  # ended without a result (every allowed attempt failed)
+    CANCELED = "canceled"
+
+
+# Optional capabilities a backend declares in ``capabilities``.
+LIST_SESSIONS = "list_sessions"  # list_sessions(): find provider sessions with no local row
+AUDIT_ENTRIES = "audit_entries"  # list_audit_entries(): the provider's log of the frontend's calls
+SESSION_IMAGES = "session_images"  # get_session_image(): the captured frame
+
+IMAGE_ERROR_CODES = frozenset({"InvalidImage", "InvalidImageSize", "InvalidImageFormat", "NoFaceDetected"})
+# Keys never kept in a stored payload (compared lower-case, without "_" and "-").
+SECRET_KEY_PARTS = ("token", "key", "secret", "password", "credential")
+
+
+@dataclass(frozen=True)
+class Verification:
+    is_identical: bool
+    match_confidence: float
+
+
+@dataclass(frozen=True)
+class ReferenceFace:
+    """What the provider found in a verify session's reference image."""
+
+    face_rectangle: dict | None
+    quality_for_recognition: str | None = None  # "low" | "medium" | "high"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One frontend call of a session, as the provider reports it."""
+
+    attempt_id: int
+    status: str  # ProviderStatus
+    liveness_decision: str | None = None  # "realface" | "spoofface" | "uncertain"
+    verification: Verification | None = None
+    face_rectangle: dict | None = None
+    error_code: str = ""
+    error_message: str = ""
+    session_image_id: str = ""
+    digest: str = ""
 
 
 @dataclass(frozen=True)
 class CreatedSession:
     session_id: str
-    auth_token: str = field(repr=False)  # a secret: keep it out of reprs and logs
-    # What the provider found in the reference image of a verify session, when it said.
-    reference_face_rectangle: dict | None = None
-    reference_quality_for_recognition: str | None = None  # "low" | "medium" | "high"
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    is_identical: bool
-    match_confidence: float
-    # What the provider reported about the reference image, when it did.
-    reference_face_rectangle: dict | None = None
-    reference_quality_for_recognition: str | None = None  # "low" | "medium" | "high"
+    auth_token: str = field(repr=False)  # a secret for the frontend: keep it out of reprs and logs
+    expires_at: datetime | None = None  # when the token stops working, as the backend knows it
+    reference: ReferenceFace | None = None
+    payload: dict = field(default_factory=dict, repr=False)  # sanitized: no token, key or image
 
 
 @dataclass(frozen=True)
 class SessionResult:
     session_id: str
-    status: str  # NOT_STARTED | STARTED | RESULT_AVAILABLE
-    expired: bool = False
-    created_at: datetime | None = None
+    status: str  # ProviderStatus
+    expired: bool = False  # the provider says the token expired (when it says)
     started_at: datetime | None = None
-    liveness_decision: str | None = None  # "realface" | "spoofface" | "uncertain", lower-cased
-    verify: VerifyResult | None = None
-    face_rectangle: dict | None = None  # target face in the capture
+    attempts: tuple = ()  # Attempt, in attempt_id order
+    reference: ReferenceFace | None = None
     model_version: str = ""
-    digest: str = ""
-    payload: dict = field(default_factory=dict, repr=False)  # the provider's body, as JSON
+    latency_ms: int | None = None  # the provider's processing time of the result, when known
+    payload: dict = field(default_factory=dict, repr=False)  # sanitized: no token, key or image
+
+    @property
+    def result_attempt(self):
+        """The latest succeeded attempt: the one whose decision counts."""
+        succeeded = [a for a in self.attempts if a.status == ProviderStatus.SUCCEEDED and a.liveness_decision]
+        return succeeded[-1] if succeeded else None
+
+    @property
+    def last_failed_attempt(self):
+        failed = [a for a in self.attempts if a.status == ProviderStatus.FAILED]
+        return failed[-1] if failed else None
+
+    @property
+    def liveness_decision(self):
+        return self.result_attempt.liveness_decision if self.result_attempt else None
+
+    @property
+    def verification(self):
+        return self.result_attempt.verification if self.result_attempt else None
 
 
 @dataclass(frozen=True)
@@ -71,14 +135,62 @@ class RemoteSession:
     device_correlation_id: str = ""
 
 
+def error_for(status, code="", message="", retry_after=None):
+    """The one mapping of a provider's answer (HTTP status, error code) to a BackendError."""
+    code = code or (str(status) if status else "")
+    if status == 404:
+        return SessionNotFound(message, status=status)
+    if status == 429:
+        return Throttled(message, status=status, retry_after=retry_after)
+    if status in (401, 403):
+        return Unauthorized(message, status=status)
+    if status is None or status >= 500:
+        return ProviderUnavailable(message, status=status, retry_after=retry_after)
+    if code in IMAGE_ERROR_CODES:
+        return InvalidImage(message, status=status)
+    return BackendError(message, code=code, status=status)
+
+
+def parse_retry_after(value):
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def sanitized(payload):
+    """``payload`` as JSON-safe data without secrets or bytes, fit to store and show."""
+
+    def clean(value):
+        if isinstance(value, dict):
+            return {
+                str(key): clean(item)
+                for key, item in value.items()
+                if not _is_secret_key(str(key)) and not isinstance(item, (bytes, bytearray))
+            }
+        if isinstance(value, (list, tuple)):
+            return [clean(item) for item in value if not isinstance(item, (bytes, bytearray))]
+        return value
+
+    return json.loads(json.dumps(clean(payload), default=str))
+
+
+def _is_secret_key(key):
+    folded = key.lower().replace("_", "").replace("-", "")
+    return any(part in folded for part in SECRET_KEY_PARTS)
+
+
 class BaseLivenessBackend:
     """Template for a provider backend.
 
     ``default_options`` lists every option the backend accepts; ``LIVENESS['OPTIONS']`` is
     merged over it and unknown keys are refused, so a typo does not pass silently.
+    ``capabilities`` names the optional operations the backend has; the layers above check it
+    (``supports``) and adapt when one is missing.
     """
 
     default_options: dict = {}
+    capabilities: frozenset = frozenset()
 
     def __init__(self, **options):
         unknown = sorted(set(options) - set(self.default_options))
@@ -88,6 +200,9 @@ class BaseLivenessBackend:
                 f"known: {', '.join(self.default_options) or 'none'}."
             )
         self.options = {**self.default_options, **options}
+
+    def supports(self, capability):
+        return capability in self.capabilities
 
     def check(self):
         """Return a list of django.core.checks messages about this backend's configuration."""
@@ -117,8 +232,13 @@ class BaseLivenessBackend:
     def delete_session(self, session_id: str, *, verify: bool) -> None:
         raise NotImplementedError
 
+    # --- optional (see ``capabilities``) -------------------------------------------------
+
     def list_audit_entries(self, session_id: str, *, verify: bool) -> list[AuditEntry]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no audit entries.")
 
     def list_sessions(self, *, verify: bool) -> list[RemoteSession]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} cannot list sessions.")
+
+    def get_session_image(self, session_image_id: str) -> bytes:
+        raise NotImplementedError(f"{type(self).__name__} has no session images.")

@@ -1,49 +1,56 @@
 """LocMemBackend: an in-memory Face liveness service for your own tests.
 
-It runs the emulator's rules in process (no HTTP), records every call it receives in
-``calls``, and lets a test choose a session's outcome (``complete``) or make the next calls
-fail (``fail_next``). See docs/testing.md.
+It runs the emulator's rules in process (no HTTP) and reads the emulator's answers with the
+same parsers as AzureFaceBackend, in the API version of ``OPTIONS["api_version"]`` (GA v1.2 by
+default). It records every call it receives in ``calls``, and lets a test choose a session's
+outcome (``complete``) or make the next calls fail (``fail_next``). See docs/testing.md.
 """
 
 import threading
-import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core import checks
 from django.utils import timezone
 
 from ..emulator.core import LIVENESS, LIVENESS_WITH_VERIFY, Emulator, EmulatorError
-from ..exceptions import BackendError, InvalidImage, SessionNotFound, Throttled, Unauthorized
+from ..emulator.ga import GaApi
+from ..emulator.preview import PreviewApi
+from ..exceptions import LivenessConfigurationError
 from ..images import sample_face_image
-from . import wire
-from .base import BaseLivenessBackend
+from . import ga_wire, preview_wire
+from .base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, BaseLivenessBackend, error_for
 
 _KIND = {False: LIVENESS, True: LIVENESS_WITH_VERIFY}
-
-
-def backend_error(error):
-    """The BackendError the Azure backend would raise for the same service error."""
-    if error.status == 404:
-        return SessionNotFound(error.message, status=404)
-    if error.status == 429:
-        return Throttled(error.message, status=429, retry_after=error.retry_after)
-    if error.status in (401, 403):
-        return Unauthorized(error.message, status=error.status)
-    if error.code in ("InvalidImage", "InvalidImageSize"):
-        return InvalidImage(error.message, status=error.status)
-    return BackendError(error.message, code=error.code, status=error.status)
+GA, PREVIEW = "v1.2", "v1.2-preview.1"
 
 
 class LocMemBackend(BaseLivenessBackend):
-    default_options = {}
+    default_options = {"api_version": GA}
 
     def __init__(self, **options):
         super().__init__(**options)
-        # timezone.now honours time-machine/freezegun, so tests can move the clock.
-        self.emulator = Emulator(clock=timezone.now)
+        if self.options["api_version"] not in (GA, PREVIEW):
+            raise LivenessConfigurationError(
+                f"LIVENESS['OPTIONS']['api_version'] must be {GA!r} or {PREVIEW!r}, got {self.options['api_version']!r}."
+            )
         self.calls = []  # (operation, kwargs) in order; image bytes are replaced by their length
         self._failures = []
         self._lock = threading.Lock()
+        self._start()
+
+    def _start(self):
+        # timezone.now honours time-machine/freezegun, so tests can move the clock.
+        self.emulator = Emulator(clock=timezone.now)
+        preview = self.options["api_version"] == PREVIEW
+        self._api = PreviewApi(self.emulator) if preview else GaApi(self.emulator)
+        self._wire = preview_wire if preview else ga_wire
+
+    @property
+    def capabilities(self):
+        if self.options["api_version"] == PREVIEW:
+            return frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES})
+        return frozenset({SESSION_IMAGES})
 
     def check(self):
         if not settings.DEBUG:
@@ -58,23 +65,27 @@ class LocMemBackend(BaseLivenessBackend):
 
     # --- test helpers ------------------------------------------------------------------
 
-    def complete(self, session, *, decision="realface", same_person=True, match_confidence=None, finish=True):
-        """Play the frontend: finish ``session`` (a LivenessSession or provider session id).
+    def complete(
+        self, session, *, decision="realface", same_person=True, match_confidence=None, finish=True, error_code=""
+    ):
+        """Play the frontend: one capture of ``session`` (a LivenessSession or provider session id).
 
-        Returns the LivenessResponseBody the service records (``{}`` with ``finish=False``).
+        ``error_code`` (``"FaceWithMaskDetected"`` ...) makes this attempt fail; the session then
+        allows another, up to three in all. ``finish=False`` leaves the attempt running.
         """
         session_id = getattr(session, "provider_session_id", session)
         token, kind = self.emulator.token_for(session_id)
-        entry = self.emulator.detect(
+        self.emulator.detect(
             token,
             kind,
             sample_face_image(),
+            api_version=self.options["api_version"],
             decision=decision,
             same_person=same_person,
             match_confidence=match_confidence,
             finish=finish,
+            error_code=error_code,
         )
-        return entry["response"]["body"]
 
     def fail_next(self, error, times=1):
         """Make the next ``times`` calls raise ``error`` (a BackendError instance)."""
@@ -84,7 +95,7 @@ class LocMemBackend(BaseLivenessBackend):
     def reset(self):
         """Forget all sessions, recorded calls and pending failures."""
         with self._lock:
-            self.emulator = Emulator(clock=timezone.now)
+            self._start()
             self.calls.clear()
             self._failures.clear()
 
@@ -99,58 +110,67 @@ class LocMemBackend(BaseLivenessBackend):
         try:
             return function()
         except EmulatorError as error:
-            raise backend_error(error) from None
+            raise error_for(error.status, error.code, error.message, error.retry_after) from None
 
-    @staticmethod
-    def _params(operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        return {
-            "livenessOperationMode": operation_mode,
-            "deviceCorrelationId": device_correlation_id or str(uuid.uuid4()),
-            "authTokenTimeToLiveInSeconds": auth_token_ttl_seconds,
-        }
+    def _params(self, operation_mode, device_correlation_id, auth_token_ttl_seconds):
+        params = {"livenessOperationMode": operation_mode, "authTokenTimeToLiveInSeconds": auth_token_ttl_seconds}
+        if device_correlation_id:
+            params["deviceCorrelationId"] = device_correlation_id
+        return params
 
     def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds):
         params = self._params(operation_mode, device_correlation_id, auth_token_ttl_seconds)
         body = self._call(
             "create_session",
-            lambda: self.emulator.create_session(LIVENESS, params),
+            lambda: self._api.create_session(LIVENESS, params),
             operation_mode=operation_mode,
             device_correlation_id=device_correlation_id,
             auth_token_ttl_seconds=auth_token_ttl_seconds,
         )
-        return wire.created_session(body)
+        return self._wire.created_session(body, expires_at=_expiry(auth_token_ttl_seconds))
 
     def create_verify_session(self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds):
         params = self._params(operation_mode, device_correlation_id, auth_token_ttl_seconds)
         body = self._call(
             "create_verify_session",
-            lambda: self.emulator.create_session(LIVENESS_WITH_VERIFY, params, reference_image),
+            lambda: self._api.create_session(LIVENESS_WITH_VERIFY, params, reference_image),
             reference_image=reference_image,
             operation_mode=operation_mode,
             device_correlation_id=device_correlation_id,
             auth_token_ttl_seconds=auth_token_ttl_seconds,
         )
-        return wire.created_session(body)
+        return self._wire.created_session(body, expires_at=_expiry(auth_token_ttl_seconds))
 
     def get_result(self, session_id, *, verify):
-        body = self._call(
-            "get_result", lambda: self.emulator.get_session(_KIND[verify], session_id), session_id=session_id
-        )
-        return wire.session_result(body)
+        body = self._call("get_result", lambda: self._api.get_session(_KIND[verify], session_id), session_id=session_id)
+        return self._wire.session_result(body)
 
     def delete_session(self, session_id, *, verify):
         self._call(
-            "delete_session", lambda: self.emulator.delete_session(_KIND[verify], session_id), session_id=session_id
+            "delete_session", lambda: self._api.delete_session(_KIND[verify], session_id), session_id=session_id
+        )
+
+    def get_session_image(self, session_image_id):
+        return self._call(
+            "get_session_image", lambda: self._api.session_image(session_image_id), session_image_id=session_image_id
         )
 
     def list_audit_entries(self, session_id, *, verify):
+        if not self.supports(AUDIT_ENTRIES):
+            raise NotImplementedError("Face API v1.2 has no audit entries.")
         entries = self._call(
             "list_audit_entries",
-            lambda: self.emulator.audit_entries(_KIND[verify], session_id),
+            lambda: self._api.audit_entries(_KIND[verify], session_id),
             session_id=session_id,
         )
-        return [wire.audit_entry(entry) for entry in entries]
+        return [preview_wire.audit_entry(entry) for entry in entries]
 
     def list_sessions(self, *, verify):
-        items = self._call("list_sessions", lambda: self.emulator.list_sessions(_KIND[verify]), verify=verify)
-        return [wire.remote_session(item) for item in items]
+        if not self.supports(LIST_SESSIONS):
+            raise NotImplementedError("Face API v1.2 cannot list sessions.")
+        items = self._call("list_sessions", lambda: self._api.list_sessions(_KIND[verify]), verify=verify)
+        return [preview_wire.remote_session(item) for item in items]
+
+
+def _expiry(ttl):
+    return timezone.now() + timedelta(seconds=ttl)

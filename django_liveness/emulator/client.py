@@ -11,7 +11,7 @@ from urllib.request import Request, urlopen
 
 from ..images import sample_face_image
 
-API_VERSION = "v1.2-preview.1"
+API_VERSION = "v1.2"
 
 
 class FrontendCallFailed(Exception):
@@ -47,20 +47,26 @@ def play_frontend(
     same_person=True,
     match_confidence=None,
     finish=True,
+    error_code="",
+    api_version=API_VERSION,
     timeout=10,
 ):
     """Send a capture with the session's auth token, choosing the outcome.
 
-    Returns the LivenessResponseBody, or None for the service's usual 204 (the session was
-    created without ``sendResultsToClient``); the result is read with the subscription key.
+    ``error_code`` (``"FaceWithMaskDetected"`` ...) makes this attempt fail with that code: the
+    call raises ``FrontendCallFailed`` (400) and the session allows another attempt. Returns None
+    for the service's usual 204, or the preview's LivenessResponseBody when the session was
+    created with ``sendResultsToClient``; the result is read with the subscription key.
     """
     fields = {"decision": decision, "same_person": str(same_person).lower(), "finish": str(finish).lower()}
     if match_confidence is not None:
         fields["match_confidence"] = str(match_confidence)
+    if error_code:
+        fields["error_code"] = error_code
     content_type, body = encode_multipart(fields, {"content": ("capture.jpg", image or sample_face_image(), "image/jpeg")})
     path = "detectLivenessWithVerify" if verify else "detectLiveness"
     request = Request(
-        f"{endpoint.rstrip('/')}/face/{API_VERSION}/{path}/singleModal",
+        f"{endpoint.rstrip('/')}/face/{api_version}/{path}/singleModal",
         data=body,
         method="POST",
         headers={"Authorization": f"Bearer {auth_token}", "Content-Type": content_type},

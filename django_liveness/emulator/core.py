@@ -1,12 +1,14 @@
 """The rules of the emulated Face liveness service, shared by the HTTP emulator and LocMemBackend.
 
-Everything here speaks the wire format of Face API v1.2-preview.1 (camelCase JSON dicts) so that
-the HTTP layer only has to serialize it, and ``LocMemBackend`` parses it exactly as the Azure
-backend parses the real service's answers. No Django, no HTTP: plain data in, plain data out.
+One session core for every API version: sessions and their attempts are plain objects here, and
+``ga.py`` (v1.2) and ``preview.py`` (v1.2-preview.1, v1.1-preview.1) read each version's create
+parameters and write each version's JSON. No Django, no HTTP: plain data in, plain data out.
 """
 
+import copy
 import hashlib
 import io
+import re
 import secrets
 import threading
 import uuid
@@ -17,11 +19,8 @@ LIVENESS = "liveness"
 LIVENESS_WITH_VERIFY = "liveness_with_verify"
 
 OPERATION_MODES = ("Passive", "PassiveActive")
-MODEL_VERSIONS = ("2022-10-15-preview.04", "2023-12-20-preview.06")
-DEFAULT_MODEL_VERSION = "2023-12-20-preview.06"
-API_VERSION = "v1.2-preview.1"
 # "Ability to call /detectLiveness/singleModal for up to 3 retries" (the preview's create operations).
-# Read here as 3 calls in all; the newer preview text drops the line, so the real limit is unsure.
+# Read here as 3 calls in all, for every version; GA drops the line, so the real limit is unsure.
 MAX_CLIENT_CALLS = 3
 DECISIONS = ("realface", "spoofface", "uncertain")
 MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024
@@ -31,6 +30,20 @@ DEFAULT_VERIFY_THRESHOLD = 0.5
 SAME_PERSON_CONFIDENCE = 0.92
 OTHER_PERSON_CONFIDENCE = 0.12
 LIST_TOP_MAX = 1000
+# Test mode: an attempt that fails with this code (any word the service might use is accepted).
+ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
+ERROR_MESSAGES = {
+    "FaceWithMaskDetected": "Mask detected on face image.",
+    "FaceNotFound": "No face detected in the image.",
+    "TooManyFaces": "More than one face detected in the image.",
+    "FaceTooSmall": "The face is too small.",
+    "ImageBlurry": "The image is too blurry.",
+}
+
+# Attempt states (the service's OperationState spelling, the emulator's own vocabulary too).
+RUNNING = "Running"
+SUCCEEDED = "Succeeded"
+FAILED = "Failed"
 
 
 class EmulatorError(Exception):
@@ -61,35 +74,92 @@ def _utcnow():
 
 
 @dataclass
-class _Session:
+class CreateParams:
+    """A session's create parameters, read from either version's request by its serializer."""
+
+    operation_mode: str
+    device_correlation_id: str | None = None
+    device_correlation_id_set_in_client: bool = False
+    ttl: int = 600
+    enable_session_image: bool = False
+    model_version: str | None = None
+    verify_confidence_threshold: float | None = None
+    return_verify_image_hash: bool = False
+    send_results_to_client: bool = False  # preview only
+
+    def validate(self, *, verify):
+        if self.operation_mode is None:
+            raise bad_argument("Missing required parameter: livenessOperationMode.")
+        if self.operation_mode not in OPERATION_MODES:
+            raise bad_argument(f"Invalid livenessOperationMode: {self.operation_mode!r}.")
+        ttl = self.ttl
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= 86400:
+            raise bad_argument("authTokenTimeToLiveInSeconds must be an integer between 60 and 86400.")
+        correlation = self.device_correlation_id
+        if correlation is not None and (not isinstance(correlation, str) or len(correlation) > 64):
+            raise bad_argument("deviceCorrelationId must be a string of at most 64 characters.")
+        if not self.device_correlation_id_set_in_client and not correlation:
+            raise bad_argument("deviceCorrelationId is required when deviceCorrelationIdSetInClient is false.")
+        threshold = self.verify_confidence_threshold
+        if threshold is not None:
+            if not verify:
+                raise bad_argument("verifyConfidenceThreshold is only valid for liveness with verify sessions.")
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+                raise bad_argument("verifyConfidenceThreshold must be a number between 0 and 1.")
+
+
+@dataclass
+class Attempt:
+    """One frontend call of a session: a result, an error, or (test mode) nothing yet."""
+
+    number: int  # attemptId: 1, 2, 3 within the session
+    entry_id: int  # the audit entry id, unique across the service
+    status: str  # RUNNING | SUCCEEDED | FAILED
+    received: datetime
+    api_version: str
+    request_id: str
+    client_request_id: str
+    content_length: int
+    user_agent: str
+    latency_ms: int
+    digest: str
+    face_rectangle: dict
+    model_version: str
+    decision: str | None = None
+    match_confidence: float | None = None
+    is_identical: bool | None = None
+    error_code: str = ""
+    error_message: str = ""
+    session_image_id: str = ""
+
+
+@dataclass
+class Session:
     id: str
     kind: str
     auth_token: str
     created: datetime
-    ttl: int
-    params: dict
-    verify_image: dict | None = None  # LivenessWithVerifyImage
+    params: CreateParams
+    verify_reference: dict | None = None  # {"faceRectangle", "qualityForRecognition"} of the verify image
     verify_image_hash: str = ""
     started: datetime | None = None
-    status: str = "NotStarted"
-    entries: list = field(default_factory=list)  # LivenessSessionAuditEntry of each client call
+    attempts: list = field(default_factory=list)
+
+    @property
+    def is_verify(self):
+        return self.kind == LIVENESS_WITH_VERIFY
 
     def expired(self, now):
-        return now >= self.created + timedelta(seconds=self.ttl)
+        return now >= self.created + timedelta(seconds=self.params.ttl)
 
-    def item(self, now):
-        """LivenessSessionItem."""
-        body = {
-            "id": self.id,
-            "createdDateTime": isoformat(self.created),
-            "sessionExpired": self.expired(now),
-            "authTokenTimeToLiveInSeconds": self.ttl,
-        }
-        if self.started:
-            body["sessionStartDateTime"] = isoformat(self.started)
-        if self.params.get("deviceCorrelationId"):
-            body["deviceCorrelationId"] = self.params["deviceCorrelationId"]
-        return body
+    @property
+    def succeeded(self):
+        """The attempt that gave the result, if one did."""
+        return next((attempt for attempt in self.attempts if attempt.status == SUCCEEDED), None)
+
+    @property
+    def used_up(self):
+        return len(self.attempts) >= MAX_CLIENT_CALLS
 
 
 def inspect_image(data):
@@ -123,79 +193,55 @@ def quality_for(width, height):
     return "high" if short >= 400 else "medium" if short >= 200 else "low"
 
 
-def _check_create_params(params, *, verify):
-    if not isinstance(params, dict):
-        raise bad_argument("Invalid request body.")
-    mode = params.get("livenessOperationMode")
-    if mode is None:
-        raise bad_argument("Missing required parameter: livenessOperationMode.")
-    if mode not in OPERATION_MODES:
-        raise bad_argument(f"Invalid livenessOperationMode: {mode!r}.")
-    ttl = params.get("authTokenTimeToLiveInSeconds", 600)
-    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= 86400:
-        raise bad_argument("authTokenTimeToLiveInSeconds must be an integer between 60 and 86400.")
-    for flag in ("sendResultsToClient", "deviceCorrelationIdSetInClient", "enableSessionImage", "returnVerifyImageHash"):
-        if flag in params and not isinstance(params[flag], bool):
-            raise bad_argument(f"{flag} must be a boolean.")
-    model = params.get("livenessSingleModalModel")
-    if model is not None and model not in MODEL_VERSIONS:
-        raise bad_argument(f"Invalid livenessSingleModalModel: {model!r}.")
-    correlation = params.get("deviceCorrelationId")
-    if correlation is not None and (not isinstance(correlation, str) or len(correlation) > 64):
-        raise bad_argument("deviceCorrelationId must be a string of at most 64 characters.")
-    if not params.get("deviceCorrelationIdSetInClient") and not correlation:
-        raise bad_argument("deviceCorrelationId is required when deviceCorrelationIdSetInClient is false.")
-    threshold = params.get("verifyConfidenceThreshold")
-    if threshold is not None:
-        if not verify:
-            raise bad_argument("verifyConfidenceThreshold is only valid for liveness with verify sessions.")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise bad_argument("verifyConfidenceThreshold must be a number between 0 and 1.")
-    return ttl
+def check_top(top):
+    if top in (None, ""):
+        return LIST_TOP_MAX
+    try:
+        top = int(top)
+    except (TypeError, ValueError):
+        raise bad_argument("top must be an integer between 1 and 1000.") from None
+    if not 1 <= top <= LIST_TOP_MAX:
+        raise bad_argument("top must be an integer between 1 and 1000.")
+    return top
 
 
 class Emulator:
-    """In-memory Face liveness service. Thread-safe; ``clock`` returns an aware UTC datetime."""
+    """In-memory Face liveness service. Thread-safe; ``clock`` returns an aware UTC datetime.
+
+    Methods return copies of the session objects, so a serializer reads them without the lock.
+    """
 
     def __init__(self, *, clock=_utcnow):
         self.clock = clock
         self._lock = threading.Lock()
-        self._sessions = {}  # id -> _Session
+        self._sessions = {}  # id -> Session
         self._images = {}  # sessionImageId -> bytes
         self._next_entry_id = 1
 
     # --- app-server operations (subscription key) ---------------------------------------
 
     def create_session(self, kind, params, verify_image=None):
-        """CreateLivenessSession / CreateLivenessWithVerifySession[WithVerifyImage]."""
         verify = kind == LIVENESS_WITH_VERIFY
-        ttl = _check_create_params(params, verify=verify)
+        params.validate(verify=verify)
         if not verify and verify_image is not None:
             raise bad_argument("A verify image is only accepted for liveness with verify sessions.")
-        session = _Session(
-            id=str(uuid.uuid4()),
-            kind=kind,
-            auth_token=secrets.token_urlsafe(48),
-            created=self.clock(),
-            ttl=ttl,
-            params=dict(params),
+        session = Session(
+            id=str(uuid.uuid4()), kind=kind, auth_token=secrets.token_urlsafe(48), created=self.clock(), params=params
         )
-        result = {"sessionId": session.id, "authToken": session.auth_token}
         if verify_image is not None:
-            self._attach_verify_image(session, verify_image)
-            result["verifyImage"] = session.verify_image
+            _format, width, height = inspect_image(verify_image)
+            session.verify_reference = {
+                "faceRectangle": face_rectangle_for(width, height),
+                "qualityForRecognition": quality_for(width, height),
+            }
+            session.verify_image_hash = hashlib.sha256(verify_image).hexdigest().upper()
         with self._lock:
             self._sessions[session.id] = session
-        return result
+            return copy.deepcopy(session)
 
     def get_session(self, kind, session_id):
-        """LivenessSession / LivenessWithVerifySession."""
         with self._lock:
-            session = self._get(kind, session_id)
-            body = {**session.item(self.clock()), "status": session.status}
-            if session.status == "ResultAvailable":
-                body["result"] = session.entries[-1]
-            return body
+            return copy.deepcopy(self._get(kind, session_id))
 
     def delete_session(self, kind, session_id):
         with self._lock:
@@ -203,21 +249,10 @@ class Emulator:
             del self._sessions[session_id]
 
     def list_sessions(self, kind, start=None, top=None):
-        top = _check_top(top)
-        now = self.clock()
+        top = check_top(top)
         with self._lock:
             sessions = sorted((s for s in self._sessions.values() if s.kind == kind), key=lambda s: s.id)
-            return [s.item(now) for s in sessions if not start or s.id > start][:top]
-
-    def audit_entries(self, kind, session_id, start=None, top=None):
-        top = _check_top(top)
-        try:
-            after = int(start) if start not in (None, "") else 0
-        except ValueError:
-            raise bad_argument("start must be an integer entry id.") from None
-        with self._lock:
-            session = self._get(kind, session_id)
-            return [entry for entry in session.entries if entry["id"] > after][:top]
+            return copy.deepcopy([s for s in sessions if not start or s.id > start][:top])
 
     def session_image(self, session_image_id):
         with self._lock:
@@ -250,21 +285,21 @@ class Emulator:
         kind,
         image,
         *,
+        api_version,
         decision="realface",
         same_person=True,
         match_confidence=None,
         finish=True,
-        api_version=API_VERSION,
+        error_code="",
         request=None,
         latency_ms=0,
     ):
-        """Play the frontend's capture for the session of ``token``; return its audit entry.
+        """Play the frontend's capture for the session of ``token``; return (session, attempt) copies.
 
-        The entry's ``response`` says what the client gets: ``statusCode`` 204 and no body unless
-        the session was created with ``sendResultsToClient``. ``decision``, ``same_person``,
-        ``match_confidence`` and ``finish`` are the emulator's test-mode choices; ``request`` holds
-        the caller's ``contentLength``, ``userAgent`` and ``clientRequestId``, ``latency_ms`` the
-        time the server took.
+        ``decision``, ``same_person``, ``match_confidence``, ``finish`` and ``error_code`` are the
+        emulator's test-mode choices (``error_code`` makes the attempt fail with that code;
+        ``finish=False`` leaves it running); ``request`` holds the caller's ``contentLength``,
+        ``userAgent`` and ``clientRequestId``, ``latency_ms`` the time the server took.
         """
         session_id, token_kind = self.session_for_token(token)
         if token_kind != kind:
@@ -273,25 +308,60 @@ class Emulator:
             raise bad_argument(f"decision must be one of {', '.join(DECISIONS)}.")
         if match_confidence is not None and not 0 <= match_confidence <= 1:
             raise bad_argument("match_confidence must be between 0 and 1.")
-        image_format, width, height = inspect_image(image)
+        if error_code and not ERROR_CODE.match(error_code):
+            raise bad_argument("error_code must be a word of letters and digits, at most 64 characters.")
+        _format, width, height = inspect_image(image)
+        request = request or {}
         now = self.clock()
         with self._lock:
             session = self._get(kind, session_id)
             if session.expired(now):
                 raise EmulatorError(401, "TokenExpired", "The session token has expired.")
             # The spec names no error code for these; see docs/testing.md.
-            if session.status == "ResultAvailable":
+            if session.succeeded:
                 raise EmulatorError(400, "SessionAlreadyUsed", "This session already has a result.")
-            if len(session.entries) >= MAX_CLIENT_CALLS:
+            if session.used_up:
                 raise EmulatorError(400, "SessionAlreadyUsed", f"This session allows {MAX_CLIENT_CALLS} calls.")
             session.started = session.started or now
-            body = {}  # a call without a result (finish=False)
-            if finish:
-                body = self._response_body(session, decision, same_person, match_confidence, width, height)
-            entry = self._audit_entry(session, now, image, body, request or {}, api_version, latency_ms)
-            session.entries.append(entry)
-            session.status = "ResultAvailable" if finish else "Started"
-            return entry
+            request_id = str(uuid.uuid4())
+            attempt = Attempt(
+                number=len(session.attempts) + 1,
+                entry_id=self._next_entry_id,
+                status=FAILED if error_code else SUCCEEDED if finish else RUNNING,
+                received=now,
+                api_version=api_version,
+                request_id=request_id,
+                client_request_id=request.get("clientRequestId") or request_id,
+                content_length=request.get("contentLength", len(image)),
+                user_agent=request.get("userAgent", ""),
+                latency_ms=latency_ms,
+                digest=hashlib.sha256(session.id.encode() + image).hexdigest().upper(),
+                face_rectangle=face_rectangle_for(width, height),
+                model_version=session.params.model_version or "",
+            )
+            self._next_entry_id += 1
+            if error_code:
+                attempt.error_code = error_code
+                attempt.error_message = ERROR_MESSAGES.get(error_code, "The liveness check failed.")
+            elif finish:
+                attempt.decision = decision
+                if session.is_verify:
+                    if match_confidence is None:
+                        match_confidence = SAME_PERSON_CONFIDENCE if same_person else OTHER_PERSON_CONFIDENCE
+                    threshold = session.params.verify_confidence_threshold
+                    attempt.match_confidence = float(match_confidence)
+                    attempt.is_identical = match_confidence >= (DEFAULT_VERIFY_THRESHOLD if threshold is None else threshold)
+                    if session.verify_reference is None:
+                        # The frontend sends the reference image itself when the preview's JSON-only create was used.
+                        session.verify_reference = {
+                            "faceRectangle": face_rectangle_for(width, height),
+                            "qualityForRecognition": "high",
+                        }
+            if session.params.enable_session_image and not error_code:
+                attempt.session_image_id = str(uuid.uuid4())
+                self._images[attempt.session_image_id] = image
+            session.attempts.append(attempt)
+            return copy.deepcopy(session), copy.deepcopy(attempt)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -300,84 +370,3 @@ class Emulator:
         if session is None or session.kind != kind:
             raise EmulatorError(404, "SessionNotFound", "Session ID is not found.")
         return session
-
-    def _attach_verify_image(self, session, data):
-        _format, width, height = inspect_image(data)
-        session.verify_image = {
-            "faceRectangle": face_rectangle_for(width, height),
-            "qualityForRecognition": quality_for(width, height),
-        }
-        session.verify_image_hash = hashlib.sha256(data).hexdigest()
-
-    def _response_body(self, session, decision, same_person, match_confidence, width, height):
-        body = {
-            "livenessDecision": decision,
-            "target": {
-                "faceRectangle": face_rectangle_for(width, height),
-                "fileName": "content",
-                "timeOffsetWithinFile": 0,
-                "imageType": "Color",
-            },
-            "modelVersionUsed": session.params.get("livenessSingleModalModel", DEFAULT_MODEL_VERSION),
-        }
-        if session.kind == LIVENESS_WITH_VERIFY:
-            if match_confidence is None:
-                match_confidence = SAME_PERSON_CONFIDENCE if same_person else OTHER_PERSON_CONFIDENCE
-            threshold = session.params.get("verifyConfidenceThreshold", DEFAULT_VERIFY_THRESHOLD)
-            body["verifyResult"] = {
-                # The frontend sends the reference image itself when the JSON-only create was used.
-                "verifyImage": session.verify_image
-                or {"faceRectangle": face_rectangle_for(width, height), "qualityForRecognition": "high"},
-                "matchConfidence": float(match_confidence),
-                "isIdentical": match_confidence >= threshold,
-            }
-        return body
-
-    def _audit_entry(self, session, now, image, body, request, api_version, latency_ms):
-        request_id = str(uuid.uuid4())
-        entry = {
-            "id": self._next_entry_id,
-            "sessionId": session.id,
-            "requestId": request_id,
-            "clientRequestId": request.get("clientRequestId") or request_id,
-            "receivedDateTime": isoformat(now),
-            "request": {
-                # As the service records it: no mount prefix, lower case.
-                "url": f"/face/{api_version.lower()}/{_client_path(session.kind)}",
-                "method": "POST",
-                "contentLength": request.get("contentLength", len(image)),
-                "contentType": "multipart/form-data",
-                "userAgent": request.get("userAgent", ""),
-            },
-            "response": {
-                # The full body is always recorded; the client sees it only with sendResultsToClient.
-                "body": body,
-                "statusCode": 200 if session.params.get("sendResultsToClient") else 204,
-                "latencyInMilliseconds": latency_ms,
-            },
-            "digest": hashlib.sha256(session.id.encode() + image).hexdigest().upper(),
-        }
-        self._next_entry_id += 1
-        if session.params.get("enableSessionImage"):
-            image_id = str(uuid.uuid4())
-            self._images[image_id] = image
-            entry["sessionImageId"] = image_id
-        if session.params.get("returnVerifyImageHash") and session.verify_image_hash:
-            entry["verifyImageHash"] = session.verify_image_hash
-        return entry
-
-
-def _client_path(kind):
-    return "detectlivenesswithverify/singlemodal" if kind == LIVENESS_WITH_VERIFY else "detectliveness/singlemodal"
-
-
-def _check_top(top):
-    if top in (None, ""):
-        return LIST_TOP_MAX
-    try:
-        top = int(top)
-    except (TypeError, ValueError):
-        raise bad_argument("top must be an integer between 1 and 1000.") from None
-    if not 1 <= top <= LIST_TOP_MAX:
-        raise bad_argument("top must be an integer between 1 and 1000.")
-    return top

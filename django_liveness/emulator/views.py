@@ -1,7 +1,8 @@
-"""The emulator's HTTP face: Face API v1.2-preview.1 (and v1.1-preview.1) liveness operations.
+"""The emulator's HTTP face: Face API v1.2 (GA), v1.2-preview.1 and v1.1-preview.1 liveness operations.
 
 Routing is done here rather than in the URLconf because the service treats paths
-case-insensitively (its audit log records ``/detectliveness/singlemodal``).
+case-insensitively (its audit log records ``/detectliveness/singlemodal``). Each version has its
+routes and its serializer (``ga.GaApi``, ``preview.PreviewApi``) over the one session core.
 """
 
 import json
@@ -13,28 +14,41 @@ import uuid
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import state
-from .core import LIVENESS, LIVENESS_WITH_VERIFY, EmulatorError, bad_argument
+from . import ga, preview, state
+from .core import FAILED, LIVENESS, LIVENESS_WITH_VERIFY, EmulatorError, bad_argument
 
-API_VERSIONS = ("v1.2-preview.1", "v1.1-preview.1")
 KINDS = {"detectliveness": LIVENESS, "detectlivenesswithverify": LIVENESS_WITH_VERIFY}
-
-ROUTES = [
-    (re.compile(pattern, re.IGNORECASE), name)
-    for pattern, name in [
-        (r"^(?P<kind>detectLiveness|detectLivenessWithVerify)/singleModal/sessions/?$", "sessions"),
-        (r"^(?P<kind>detectLiveness|detectLivenessWithVerify)/singleModal/sessions/(?P<session_id>[^/]+)/?$", "session"),
-        (r"^(?P<kind>detectLiveness|detectLivenessWithVerify)/singleModal/sessions/(?P<session_id>[^/]+)/audit/?$", "audit"),
-        (r"^(?P<kind>detectLiveness|detectLivenessWithVerify)/singleModal/?$", "client"),
-        (r"^session/sessionImages/(?P<image_id>[^/]+)/?$", "session_image"),
-    ]
+KIND = r"(?P<kind>detectLiveness|detectLivenessWithVerify)"
+# The frontend's call: the spec does not describe it; GA's text still names /singleModal.
+CLIENT_ROUTE = (rf"^{KIND}/singleModal/?$", "client")
+PREVIEW_ROUTES = [
+    (rf"^{KIND}/singleModal/sessions/?$", "sessions"),
+    (rf"^{KIND}/singleModal/sessions/(?P<session_id>[^/]+)/?$", "session"),
+    (rf"^{KIND}/singleModal/sessions/(?P<session_id>[^/]+)/audit/?$", "audit"),
+    CLIENT_ROUTE,
+    (r"^session/sessionImages/(?P<image_id>[^/]+)/?$", "session_image"),
 ]
+GA_ROUTES = [
+    (rf"^{KIND}-sessions/?$", "sessions"),
+    (rf"^{KIND}-sessions/(?P<session_id>[^/]+)/?$", "session"),
+    CLIENT_ROUTE,
+    (r"^sessionImages/(?P<image_id>[^/]+)/?$", "session_image"),
+]
+ROUTES = {
+    version: [(re.compile(pattern, re.IGNORECASE), name) for pattern, name in routes]
+    for version, routes in (("v1.2", GA_ROUTES), ("v1.2-preview.1", PREVIEW_ROUTES), ("v1.1-preview.1", PREVIEW_ROUTES))
+}
+
+
+def api_for(api_version):
+    """The serializer of ``api_version`` over this process's emulator."""
+    return ga.GaApi(state.emulator) if api_version == ga.API_VERSION else preview.PreviewApi(state.emulator)
+
 
 ACCESS_DENIED = (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
     "for an active subscription and use a correct regional API endpoint for your resource."
 )
-TEST_MODE_FIELDS = ("decision", "same_person", "match_confidence", "finish")
 
 
 def _json(body, status=200):
@@ -105,9 +119,8 @@ def _injected_fault():
 def face(request, api_version, path):
     """Every Face API call: ``{endpoint}/face/{api_version}/{path}``."""
     started = time.monotonic()
-    if api_version.lower() not in API_VERSIONS:
-        return _error(EmulatorError(404, "404", "Resource not found"))
-    for pattern, name in ROUTES:
+    api_version = api_version.lower()
+    for pattern, name in ROUTES.get(api_version, []):
         match = pattern.match(path)
         if match:
             break
@@ -121,11 +134,12 @@ def face(request, api_version, path):
     fault = _injected_fault()
     if fault is not None:
         return _cors(fault) if name == "client" else fault
+    api = api_for(api_version)
     try:
         if name == "client":
-            return _cors(_client_call(request, api_version, started=started, **params))
+            return _cors(_client_call(request, api, api_version, started=started, **params))
         _check_subscription_key(request)
-        return HANDLERS[name](request, **params)
+        return HANDLERS[name](request, api, **params)
     except EmulatorError as error:
         response = _error(error)
         return _cors(response) if name == "client" else response
@@ -135,24 +149,31 @@ def _method_not_allowed():
     return EmulatorError(405, "405", "The requested method is not allowed for this resource.")
 
 
-def _sessions(request, kind):
-    emulator = state.emulator
-    if request.method == "GET":
-        return _json(emulator.list_sessions(kind, request.GET.get("start"), request.GET.get("top")))
+def _sessions(request, api, kind):
+    if request.method == "GET" and isinstance(api, preview.PreviewApi):  # GA has no session list
+        return _json(api.list_sessions(kind, request.GET.get("start"), request.GET.get("top")))
     if request.method != "POST":
         raise _method_not_allowed()
     content_type = request.content_type or ""
     if content_type.startswith("multipart/form-data"):
         if kind != LIVENESS_WITH_VERIFY:
             raise bad_argument("Invalid request content type: multipart/form-data.")
+        if isinstance(api, ga.GaApi):
+            # GA: flat form fields and a required, lower-case ``verifyImage`` file.
+            image = request.FILES.get("verifyImage")
+            if image is None:
+                raise bad_argument("Missing required part: verifyImage.")
+            return _json(api.create_session(kind, request.POST.dict(), image.read()))
         params = _parse_json(request.POST.get("Parameters"), "Parameters")
         image = request.FILES.get("VerifyImage")
         if image is None:
             raise bad_argument("Missing required part: VerifyImage.")
-        return _json(emulator.create_session(kind, params, image.read()))
+        return _json(api.create_session(kind, params, image.read()))
+    if isinstance(api, ga.GaApi) and kind == LIVENESS_WITH_VERIFY:
+        raise EmulatorError(415, "UnsupportedMediaType", "Content type must be multipart/form-data.")
     if content_type != "application/json":
         raise EmulatorError(415, "UnsupportedMediaType", "Content type must be application/json or multipart/form-data.")
-    return _json(emulator.create_session(kind, _parse_json(request.body, "body")))
+    return _json(api.create_session(kind, _parse_json(request.body, "body")))
 
 
 def _parse_json(raw, what):
@@ -160,32 +181,32 @@ def _parse_json(raw, what):
         raise bad_argument(f"Missing required {what}.")
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_argument(f"Invalid JSON in {what}.") from None
     if not isinstance(value, dict):
         raise bad_argument(f"{what} must be a JSON object.")
     return value
 
 
-def _session(request, kind, session_id):
+def _session(request, api, kind, session_id):
     if request.method == "GET":
-        return _json(state.emulator.get_session(kind, session_id))
+        return _json(api.get_session(kind, session_id))
     if request.method == "DELETE":
-        state.emulator.delete_session(kind, session_id)
-        return _no_content(200)
+        api.delete_session(kind, session_id)
+        return _no_content(204 if isinstance(api, ga.GaApi) else 200)
     raise _method_not_allowed()
 
 
-def _audit(request, kind, session_id):
+def _audit(request, api, kind, session_id):
     if request.method != "GET":
         raise _method_not_allowed()
-    return _json(state.emulator.audit_entries(kind, session_id, request.GET.get("start"), request.GET.get("top")))
+    return _json(api.audit_entries(kind, session_id, request.GET.get("start"), request.GET.get("top")))
 
 
-def _session_image(request, image_id):
+def _session_image(request, api, image_id):
     if request.method != "GET":
         raise _method_not_allowed()
-    response = HttpResponse(state.emulator.session_image(image_id), content_type="application/octet-stream")
+    response = HttpResponse(api.session_image(image_id), content_type="application/octet-stream")
     response["apim-request-id"] = str(uuid.uuid4())
     return response
 
@@ -193,7 +214,7 @@ def _session_image(request, image_id):
 HANDLERS = {"sessions": _sessions, "session": _session, "audit": _audit, "session_image": _session_image}
 
 
-def _client_call(request, api_version, kind, started):
+def _client_call(request, api, api_version, kind, started):
     """The frontend's capture call, authorised by the session's auth token."""
     if request.method != "POST":
         raise _method_not_allowed()
@@ -207,7 +228,7 @@ def _client_call(request, api_version, kind, started):
     if not files:
         raise bad_argument("No image in the request: send the capture as a file part.")
     choices = _test_mode_choices(request.POST)
-    entry = state.emulator.detect(
+    call = api.detect(
         token,
         kind,
         files[0].read(),
@@ -220,16 +241,29 @@ def _client_call(request, api_version, kind, started):
         latency_ms=int((time.monotonic() - started) * 1000),  # injected latency included
         **choices,
     )
-    result = entry["response"]
-    response = _no_content(204) if result["statusCode"] == 204 else _json(result["body"])
-    response["apim-request-id"] = entry["requestId"]  # the audit entry's requestId, as the spec says
+    response = _client_response(api, call)
+    response["apim-request-id"] = call.get("requestId") or str(uuid.uuid4())  # the audit entry's requestId
     return response
+
+
+def _client_response(api, call):
+    """What the frontend gets: the attempt's error, else 204 (preview: its body with sendResultsToClient)."""
+    if isinstance(api, ga.GaApi):
+        if call["attemptStatus"] == FAILED:
+            return _error(EmulatorError(400, call["error"]["code"], call["error"]["message"]))
+        return _no_content(204)
+    result = call["response"]
+    if result["statusCode"] == 400:
+        return _error(EmulatorError(400, result["body"]["error"]["code"], result["body"]["error"]["message"]))
+    return _no_content(204) if result["statusCode"] == 204 else _json(result["body"])
 
 
 def _test_mode_choices(form):
     choices = {}
     if form.get("decision"):
         choices["decision"] = form["decision"].strip().lower()
+    if form.get("error_code"):
+        choices["error_code"] = form["error_code"].strip()
     for flag in ("same_person", "finish"):
         if form.get(flag):
             value = form[flag].strip().lower()

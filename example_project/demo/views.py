@@ -3,6 +3,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from django_liveness.backends import get_backend
+
 from .models import Profile
 
 
@@ -23,6 +25,7 @@ def index(request):
                 "display_name": request.user.get_full_name() or request.user.get_username(),
                 # Where the browser sends the capture: the (emulated) Face service, not this app.
                 "face_endpoint": "/emulator" if settings.EMULATOR_MODE else settings.VISION_ENDPOINT,
+                "face_api_version": get_backend().api_version,
             },
         },
     )

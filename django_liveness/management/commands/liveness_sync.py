@@ -28,4 +28,7 @@ class Command(BaseCommand):
             except BackendError as error:
                 self.stderr.write(f"Could not list the provider's sessions: {error.code}.")
                 return
-            self.stdout.write(f"Deleted {orphans} provider session(s) with no local row.")
+            if orphans is None:
+                self.stdout.write("The provider cannot list its sessions (Face API v1.2): no orphan sweep.")
+            else:
+                self.stdout.write(f"Deleted {orphans} provider session(s) with no local row.")

@@ -120,7 +120,7 @@ $("capture-button").addEventListener("click", async () => {
     const choice = OUTCOMES[document.querySelector("input[name=outcome]:checked").value];
     Object.entries(choice).forEach(([name, value]) => form.append(name, value));
     // The capture goes to the Face service, authorised by the session's token only.
-    const response = await fetch(`${config.face_endpoint}/face/v1.2-preview.1/detectLivenessWithVerify/singleModal`, {
+    const response = await fetch(`${config.face_endpoint}/face/${config.face_api_version}/detectLivenessWithVerify/singleModal`, {
       method: "POST",
       headers: { Authorization: `Bearer ${session.auth_token}` },
       body: form,

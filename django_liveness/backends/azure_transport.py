@@ -1,0 +1,66 @@
+"""What the GA client and the preview SDK client share: the pipeline's policies and timeouts,
+and the translation of azure-core's errors into the contract's ``BackendError``s."""
+
+from ..exceptions import ProviderUnavailable
+from .base import error_for, parse_retry_after
+
+
+def retry_policy(options):
+    from .azure_retry import CappedRetryPolicy
+
+    return CappedRetryPolicy(
+        max_retry_after=options["max_retry_after"],
+        retry_total=options["retry_total"],
+        retry_backoff_factor=options["retry_backoff_factor"],
+        retry_backoff_max=options["retry_backoff_max"],
+    )
+
+
+def pipeline_policies(*, key, options, user_agent):
+    """The policies of a ``PipelineClient``: request id, user agent, capped retries, the key header."""
+    from azure.core.credentials import AzureKeyCredential
+    from azure.core.pipeline import policies
+
+    return [
+        policies.RequestIdPolicy(),
+        policies.HeadersPolicy(),
+        policies.UserAgentPolicy(base_user_agent=user_agent),
+        retry_policy(options),
+        policies.AzureKeyCredentialPolicy(AzureKeyCredential(key), "Ocp-Apim-Subscription-Key"),
+        policies.DistributedTracingPolicy(),
+        policies.HttpLoggingPolicy(),  # logs headers with the key redacted, never bodies
+    ]
+
+
+def transport(options):
+    from azure.core.pipeline.transport import RequestsTransport
+
+    return RequestsTransport(connection_timeout=options["connection_timeout"], read_timeout=options["read_timeout"])
+
+
+def call(send):
+    """Run ``send()``; return its response, or raise the BackendError its failure maps to."""
+    from azure.core import exceptions
+
+    try:
+        response = send()
+    except exceptions.HttpResponseError as error:  # what the SDK raises for an error answer
+        raise _error_of(error.response, error.status_code, str(error.message or "")) from None
+    except (exceptions.ServiceRequestError, exceptions.ServiceResponseError) as error:
+        raise ProviderUnavailable(f"The Face service could not be reached: {type(error).__name__}.") from None
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int) and status >= 400:  # a PipelineClient answers errors too
+        raise _error_of(response, status, "")
+    return response
+
+
+def _error_of(response, status, message):
+    code = ""
+    if response is None:
+        return error_for(status, code, message)
+    try:
+        body = response.json()["error"]
+        code, message = body.get("code") or "", body.get("message") or message
+    except Exception:  # not the service's error body (a proxy, a gateway ...)
+        pass
+    return error_for(status, code, message, parse_retry_after(response.headers.get("Retry-After")))

@@ -1,0 +1,78 @@
+"""Face API v1.2 (GA) JSON (camelCase dicts) to the contract's typed results.
+
+GA answers the whole session at create and on every GET, with all its attempts. The spec's own
+example lists attempt 2 before attempt 1 and a top-level ``NotStarted`` beside a ``Succeeded``
+attempt, so attempts are read by ``attemptId`` and ``attemptStatus``, never by list order, and a
+succeeded attempt wins over the top-level status. Every body carries the ``authToken``: the
+stored payload is sanitized.
+"""
+
+from .base import Attempt, CreatedSession, ProviderStatus, ReferenceFace, SessionResult, Verification, sanitized
+
+STATUSES = {
+    "NotStarted": ProviderStatus.NOT_STARTED,
+    "Running": ProviderStatus.RUNNING,
+    "Succeeded": ProviderStatus.SUCCEEDED,
+    "Failed": ProviderStatus.FAILED,
+    "Canceled": ProviderStatus.CANCELED,
+}
+
+
+def _face_rectangle(part):
+    return (((part or {}).get("targets") or {}).get("color") or {}).get("faceRectangle")
+
+
+def _reference(results):
+    for reference in results.get("verifyReferences") or []:
+        quality = reference.get("qualityForRecognition")
+        return ReferenceFace(reference.get("faceRectangle"), quality.lower() if quality else None)
+    return None
+
+
+def attempt(item):
+    """LivenessSessionAttempt / LivenessWithVerifySessionAttempt -> Attempt."""
+    result, error = item.get("result") or {}, item.get("error") or {}
+    verify = result.get("verifyResult")
+    decision = result.get("livenessDecision")
+    return Attempt(
+        attempt_id=int(item["attemptId"]),
+        status=STATUSES.get(item.get("attemptStatus"), ProviderStatus.RUNNING),
+        # The spec's examples write both "realface" and "realFace"; keep one spelling.
+        liveness_decision=decision.lower() if decision else None,
+        verification=Verification(bool(verify["isIdentical"]), float(verify["matchConfidence"])) if verify else None,
+        face_rectangle=_face_rectangle(result) or _face_rectangle(error),
+        error_code=error.get("code") or "",
+        error_message=error.get("message") or "",
+        session_image_id=result.get("sessionImageId") or "",
+        digest=result.get("digest") or "",
+    )
+
+
+def created_session(body, *, expires_at):
+    """LivenessSession / LivenessWithVerifySession as create answers it -> CreatedSession."""
+    return CreatedSession(
+        session_id=body["sessionId"],
+        auth_token=body["authToken"],
+        expires_at=expires_at,
+        reference=_reference(body.get("results") or {}),
+        payload=sanitized(body),
+    )
+
+
+def session_result(body):
+    """LivenessSession / LivenessWithVerifySession -> SessionResult."""
+    results = body.get("results") or {}
+    attempts = tuple(sorted((attempt(item) for item in results.get("attempts") or []), key=lambda a: a.attempt_id))
+    status = STATUSES.get(body.get("status"), ProviderStatus.RUNNING)
+    if any(a.status == ProviderStatus.SUCCEEDED and a.liveness_decision for a in attempts):
+        status = ProviderStatus.SUCCEEDED
+    elif status == ProviderStatus.NOT_STARTED and attempts:
+        status = ProviderStatus.RUNNING
+    return SessionResult(
+        session_id=body["sessionId"],
+        status=status,
+        attempts=attempts,
+        reference=_reference(results),
+        model_version=body.get("modelVersion") or "",
+        payload=sanitized(body),
+    )
