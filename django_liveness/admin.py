@@ -145,6 +145,14 @@ class ReviewForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text=_("Required: why."))
 
 
+def html_table(headers, rows):
+    """A plain table for a read-only admin field; every cell is escaped."""
+    head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
+    cells = (format_html_join("", "<td>{}</td>", ((cell,) for cell in row)) for row in rows)
+    body = format_html_join("", "<tr>{}</tr>", ((row_cells,) for row_cells in cells))
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
 def _verification_text(row):
     """"same person (0.92)" for a session or an attempt with a verification result, else "-"."""
     if row.is_identical is None:
@@ -289,9 +297,8 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
         attempts = session.attempts.all()
         if not attempts:
             return "-"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return html_table(
+            ["#", _("status"), _("decision"), _("verification"), _("error")],
             (
                 (
                     attempt.attempt_id,
@@ -302,14 +309,6 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
                 )
                 for attempt in attempts
             ),
-        )
-        return format_html(
-            "<table><thead><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-            _("status"),
-            _("decision"),
-            _("verification"),
-            _("error"),
-            rows,
         )
 
     @admin.display(description=_("reference image"))
@@ -322,9 +321,8 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
     @admin.display(description=_("events"))
     def timeline(self, session):
         events = session.events.select_related("actor").order_by("created_at", "id")
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return html_table(
+            [_("when"), _("what"), _("status"), _("who"), _("note")],
             (
                 (
                     f"{event.created_at:%Y-%m-%d %H:%M:%S}",
@@ -335,15 +333,6 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
                 )
                 for event in events
             ),
-        )
-        return format_html(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-            _("when"),
-            _("what"),
-            _("status"),
-            _("who"),
-            _("note"),
-            rows,
         )
 
     @admin.display(description=_("raw payload"))

@@ -5,6 +5,7 @@
 - django_liveness.E003: the backend cannot be imported or built.
 - django_liveness.E004: the Azure backend has no endpoint or key (reported by the backend).
 - django_liveness.W001: an in-memory or emulator backend while DEBUG is False (reported by the backend).
+- django_liveness.W002: the Azure backend is set to the preview Face API v1.2-preview.1 (reported by the backend).
 """
 
 from django.conf import settings

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from urllib.request import Request, urlopen
 
 import pytest
 from azure.ai.vision.face import FaceSessionClient
@@ -25,6 +24,7 @@ from django_liveness.emulator.client import FrontendCallFailed, encode_multipart
 from django_liveness.emulator.client import play_frontend as play_any_version
 from django_liveness.images import sample_face_image
 
+from .emulator_http import http
 from .openapi import spec_dir
 
 # These tests drive the preview through its SDK; test_emulator_ga.py covers GA.
@@ -294,15 +294,6 @@ def test_latency_is_added_and_recorded_in_the_audit(client, emulator_server):
     emulator_server.state.faults.reset()
     (entry,) = client.get_liveness_session_audit_entries(created.session_id)
     assert 300 <= entry.response.latency_in_milliseconds < 2000
-
-
-def http(emulator_server, method, path, body=None, headers=None):
-    request = Request(f"{emulator_server.endpoint}{path}", data=body, method=method, headers=headers or {})
-    try:
-        with urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
-    except Exception as error:  # HTTPError carries the answer
-        return error.code, dict(error.headers), error.read()
 
 
 def test_plain_http_create_and_result_with_curl_like_calls(emulator_server):

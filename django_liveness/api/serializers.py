@@ -74,6 +74,13 @@ class SessionErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+def verification_of(row):
+    """A session's or an attempt's verification result, or None for liveness only."""
+    if row.is_identical is None:
+        return None
+    return {"is_identical": row.is_identical, "match_confidence": row.match_confidence}
+
+
 class SessionSerializer(serializers.ModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
     verification = serializers.SerializerMethodField()
@@ -100,9 +107,7 @@ class SessionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(VerificationSerializer(allow_null=True))
     def get_verification(self, session):
-        if session.is_identical is None:
-            return None
-        return {"is_identical": session.is_identical, "match_confidence": session.match_confidence}
+        return verification_of(session)
 
     @extend_schema_field(SessionErrorSerializer(allow_null=True))
     def get_error(self, session):
@@ -127,9 +132,7 @@ class AttemptSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(VerificationSerializer(allow_null=True))
     def get_verification(self, attempt):
-        if attempt.is_identical is None:
-            return None
-        return {"is_identical": attempt.is_identical, "match_confidence": attempt.match_confidence}
+        return verification_of(attempt)
 
     @extend_schema_field(SessionErrorSerializer(allow_null=True))
     def get_error(self, attempt):
