@@ -401,7 +401,7 @@ def _store_result(session, result, now, *, actor):
         _mark_verified(session, now)
     session.save()
     _store_attempts(session, result)
-    if session.reference_image_id:
+    if session.reference_image_id and result.reference:
         _store_reference_facts(session.reference_image, result.reference)
     log_event(
         Event.RESULT_STORED,

@@ -322,3 +322,11 @@ def test_changing_the_setting_closes_the_old_client(azure_backend, settings):
 def test_bad_options_name_the_key(options, key):
     with pytest.raises(LivenessConfigurationError, match=rf"\b{key}\b"):
         AzureFaceBackend(**{"endpoint": "http://127.0.0.1:1", "key": "k", **options})
+
+
+@pytest.mark.parametrize("api_version, hidden", [("v1.2", "azure.core"), ("v1.2-preview.1", "azure.ai.vision.face")])
+def test_a_missing_azure_package_names_the_extra_to_install(monkeypatch, api_version, hidden):
+    monkeypatch.setitem(__import__("sys").modules, hidden, None)  # as if it were not installed
+    backend = AzureFaceBackend(endpoint="https://x.cognitiveservices.azure.com", key="k", api_version=api_version)
+    with pytest.raises(LivenessConfigurationError, match=r'pip install "django-liveness\[azure\]"'):
+        backend.client

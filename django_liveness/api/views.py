@@ -20,7 +20,6 @@ from .errors import Conflict, ErrorFormatMixin
 from .idempotency import idempotent
 from .serializers import (
     AuditEntrySerializer,
-    SessionDetailSerializer,
     ConsentGrantSerializer,
     ConsentSerializer,
     ErrorSerializer,
@@ -29,6 +28,7 @@ from .serializers import (
     ReferenceImageUploadSerializer,
     SessionCreatedSerializer,
     SessionCreateSerializer,
+    SessionDetailSerializer,
     SessionSerializer,
     SessionWithTokenSerializer,
     SubjectCreateSerializer,

@@ -24,6 +24,8 @@ from .base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, BaseLivenessBack
 GA = "v1.2"
 PREVIEW = "v1.2-preview.1"
 API_VERSIONS = (GA, PREVIEW)
+# GA has no session list and no audit endpoint.
+CAPABILITIES = {GA: frozenset({SESSION_IMAGES}), PREVIEW: frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES})}
 LIST_PAGE_SIZE = 1000
 
 
@@ -57,9 +59,7 @@ class AzureFaceBackend(BaseLivenessBackend):
 
     @property
     def capabilities(self):
-        if self.api_version == PREVIEW:
-            return frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES})
-        return frozenset({SESSION_IMAGES})  # GA has no session list and no audit endpoint
+        return CAPABILITIES[self.api_version]
 
     def check(self):
         messages = []
@@ -133,12 +133,12 @@ class AzureFaceBackend(BaseLivenessBackend):
 
     def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds):
         body = _create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
-        return self._wire.created_session(self.client.create_session(body), expires_at=_expiry(auth_token_ttl_seconds))
+        return self._wire.created_session(self.client.create_session(body), expires_at=token_expiry(auth_token_ttl_seconds))
 
     def create_verify_session(self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds):
         fields = _create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
         body = self.client.create_verify_session(fields, reference_image)
-        return self._wire.created_session(body, expires_at=_expiry(auth_token_ttl_seconds))
+        return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 
     def get_result(self, session_id, *, verify):
         return self._wire.session_result(self.client.get_session(session_id, verify=verify))
@@ -175,8 +175,8 @@ def _create_fields(operation_mode, device_correlation_id, ttl):
     return fields
 
 
-def _expiry(ttl):
-    # Neither version says when the token expires; it lives ``ttl`` seconds from its creation.
+def token_expiry(ttl):
+    """When a token created now stops working: neither version says, it lives ``ttl`` seconds."""
     return timezone.now() + timedelta(seconds=ttl)
 
 

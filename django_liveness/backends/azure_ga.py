@@ -6,7 +6,7 @@ returns the service's JSON (or bytes); ``ga_wire`` turns it into the contract's 
 """
 
 from .. import __version__
-from .azure_transport import call, pipeline_policies, transport
+from .azure_transport import call, import_azure_core, pipeline_policies, transport
 
 API_VERSION = "v1.2"
 PATHS = {False: "detectLiveness-sessions", True: "detectLivenessWithVerify-sessions"}
@@ -14,6 +14,7 @@ PATHS = {False: "detectLiveness-sessions", True: "detectLivenessWithVerify-sessi
 
 class GaClient:
     def __init__(self, *, endpoint, key, options):
+        import_azure_core()
         from azure.core import PipelineClient
 
         self._client = PipelineClient(

@@ -1,8 +1,18 @@
 """What the GA client and the preview SDK client share: the pipeline's policies and timeouts,
 and the translation of azure-core's errors into the contract's ``BackendError``s."""
 
-from ..exceptions import ProviderUnavailable
+from ..exceptions import LivenessConfigurationError, ProviderUnavailable
 from .base import error_for, parse_retry_after
+
+
+def import_azure_core():
+    """azure-core, or a configuration error that says how to install it."""
+    try:
+        import azure.core  # noqa: F401
+    except ImportError as error:
+        raise LivenessConfigurationError(
+            f'AzureFaceBackend needs azure-core: pip install "django-liveness[azure]" (could not import it: {error}).'
+        ) from error
 
 
 def retry_policy(options):

@@ -7,7 +7,6 @@ outcome (``complete``) or make the next calls fail (``fail_next``). See docs/tes
 """
 
 import threading
-from datetime import timedelta
 
 from django.conf import settings
 from django.core import checks
@@ -19,10 +18,10 @@ from ..emulator.preview import PreviewApi
 from ..exceptions import LivenessConfigurationError
 from ..images import sample_face_image
 from . import ga_wire, preview_wire
-from .base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, BaseLivenessBackend, error_for
+from .azure import CAPABILITIES, GA, PREVIEW, token_expiry
+from .base import AUDIT_ENTRIES, LIST_SESSIONS, BaseLivenessBackend, error_for
 
 _KIND = {False: LIVENESS, True: LIVENESS_WITH_VERIFY}
-GA, PREVIEW = "v1.2", "v1.2-preview.1"
 
 
 class LocMemBackend(BaseLivenessBackend):
@@ -48,9 +47,7 @@ class LocMemBackend(BaseLivenessBackend):
 
     @property
     def capabilities(self):
-        if self.options["api_version"] == PREVIEW:
-            return frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES})
-        return frozenset({SESSION_IMAGES})
+        return CAPABILITIES[self.options["api_version"]]
 
     def check(self):
         if not settings.DEBUG:
@@ -127,7 +124,7 @@ class LocMemBackend(BaseLivenessBackend):
             device_correlation_id=device_correlation_id,
             auth_token_ttl_seconds=auth_token_ttl_seconds,
         )
-        return self._wire.created_session(body, expires_at=_expiry(auth_token_ttl_seconds))
+        return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 
     def create_verify_session(self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds):
         params = self._params(operation_mode, device_correlation_id, auth_token_ttl_seconds)
@@ -139,7 +136,7 @@ class LocMemBackend(BaseLivenessBackend):
             device_correlation_id=device_correlation_id,
             auth_token_ttl_seconds=auth_token_ttl_seconds,
         )
-        return self._wire.created_session(body, expires_at=_expiry(auth_token_ttl_seconds))
+        return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 
     def get_result(self, session_id, *, verify):
         body = self._call("get_result", lambda: self._api.get_session(_KIND[verify], session_id), session_id=session_id)
@@ -171,6 +168,3 @@ class LocMemBackend(BaseLivenessBackend):
         items = self._call("list_sessions", lambda: self._api.list_sessions(_KIND[verify]), verify=verify)
         return [preview_wire.remote_session(item) for item in items]
 
-
-def _expiry(ttl):
-    return timezone.now() + timedelta(seconds=ttl)
