@@ -22,8 +22,9 @@ demo: $(STAMP)  ## Run the example project with the emulator (no Azure needed) o
 	@echo "Open http://127.0.0.1:8000/ and log in; the admin is at http://127.0.0.1:8000/admin/"
 	$(BIN)/python example_project/manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP)  ## Run the whole test suite on SQLite
+test: $(STAMP)  ## Run the whole test suite on SQLite, then the API's schema and lifecycle tests in a host left at DRF's defaults
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ds=tests.settings_defaults tests/test_api_schema.py tests/test_api_lifecycle.py
 
 test-postgres: $(STAMP)  ## Run the whole test suite on PostgreSQL (127.0.0.1:5432, user postgres)
 	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest

@@ -100,6 +100,43 @@ def image_with_face(image, face_rectangle, width=320):
     )
 
 
+class ConfirmActionMixin:
+    """Admin actions that ask "are you sure?" on a page of their own before they act."""
+
+    def confirmation(self, request, queryset, *, action, title, question, objects):
+        """The confirmation page, or None once the user confirmed (then act)."""
+        if request.POST.get("confirmed") == "yes":
+            return None
+        return TemplateResponse(
+            request,
+            "admin/django_liveness/confirm_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "question": question,
+                "objects": objects,
+                "queryset": queryset,
+                "action": action,
+                "opts": self.model._meta,
+            },
+        )
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    """The outcome that counts: a reviewer's approval or rejection over the provider's decision."""
+
+    title = _("outcome")
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return LivenessSession.Outcome.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in LivenessSession.Outcome.values:
+            return queryset.filter(services.effective_outcome_filter(self.value()))
+        return queryset
+
+
 class ReviewQueueFilter(admin.SimpleListFilter):
     title = _("review queue")
     parameter_name = "queue"
@@ -145,12 +182,40 @@ class ReviewForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text=_("Required: why."))
 
 
+def _event_title(event):
+    """What happened; a review says its decision ("reviewed: rejected")."""
+    decision = event.data.get("decision") if event.kind == LivenessEvent.Kind.REVIEWED else None
+    if decision in Review.values:
+        return f"{event.get_kind_display()}: {Review(decision).label}"
+    return event.get_kind_display()
+
+
 def html_table(headers, rows):
     """A plain table for a read-only admin field; every cell is escaped."""
     head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
     cells = (format_html_join("", "<td>{}</td>", ((cell,) for cell in row)) for row in rows)
     body = format_html_join("", "<tr>{}</tr>", ((row_cells,) for row_cells in cells))
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
+def outcome_badge(session):
+    """The outcome that counts, and beside it the provider's when a review overrode it."""
+    outcome = services.effective_outcome(session)
+    if not outcome:
+        return "-"
+    badge = format_html(
+        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-weight:600">{}</span>',
+        OUTCOME_COLOURS[outcome],
+        LivenessSession.Outcome(outcome).label,
+    )
+    if outcome == session.outcome:
+        return badge
+    provider = LivenessSession.Outcome(session.outcome).label if session.outcome else "-"
+    return format_html(
+        '{} <span class="help">{}</span>',
+        badge,
+        _("%(review)s; the provider's outcome: %(provider)s") % {"review": session.get_review_status_display(), "provider": provider},
+    )
 
 
 def _verification_text(row):
@@ -164,7 +229,7 @@ def _verification_text(row):
 
 
 @admin.register(LivenessSession)
-class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
+class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmin):
     list_display = [
         "short_id",
         "subject",
@@ -180,7 +245,7 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
         ReviewQueueFilter,
         "status",
         "liveness_decision",
-        "outcome",
+        OutcomeFilter,
         "kind",
         "review_status",
         "created_at",
@@ -267,13 +332,7 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
 
     @admin.display(description=_("outcome"), ordering="outcome")
     def outcome_badge(self, session):
-        if not session.outcome:
-            return "-"
-        return format_html(
-            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-weight:600">{}</span>',
-            OUTCOME_COLOURS[session.outcome],
-            session.get_outcome_display(),
-        )
+        return outcome_badge(session)
 
     @admin.display(description=_("subject"))
     def subject_link(self, session):
@@ -326,7 +385,7 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
             (
                 (
                     f"{event.created_at:%Y-%m-%d %H:%M:%S}",
-                    event.get_kind_display(),
+                    _event_title(event),
                     f"{event.from_status} → {event.to_status}" if event.to_status else "",
                     event.actor or "",
                     event.message,
@@ -389,36 +448,32 @@ class LivenessSessionAdmin(CappedCountMixin, admin.ModelAdmin):
     @admin.action(description=_("Cancel and delete at the provider"), permissions=["change"])
     def cancel_sessions(self, request, queryset):
         open_sessions = queryset.filter(status__in=LivenessSession.OPEN_STATUSES)
-        if request.POST.get("confirmed") != "yes":
-            return TemplateResponse(
-                request,
-                "admin/django_liveness/confirm_action.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": _("Cancel liveness sessions?"),
-                    "question": _("These open sessions will be canceled and deleted at the provider. This cannot be undone."),
-                    "objects": open_sessions.select_related("subject"),
-                    "queryset": queryset,
-                    "action": "cancel_sessions",
-                    "opts": self.model._meta,
-                },
-            )
-        canceled = 0
-        for session in open_sessions.select_related("subject"):
-            try:
-                services.cancel_session(session, actor=request.user)
-            except InvalidSessionState as error:  # it ended since the list was shown
-                self.message_user(request, f"{str(session.pk)[:8]}: {error.message}", messages.WARNING)
-            else:
-                canceled += 1
+        page = self.confirmation(
+            request,
+            queryset,
+            action="cancel_sessions",
+            title=_("Cancel liveness sessions?"),
+            question=_("These open sessions will be canceled and deleted at the provider. This cannot be undone."),
+            objects=open_sessions.select_related("subject"),
+        )
+        if page is not None:
+            return page
+        # A session that ended since the page was shown is left as it is.
+        canceled = services.cancel_open_sessions(open_sessions, actor=request.user)
         self.message_user(request, _("%d session(s) canceled.") % canceled, messages.SUCCESS)
         return None
 
     @admin.action(description=_("Mark for review"), permissions=["review"])
     def flag_for_review(self, request, queryset):
+        flagged = 0
         for session in queryset:
-            services.flag_for_review(session, actor=request.user, note=_("Marked for review in the admin."))
-        self.message_user(request, _("%d session(s) in the review queue.") % queryset.count(), messages.SUCCESS)
+            try:
+                services.flag_for_review(session, actor=request.user, note=_("Marked for review in the admin."))
+            except InvalidSessionState as error:  # only completed sessions can be reviewed
+                self.message_user(request, f"{str(session.pk)[:8]}: {error.message}", messages.WARNING)
+            else:
+                flagged += 1
+        self.message_user(request, _("%d session(s) in the review queue.") % flagged, messages.SUCCESS)
 
 
 class ReferenceImageInline(admin.TabularInline):
@@ -449,7 +504,7 @@ class ConsentInline(admin.TabularInline):
 
 
 @admin.register(Subject)
-class SubjectAdmin(admin.ModelAdmin):
+class SubjectAdmin(ConfirmActionMixin, admin.ModelAdmin):
     list_display = ["external_id", "display_name", "user", "verified_at", "erased_at", "created_at"]
     list_filter = ["verified_at", "erased_at", "created_at"]
     search_fields = ["external_id", "display_name", "user__username", "user__email"]
@@ -475,7 +530,7 @@ class SubjectAdmin(admin.ModelAdmin):
                     str(s.pk)[:8],
                     s.get_kind_display(),
                     s.get_status_display(),
-                    s.get_outcome_display() or "-",
+                    outcome_badge(s),
                 )
                 for s in sessions
             ),
@@ -484,8 +539,14 @@ class SubjectAdmin(admin.ModelAdmin):
         return format_html('<ul>{}</ul><a href="{}">{}</a>', items, all_url, _("All sessions of this subject"))
 
     def save_model(self, request, subject, form, change):
-        # Write only what staff edited: verified_at and erased_at may have changed since the row was read.
-        subject.save(update_fields=[*form.changed_data, "updated_at"] if change else None)
+        # Through the service layer: the change is an event, and a new person loses the old one's
+        # verification. Only what staff edited is written: the rest may have changed since.
+        fields = {name: form.cleaned_data[name] for name in ("external_id", "display_name", "user")}
+        if change:
+            edited = {name: value for name, value in fields.items() if name in form.changed_data}
+            services.update_subject(subject, actor=request.user, **edited)
+        else:  # the form checked that external_id and user are free: this creates the row the admin shows next
+            services.find_or_create_subject(id=subject.pk, **fields)
 
     # Deleting goes through the service layer: an event, and the photos' files removed from storage.
     # Sessions are the audit trail and cannot be deleted here, so neither can a subject that has
@@ -499,23 +560,19 @@ class SubjectAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Erase biometric data"), permissions=["delete"])
     def erase_biometric_data(self, request, queryset):
-        if request.POST.get("confirmed") != "yes":
-            return TemplateResponse(
-                request,
-                "admin/django_liveness/confirm_action.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": _("Erase biometric data?"),
-                    "question": _(
-                        "Reference images will be deleted, face data removed from session results, provider sessions "
-                        "deleted, and no new sessions allowed. Outcomes and timestamps stay. This cannot be undone."
-                    ),
-                    "objects": queryset,
-                    "queryset": queryset,
-                    "action": "erase_biometric_data",
-                    "opts": self.model._meta,
-                },
-            )
+        page = self.confirmation(
+            request,
+            queryset,
+            action="erase_biometric_data",
+            title=_("Erase biometric data?"),
+            question=_(
+                "Reference images will be deleted, face data removed from session results, provider sessions "
+                "deleted, and no new sessions allowed. Outcomes and timestamps stay. This cannot be undone."
+            ),
+            objects=queryset,
+        )
+        if page is not None:
+            return page
         for subject in queryset:
             privacy.erase_subject(subject, actor=request.user)
         self.message_user(request, _("%d subject(s) erased.") % queryset.count(), messages.SUCCESS)

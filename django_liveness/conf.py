@@ -51,6 +51,19 @@ DEFAULTS = {
 DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES")
 
 
+def _is_drf_rate(rate):
+    """True when DRF's own throttle parser reads ``rate`` ('10/hour', '5/m' ...), as it will per request."""
+    from rest_framework.throttling import SimpleRateThrottle
+
+    if not isinstance(rate, str):
+        return False
+    try:
+        number, _duration = SimpleRateThrottle.parse_rate(None, rate)  # it reads nothing from self
+    except (ValueError, KeyError, IndexError, TypeError):
+        return False
+    return number >= 0
+
+
 def _fail(key, problem):
     raise LivenessConfigurationError(f"LIVENESS[{key!r}] {problem}")
 
@@ -103,7 +116,7 @@ def validate(user_settings):
     for sub_key, days in merged["RETENTION"].items():
         _check_positive_int_or_none(f"RETENTION'][{sub_key!r}", days)
     for scope, rate in merged["THROTTLE_RATES"].items():
-        if rate is not None and not (isinstance(rate, str) and "/" in rate):
+        if rate is not None and not _is_drf_rate(rate):
             _fail(f"THROTTLE_RATES'][{scope!r}", f"must be a DRF rate like '10/hour' or None, got {rate!r}.")
     if not isinstance(merged["EMULATOR_KEY"], str) or not merged["EMULATOR_KEY"]:
         _fail("EMULATOR_KEY", "must be a non-empty string.")

@@ -106,5 +106,11 @@ class SubjectConflict(ServiceError):
     code = "unique"
 
 
+class SubjectHasSessions(ServiceError):
+    """A subject with sessions is erased, not deleted: its sessions are the audit trail."""
+
+    code = "subject_has_sessions"
+
+
 class InvalidSessionState(ServiceError):
     code = "invalid_state"

@@ -4,6 +4,9 @@ JPEG, PNG, GIF (first frame) or BMP, recognised from the bytes (never the name o
 content type); at most 6 MB; at most 4096 pixels a side, checked from the header before any
 decoding so that a decompression bomb is refused cheaply; fully decoded once so that truncated
 or corrupt files are refused too. Every refusal is a ValidationError with a stable code.
+
+What is kept is the image alone, without metadata or trailing bytes (``image_cleaning``): its
+size and SHA-256 are those of what is stored.
 """
 
 import hashlib
@@ -13,6 +16,8 @@ from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from PIL import Image, UnidentifiedImageError
+
+from .image_cleaning import NotCleanable, clean_image
 
 MAX_BYTES = 6 * 1024 * 1024
 # 4096 x 4096: the largest the Face service detects faces in, far below Pillow's bomb limit (~89 Mpx).
@@ -90,7 +95,10 @@ def validate_reference_image(source):
         # Decode the pixels (the first frame of a GIF): catches truncated and corrupt data.
         with Image.open(io.BytesIO(data), formats=[image_format]) as image:
             image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        data, image_format = clean_image(data, image_format)
+        with Image.open(io.BytesIO(data), formats=[image_format]) as image:
+            width, height = image.size  # turned upright, a photo's sides swap
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, NotCleanable):
         raise ValidationError("The image is truncated or corrupt.", code="corrupt") from None
     content_type, extension = FORMATS[image_format]
     return ValidatedImage(

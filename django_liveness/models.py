@@ -303,6 +303,8 @@ class LivenessEvent(models.Model):
         IMAGE_UPLOADED = "image_uploaded", _("reference image uploaded")
         IMAGE_VIEWED = "image_viewed", _("reference image viewed")
         IMAGE_DELETED = "image_deleted", _("reference image deleted")
+        SUBJECT_CHANGED = "subject_changed", _("subject changed")
+        SUBJECT_DELETED = "subject_deleted", _("subject deleted")
         CONSENT_GRANTED = "consent_granted", _("consent granted")
         CONSENT_WITHDRAWN = "consent_withdrawn", _("consent withdrawn")
         ERASED = "erased", _("biometric data erased")

@@ -20,6 +20,7 @@ from .backends.base import LIST_SESSIONS
 from .conf import liveness_settings
 from .exceptions import BackendError, SubjectErased
 from .models import Consent, IdempotencyKey, LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from .services.base import delete_files_on_commit, lock_subject, send_on_commit
 
 logger = logging.getLogger("django_liveness")
 Event = LivenessEvent.Kind
@@ -31,9 +32,9 @@ OPEN_STATUSES = LivenessSession.OPEN_STATUSES
 
 def grant_consent(subject, *, policy_version, text, purpose, actor=None):
     """Record consent to ``text`` (stored as its SHA-256) under ``policy_version`` for ``purpose``."""
-    if subject.erased_at is not None:
-        raise SubjectErased("This subject's biometric data was erased; it cannot be enrolled again.")
     with transaction.atomic():
+        if lock_subject(subject.pk).erased_at is not None:
+            raise SubjectErased("This subject's biometric data was erased; it cannot be enrolled again.")
         consent = Consent.objects.create(
             subject=subject,
             policy_version=policy_version,
@@ -52,17 +53,21 @@ def grant_consent(subject, *, policy_version, text, purpose, actor=None):
 
 def withdraw_consent(subject, *, actor=None):
     """Withdraw every valid consent: open sessions are canceled, no new ones start, and the next
-    ``liveness_purge`` erases the subject's biometric data. Returns how many consents were withdrawn."""
+    ``liveness_purge`` erases the subject's biometric data.
+
+    Returns ``{"consents": withdrawn, "sessions_canceled": n}``; a session that ended meanwhile is
+    left as it is.
+    """
     now = timezone.now()
     with transaction.atomic():
+        lock_subject(subject.pk)  # a session being started now sees the withdrawal
         withdrawn = Consent.objects.filter(subject=subject, withdrawn_at__isnull=True).update(
             withdrawn_at=now, withdrawn_by=actor if getattr(actor, "is_authenticated", False) else None
         )
         if withdrawn:
             services.log_event(Event.CONSENT_WITHDRAWN, subject=subject, actor=actor, data={"consents": withdrawn})
-    for session in LivenessSession.objects.filter(subject=subject, status__in=OPEN_STATUSES):
-        services.cancel_session(session, actor=actor)
-    return withdrawn
+    canceled = services.cancel_open_sessions(LivenessSession.objects.filter(subject=subject), actor=actor)
+    return {"consents": withdrawn, "sessions_canceled": canceled}
 
 
 # --- erasure ------------------------------------------------------------------------------
@@ -70,12 +75,11 @@ def withdraw_consent(subject, *, actor=None):
 
 def _delete_images(images, *, actor):
     """Delete reference images and, once the deletion commits, their files."""
-    files = [(image.file.storage, image.file.name) for image in images]
     for image in images:
         services.log_event(Event.IMAGE_DELETED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
     ReferenceImage.objects.filter(pk__in=[image.pk for image in images]).delete()
-    transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
-    return len(files)
+    delete_files_on_commit((image.file.storage, image.file.name) for image in images)
+    return len(images)
 
 
 def _redact(sessions):
@@ -98,31 +102,41 @@ def _redact_image_digests(subject):
 
 
 def erase_subject(subject, *, actor=None):
-    """Erase a subject's biometric data and block new sessions. A second call does nothing.
+    """Erase a subject's biometric data and block new sessions; return a summary dict.
 
-    Returns a summary dict; fires ``subject_erased`` once, after the commit.
+    First the subject is marked erased (committed at once, so no session starts from then on),
+    then its open sessions are canceled (one that ended meanwhile is left as it is) and deleted at
+    the provider, then its images and the face data of its sessions go. A second call finishes what
+    a first one could not (say, the provider was down) and otherwise does nothing. Fires
+    ``subject_erased`` once, after the commit.
     """
-    summary = {"images": 0, "sessions_redacted": 0, "remote_deleted": 0, "already_erased": subject.erased_at is not None}
-    if summary["already_erased"]:
-        return summary
-    sessions = LivenessSession.objects.filter(subject=subject).select_related("subject")
-    for session in sessions.filter(status__in=OPEN_STATUSES):
-        services.cancel_session(session, actor=actor)
-    for session in sessions.exclude(provider_session_id="").filter(remote_deleted_at__isnull=True):
+    with transaction.atomic():
+        locked = lock_subject(subject.pk)
+        already_erased = locked.erased_at is not None
+        if not already_erased:
+            locked.erased_at = timezone.now()
+            locked.save(update_fields=["erased_at", "updated_at"])
+    subject.erased_at = locked.erased_at
+    sessions = LivenessSession.objects.filter(subject=subject)
+    summary = {
+        "images": 0,
+        "sessions_canceled": services.cancel_open_sessions(sessions, actor=actor),
+        "sessions_redacted": 0,
+        "remote_deleted": 0,
+        "already_erased": already_erased,
+    }
+    for session in sessions.exclude(provider_session_id="").filter(remote_deleted_at__isnull=True).select_related("subject"):
         summary["remote_deleted"] += services.delete_remote_session(session, actor=actor)
     with transaction.atomic():
-        locked = Subject.objects.select_for_update().get(pk=subject.pk)
-        if locked.erased_at is not None:
-            return {**summary, "already_erased": True}
+        lock_subject(subject.pk)
         summary["images"] = _delete_images(list(ReferenceImage.objects.filter(subject=subject)), actor=actor)
         summary["sessions_redacted"] = _redact(sessions)
         _redact_image_digests(subject)
-        subject.erased_at = locked.erased_at = timezone.now()
-        locked.save(update_fields=["erased_at", "updated_at"])
-        services.log_event(Event.ERASED, subject=subject, actor=actor, data=dict(summary))
-        transaction.on_commit(
-            lambda: signals.subject_erased.send_robust(sender=LivenessSession, subject=subject, actor=actor)
-        )
+        done = {key: value for key, value in summary.items() if key != "already_erased"}
+        if not already_erased or any(done.values()):
+            services.log_event(Event.ERASED, subject=subject, actor=actor, data=dict(summary))
+        if not already_erased:
+            send_on_commit(signals.subject_erased, subject=subject, actor=actor)
     return summary
 
 

@@ -3,7 +3,7 @@ import shutil
 import pytest
 
 from django_liveness.backends import reset_backend
-from django_liveness.testing import UserFactory, locmem_backend
+from django_liveness.testing import SubjectFactory, UserFactory, locmem_backend
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -112,3 +112,35 @@ def frontend(emulator_server, api_version):
     from django_liveness.emulator.client import play_frontend
 
     return partial(play_frontend, emulator_server.endpoint, api_version=api_version)
+
+
+# --- the users and subjects of the REST API tests (test_api_*.py) ---------------------------
+
+
+@pytest.fixture
+def owner():
+    return UserFactory()
+
+
+@pytest.fixture
+def subject(owner):
+    return SubjectFactory(user=owner)
+
+
+@pytest.fixture
+def app_user():
+    """An integration (service account) with the model permissions."""
+    from .api_support import grant
+
+    return grant(
+        UserFactory(),
+        "view_subject",
+        "add_subject",
+        "change_subject",
+        "add_livenesssession",
+        "view_livenesssession",
+        "change_livenesssession",
+        "delete_livenesssession",
+        "add_referenceimage",
+        "view_referenceimage",
+    )

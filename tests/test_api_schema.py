@@ -108,7 +108,8 @@ VALID_REQUESTS = [
     ("POST", "/api/liveness/subjects/{id}/consent/", CONSENT, "application/json", 201),
     ("DELETE", "/api/liveness/subjects/{id}/consent/", None, None, 204),
     ("POST", "/api/liveness/subjects/{id}/erase/", None, None, 200),
-    ("DELETE", "/api/liveness/subjects/{id}/", None, None, 204),
+    # The subject has a session: it is erased, never deleted (its sessions are the audit trail).
+    ("DELETE", "/api/liveness/subjects/{id}/", None, None, 409),
     ("GET", "/api/liveness/subjects/{subject_pk}/reference-images/", None, None, 200),
     ("POST", "/api/liveness/subjects/{subject_pk}/reference-images/", "image", "multipart/form-data", 201),
     ("GET", "/api/liveness/subjects/{subject_pk}/reference-images/{id}/", None, None, 200),

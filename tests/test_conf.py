@@ -43,6 +43,11 @@ def test_nested_dicts_are_merged_with_their_defaults():
         ({"RETENTION": {"IMAGES": 3}}, "LIVENESS['RETENTION'] has an unknown key 'IMAGES'"),
         ({"RETENTION": {"SESSION_DAYS": 0}}, "SESSION_DAYS"),
         ({"THROTTLE_RATES": {"upload_user": 10}}, "upload_user"),
+        # DRF's parser refuses these at the first request (a 500): refused at startup instead.
+        ({"THROTTLE_RATES": {"upload_user": "10/fortnightly"}}, "upload_user"),
+        ({"THROTTLE_RATES": {"session_create_user": "ten/hour"}}, "session_create_user"),
+        ({"THROTTLE_RATES": {"upload_subject": "10/hour/extra"}}, "upload_subject"),
+        ({"THROTTLE_RATES": {"upload_subject": "-1/hour"}}, "upload_subject"),
         ({"OPTIONS": []}, "LIVENESS['OPTIONS'] must be a dict"),
     ],
 )

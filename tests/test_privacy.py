@@ -111,15 +111,6 @@ def test_erasure_drops_the_photo_fingerprint_from_the_event_log(locmem):
     assert uploads.count() == 1 and "sha256" not in uploads.get().data
 
 
-def test_deleting_a_subject_deletes_its_sessions_at_the_provider(locmem):
-    subject = SubjectFactory()
-    open_session = services.start_session(subject, verify=False)
-    services.delete_subject(subject)
-    with pytest.raises(SessionNotFound):
-        locmem.get_result(open_session.provider_session_id, verify=False)
-    assert ("delete_session", {"session_id": open_session.provider_session_id}) in locmem.calls
-
-
 def test_erase_over_the_api_needs_ownership_or_permission(locmem):
     owner = UserFactory()
     subject = SubjectFactory(user=owner)

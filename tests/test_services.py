@@ -292,13 +292,15 @@ def test_a_receiver_that_raises_does_not_lose_the_result(verify_session, locmem,
     signals.liveness_verified.connect(broken, weak=False)
     try:
         locmem.complete(verify_session)
-        with oncommit(), caplog.at_level(logging.ERROR, logger="django_liveness"):
+        with oncommit(), caplog.at_level(logging.ERROR):
             services.refresh_session(verify_session)
     finally:
         signals.liveness_verified.disconnect(broken)
     verify_session.refresh_from_db()
     assert verify_session.outcome == "passed"
-    assert "A receiver of liveness_verified raised" in caplog.text
+    # Logged once, by Django's send_robust (it used to be logged a second time by django-liveness).
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [(record.name, "host bug" in record.getMessage()) for record in errors] == [("django.dispatch", True)]
 
 
 def test_no_signal_for_a_change_that_is_rolled_back(verify_session, locmem, oncommit):

@@ -44,7 +44,7 @@ class RequestTooLarge(exceptions.APIException):
 
 def to_api_exception(error):
     """Translate django-liveness and Django errors into DRF's exceptions (or return None)."""
-    if isinstance(error, liveness.InvalidSessionState):
+    if isinstance(error, (liveness.InvalidSessionState, liveness.SubjectHasSessions)):
         return Conflict(error.message, code=error.code)
     if isinstance(error, liveness.ServiceError):
         return exceptions.ValidationError({"detail": error.message}, code=error.code)

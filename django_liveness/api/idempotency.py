@@ -1,26 +1,25 @@
 """``Idempotency-Key`` for POSTs: the same key and body answers with the first request's object.
 
-The key is stored (per user and endpoint) in the same transaction as the work, so a concurrent
-repeat on PostgreSQL waits on the unique index until the first request commits, then replays
-its answer: one provider session, however many retries. Only the created object's id is kept,
-never the answer itself (it holds the session's auth token): a replay shows the object as it is
-now. Only successful requests are kept; a failed request can be retried with the same key.
-Expired keys are deleted on reuse and by ``liveness_purge``.
+The key is claimed (per user and endpoint) in a short transaction of its own; the work, and its
+provider call, runs outside any transaction; the answer is recorded after. A repeat while the
+first request runs is a 409 ``idempotency_key_in_use``; once it answered, a repeat replays it: one
+provider session, however many retries. Only the created object's id is kept, never the answer
+itself (it holds the session's auth token): a replay shows the object as it is now. Only
+successful requests are kept; a failed request can be retried with the same key. Expired keys
+are deleted on reuse and by ``liveness_purge``.
 """
 
 import hashlib
 import json
-from datetime import timedelta
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 from rest_framework import exceptions, status
 
-from ..conf import liveness_settings
-from ..models import IdempotencyKey
+from .. import services
+from ..services.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
 from .errors import Conflict
 
 HEADER = "Idempotency-Key"
+MAX_LENGTH = 255
 
 
 class KeyReused(exceptions.APIException):
@@ -55,40 +54,29 @@ def idempotent(scope, handler, request, replay):
     key = request.headers.get(HEADER)
     if key is None:
         return handler()
-    if not key or len(key) > 255:
-        raise exceptions.ValidationError({"detail": f"{HEADER} must be 1 to 255 characters."}, code="invalid_idempotency_key")
-    request_hash = fingerprint(request)
-    cutoff = timezone.now() - timedelta(seconds=liveness_settings.IDEMPOTENCY_KEY_TTL_SECONDS)
-    keys = IdempotencyKey.objects.filter(user=request.user, scope=scope, key=key)
-    keys.filter(created_at__lt=cutoff).delete()
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyKey.objects.create(user=request.user, scope=scope, key=key, request_hash=request_hash)
-        except IntegrityError:
-            record = keys.select_for_update().get()
-            if record.request_hash != request_hash:
-                raise KeyReused() from None
-            if record.response_status is not None:
-                return _replay(record, replay)
-            raise Conflict("The first request with this Idempotency-Key is still running.", code="idempotency_key_in_use")
-        failure = None
-        try:
-            response = handler()
-        except Exception as error:
-            # Keep what the handler stored (a failed session is part of the record); forget the key
-            # so the client can retry with it.
-            failure = error
-            if not transaction.get_rollback():
-                record.delete()
-        else:
-            if 200 <= response.status_code < 300:
-                record.response_status, record.response_body = response.status_code, {"id": str(response.data["id"])}
-                record.save(update_fields=["response_status", "response_body"])
-            else:
-                record.delete()
-    if failure is not None:
-        raise failure
+    if not key or len(key) > MAX_LENGTH:
+        raise exceptions.ValidationError(
+            {"detail": f"{HEADER} must be 1 to {MAX_LENGTH} characters."}, code="invalid_idempotency_key"
+        )
+    try:
+        record, replay_id = services.claim_idempotency_key(
+            user=request.user, scope=scope, key=key, request_hash=fingerprint(request)
+        )
+    except IdempotencyKeyReused:
+        raise KeyReused() from None
+    except IdempotencyKeyInUse as error:
+        raise Conflict(error.message, code=error.code) from None
+    if replay_id is not None:
+        return _replay(record, replay)
+    try:
+        response = handler()
+    except Exception:
+        services.release_idempotency_key(record)  # what the handler stored stays; the key may be retried
+        raise
+    if 200 <= response.status_code < 300:
+        services.record_idempotent_answer(record, status=response.status_code, object_id=response.data["id"])
+    else:
+        services.release_idempotency_key(record)
     return response
 
 

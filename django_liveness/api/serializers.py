@@ -1,16 +1,48 @@
-"""What the API reads and writes. Provider results, status and outcome are never writable."""
+"""What the API reads and writes. Provider results, status and outcome are never writable.
 
+Input is read as strictly as the schema describes it: a string field takes a string (not the
+number 0), a user id a whole number (not 1.5).
+"""
+
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Consent, LivenessAttempt, LivenessSession, ReferenceImage, Subject
+
+class StrictCharField(serializers.CharField):
+    """A string, as the schema says; DRF's CharField also turns numbers into strings."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A whole-number id; DRF would read 1.5 (or true) as 1."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, (bool, float)) or not isinstance(data, (int, str)):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
+    serializer_related_field = StrictPrimaryKeyRelatedField
+
 
 # DRF drops allow_blank from read-only fields, so the schema's enums would leave out the "" these
 # fields hold until there is a result.
 BLANK_CHOICE = {"allow_blank": True}
 
 
-class SubjectSerializer(serializers.ModelSerializer):
+class SubjectSerializer(ModelSerializer):
     class Meta:
         model = Subject
         fields = ["id", "external_id", "display_name", "user", "verified_at", "created_at"]
@@ -35,7 +67,7 @@ class OwnSubjectSerializer(SubjectSerializer):
         read_only_fields = ["id", "external_id", "user", "verified_at", "created_at"]
 
 
-class ReferenceImageSerializer(serializers.ModelSerializer):
+class ReferenceImageSerializer(ModelSerializer):
     class Meta:
         model = ReferenceImage
         fields = [
@@ -61,7 +93,7 @@ class SessionCreateSerializer(serializers.Serializer):
     subject = serializers.UUIDField()
     verify = serializers.BooleanField(default=False, help_text="Liveness with verification against the subject's active reference image.")
     operation_mode = serializers.ChoiceField(choices=LivenessSession.OperationMode.choices, required=False)
-    device_correlation_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
+    device_correlation_id = StrictCharField(max_length=64, required=False, allow_blank=False)
 
 
 class VerificationSerializer(serializers.Serializer):
@@ -81,7 +113,7 @@ def verification_of(row):
     return {"is_identical": row.is_identical, "match_confidence": row.match_confidence}
 
 
-class SessionSerializer(serializers.ModelSerializer):
+class SessionSerializer(ModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
     verification = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
@@ -116,7 +148,7 @@ class SessionSerializer(serializers.ModelSerializer):
         return {"code": session.error_code, "message": session.error_message}
 
 
-class AttemptSerializer(serializers.ModelSerializer):
+class AttemptSerializer(ModelSerializer):
     """One frontend call as the provider reported it (no image id, digest or face box)."""
 
     # Not "status": a second enum of that name would collide with the session's in the schema.
@@ -174,7 +206,7 @@ class SessionWithTokenSerializer(SessionDetailSerializer):
         fields = SessionDetailSerializer.Meta.fields + ["auth_token"]
 
 
-class SessionCreatedSerializer(serializers.ModelSerializer):
+class SessionCreatedSerializer(ModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
     auth_token = token_field()  # left out of an Idempotency-Key replay once the token is no longer valid
 
@@ -203,7 +235,7 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-class ConsentSerializer(serializers.ModelSerializer):
+class ConsentSerializer(ModelSerializer):
     class Meta:
         model = Consent
         fields = ["id", "policy_version", "text_sha256", "purpose", "granted_at", "withdrawn_at"]
@@ -211,6 +243,6 @@ class ConsentSerializer(serializers.ModelSerializer):
 
 
 class ConsentGrantSerializer(serializers.Serializer):
-    policy_version = serializers.CharField(max_length=64)
-    text = serializers.CharField(help_text="The consent text the person agreed to; stored as its SHA-256.")
-    purpose = serializers.CharField(max_length=255)
+    policy_version = StrictCharField(max_length=64)
+    text = StrictCharField(help_text="The consent text the person agreed to; stored as its SHA-256.")
+    purpose = StrictCharField(max_length=255)

@@ -2,12 +2,12 @@
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +18,8 @@ from ..models import LivenessSession, Subject
 from . import permissions, throttling
 from .errors import Conflict, ErrorFormatMixin
 from .idempotency import idempotent
+from .parsers import JSONParser
+from .schema import extend_schema
 from .serializers import (
     AuditEntrySerializer,
     ConsentGrantSerializer,
@@ -56,19 +58,36 @@ PROVIDER_ERRORS = {
 }
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255},
     OpenApiParameter.HEADER,
     description="Repeat-safe POST: the same key and body returns the first answer.",
 )
 
 
 class Pagination(LimitOffsetPagination):
+    """``limit`` and ``offset``: whole numbers or absent; anything else is a 400, not ignored."""
+
     default_limit = 50
     max_limit = 200
+
+    def get_limit(self, request):
+        self._check_whole_number(request, self.limit_query_param, minimum=1)
+        return super().get_limit(request)
+
+    def get_offset(self, request):
+        self._check_whole_number(request, self.offset_query_param, minimum=0)
+        return super().get_offset(request)
+
+    @staticmethod
+    def _check_whole_number(request, name, *, minimum):
+        value = request.query_params.get(name)
+        if value is not None and not (value.isascii() and value.isdigit() and int(value) >= minimum):
+            raise ValidationError({name: [f"Must be a whole number of at least {minimum}."]}, code="invalid")
 
 
 class LivenessViewSet(ErrorFormatMixin, viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
     pagination_class = Pagination
     schema = AutoSchema()
     lookup_value_regex = "[^/]+"  # a malformed id is a JSON 404 from the view, not an HTML one
@@ -87,6 +106,7 @@ class NotFoundView(ErrorFormatMixin, APIView):
 
     authentication_classes = []
     permission_classes = []
+    schema = AutoSchema()
 
     def initial(self, request, *args, **kwargs):
         raise NotFound()
@@ -97,7 +117,7 @@ def _errors(*codes):
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: SubjectSerializer(many=True), **_errors(401, 403)}),
+    list=extend_schema(responses={200: SubjectSerializer(many=True), **_errors(400, 401, 403)}),
     retrieve=extend_schema(responses={200: SubjectSerializer, **_errors(401, 403, 404)}),
     create=extend_schema(
         request=SubjectSerializer,
@@ -116,7 +136,15 @@ def _errors(*codes):
     ),
     update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404, 413, 415)}),
     partial_update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404, 413, 415)}),
-    destroy=extend_schema(responses={204: None, **_errors(401, 403, 404)}),
+    destroy=extend_schema(
+        responses={
+            204: None,
+            **_errors(401, 403, 404),
+            409: OpenApiResponse(ErrorSerializer, description="The subject has sessions: erase it instead."),
+        },
+        description="Delete a subject that has no sessions. A subject with sessions is never deleted (they are the "
+        "audit trail): `POST subjects/{id}/erase/` removes its biometric data instead (409 `subject_has_sessions`).",
+    ),
 )
 class SubjectViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, LivenessViewSet
@@ -158,6 +186,14 @@ class SubjectViewSet(
                 raise Conflict("This subject exists.", code="subject_exists")
         status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(subject).data, status=status_code)
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.update_subject(
+                serializer.instance, actor=self.request.user, **serializer.validated_data
+            )
+        except SubjectConflict as error:  # taken by another subject since the serializer checked
+            raise ValidationError({"detail": error.message}, code=error.code) from None
 
     def perform_destroy(self, subject):
         services.delete_subject(subject, actor=self.request.user)
@@ -211,7 +247,7 @@ class SubjectViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: ReferenceImageSerializer(many=True), **_errors(401, 403, 404)}),
+    list=extend_schema(responses={200: ReferenceImageSerializer(many=True), **_errors(400, 401, 403, 404)}),
     retrieve=extend_schema(responses={200: ReferenceImageSerializer, **_errors(401, 403, 404)}),
     create=extend_schema(
         request={"multipart/form-data": ReferenceImageUploadSerializer},
@@ -311,7 +347,6 @@ SESSION_FILTERS = {
     destroy=extend_schema(responses={204: None, **_errors(401, 403, 404), 409: ErrorSerializer}),
 )
 class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, LivenessViewSet):
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def get_serializer_class(self):
         return SessionSerializer

@@ -1,0 +1,40 @@
+"""The API's OpenAPI schema, served and annotated so that it works in a host that keeps DRF's
+defaults (no ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``).
+
+drf-spectacular builds an annotated method's schema on DRF's default schema class, which is DRF's
+own ``AutoSchema`` in such a host: the schema endpoint was then a 500. ``extend_schema`` here
+builds on drf-spectacular's ``AutoSchema`` instead.
+"""
+
+import inspect
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema as spectacular_extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.renderers import JSONRenderer
+
+from .errors import ErrorFormatMixin
+
+
+class SchemaView(ErrorFormatMixin, SpectacularAPIView):
+    """The schema (YAML, or JSON with ``?format=json``); its errors in the API's JSON format."""
+
+    def perform_content_negotiation(self, request, force=False):
+        if force:  # rendering an error (say, an unknown ?format=): JSON, like every other error
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+
+def extend_schema(**kwargs):
+    decorate = spectacular_extend_schema(**kwargs)
+
+    def apply(target):
+        if inspect.isclass(target) or getattr(target, "kwargs", {}).get("schema"):
+            return decorate(target)  # a view class has its own schema; a second annotation builds on the first
+        target.schema = AutoSchema  # the base drf-spectacular reads first
+        try:
+            return decorate(target)
+        finally:
+            del target.schema
+
+    return apply

@@ -1,0 +1,63 @@
+"""The service layer: the only place where subjects, images, sessions and reviews change.
+
+Every change runs in a transaction on locked rows, taken in one fixed order: the subject, then
+the session, then the reference image (``base.lock_session``), so that no two paths can deadlock
+each other; a serialization failure or deadlock that the database reports anyway retries the
+whole transaction (``base.atomic_with_retry``). Provider calls happen outside transactions.
+Every change is an event in the log, and signals are sent once the change commits
+(``base.send_on_commit``). ``django_liveness.privacy`` (consent, erasure, retention) is part of
+this layer and uses the same helpers.
+
+The modules: ``base`` (locks, events, signals, files), ``subjects`` (subjects and reference
+images), ``sessions`` (the session state machine), ``reviews`` (staff decisions),
+``idempotency`` (the records behind the REST API's Idempotency-Key).
+"""
+
+from .base import STALE_CREATED_AFTER, has_valid_consent, log_event
+from .idempotency import claim_idempotency_key, record_idempotent_answer, release_idempotency_key
+from .reviews import effective_outcome, effective_outcome_filter, flag_for_review, review_session
+from .sessions import (
+    cancel_open_sessions,
+    cancel_session,
+    compute_outcome,
+    delete_remote_session,
+    get_audit_entries,
+    refresh_session,
+    start_session,
+    sync_sessions,
+)
+from .subjects import (
+    add_reference_image,
+    delete_reference_image,
+    delete_subject,
+    find_or_create_subject,
+    record_image_view,
+    update_subject,
+)
+
+__all__ = [
+    "STALE_CREATED_AFTER",
+    "add_reference_image",
+    "cancel_open_sessions",
+    "cancel_session",
+    "claim_idempotency_key",
+    "compute_outcome",
+    "delete_reference_image",
+    "delete_remote_session",
+    "delete_subject",
+    "effective_outcome",
+    "effective_outcome_filter",
+    "find_or_create_subject",
+    "flag_for_review",
+    "get_audit_entries",
+    "has_valid_consent",
+    "log_event",
+    "record_idempotent_answer",
+    "record_image_view",
+    "refresh_session",
+    "release_idempotency_key",
+    "review_session",
+    "start_session",
+    "sync_sessions",
+    "update_subject",
+]

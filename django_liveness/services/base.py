@@ -1,0 +1,130 @@
+"""What every service shares: the lock order, transactions that retry, the event log, signals
+after commit, and file deletion after commit."""
+
+import functools
+import logging
+from datetime import timedelta
+
+from django.db import DatabaseError, connection, transaction
+
+from ..conf import liveness_settings
+from ..exceptions import ConsentRequired, SubjectErased
+from ..models import Consent, LivenessEvent, LivenessSession, Subject
+
+logger = logging.getLogger("django_liveness")
+
+Status = LivenessSession.Status
+Event = LivenessEvent.Kind
+
+# A session row that never reached the provider (the process died mid-request) is failed after this.
+STALE_CREATED_AFTER = timedelta(minutes=15)
+# PostgreSQL's serialization_failure and deadlock_detected: the transaction may simply run again.
+RETRYABLE_SQLSTATES = ("40001", "40P01")
+ATTEMPTS_ON_CONFLICT = 3
+
+
+def log_event(kind, *, session=None, subject=None, actor=None, from_status="", to_status="", message="", data=None):
+    """Append one row to the event log."""
+    return LivenessEvent.objects.create(
+        kind=kind,
+        session=session,
+        subject=subject if subject is not None else getattr(session, "subject", None),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        from_status=from_status,
+        to_status=to_status,
+        message=message,
+        data=data or {},
+    )
+
+
+def send_on_commit(signal, **kwargs):
+    """Send ``signal`` once the transaction commits. ``send_robust`` logs a receiver's error
+    itself (logger ``django.dispatch``), and a failing receiver never undoes the change."""
+    transaction.on_commit(lambda: signal.send_robust(sender=LivenessSession, **kwargs))
+
+
+def delete_files_on_commit(files):
+    """Delete ``(storage, name)`` pairs once the transaction commits (a rollback keeps them)."""
+    files = [(storage, name) for storage, name in files if name]
+    if files:
+        transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
+
+
+def for_update(queryset):
+    """``queryset`` locking its own rows only, FOR NO KEY UPDATE where the database has it (so that
+    rows referring to them can still be inserted, as the event log does)."""
+    no_key = connection.features.has_select_for_no_key_update
+    of = ("self",) if connection.features.has_select_for_update_of else ()
+    return queryset.select_for_update(no_key=no_key, of=of)
+
+
+def lock_subject(subject_id):
+    return for_update(Subject.objects).get(pk=subject_id)
+
+
+def lock_session(session):
+    """Lock the session's subject, then the session: the one order every path takes."""
+    subject = lock_subject(session.subject_id)
+    locked = for_update(LivenessSession.objects).get(pk=session.pk)
+    locked.subject = subject
+    return locked
+
+
+def atomic_with_retry(function):
+    """Run ``function`` in its own transaction; on a serialization failure or deadlock, run it again.
+
+    Inside a caller's transaction it just runs: only the outermost transaction can be retried.
+    """
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                return function(*args, **kwargs)
+        for attempt in range(1, ATTEMPTS_ON_CONFLICT + 1):
+            try:
+                with transaction.atomic():
+                    return function(*args, **kwargs)
+            except DatabaseError as error:
+                if attempt == ATTEMPTS_ON_CONFLICT or _sqlstate(error) not in RETRYABLE_SQLSTATES:
+                    raise
+                logger.warning("%s: %s, running the transaction again.", function.__name__, type(error.__cause__).__name__)
+
+    return run
+
+
+def _sqlstate(error):
+    cause = error.__cause__
+    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+
+
+def set_status(session, status, *, actor=None, message="", data=None):
+    log_event(
+        Event.STATUS_CHANGED,
+        session=session,
+        actor=actor,
+        from_status=session.status,
+        to_status=status,
+        message=message,
+        data=data,
+    )
+    session.status = status
+
+
+def has_valid_consent(subject):
+    return Consent.objects.filter(subject=subject, withdrawn_at__isnull=True).exists()
+
+
+def check_subject_may_proceed(subject):
+    """Raise unless ``subject`` may start a session or upload an image (read it locked to be sure)."""
+    if subject.erased_at is not None:
+        raise SubjectErased("This subject's biometric data was erased; no new sessions or images are accepted.")
+    if liveness_settings.REQUIRE_CONSENT and not has_valid_consent(subject):
+        raise ConsentRequired("The subject has not given (or has withdrawn) consent to biometric processing.")
+
+
+def mark_verified(session, now):
+    """``session`` verified its subject at ``now`` (both rows; the subject is locked by the caller)."""
+    session.verified_at = now
+    Subject.objects.filter(pk=session.subject_id).update(verified_at=now, updated_at=now)
+    session.subject.verified_at = now

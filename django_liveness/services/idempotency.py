@@ -1,0 +1,56 @@
+"""The records behind the REST API's ``Idempotency-Key``: claimed, answered or released, each in
+its own short transaction, so that no transaction stays open across the provider call."""
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..conf import liveness_settings
+from ..exceptions import ServiceError
+from ..models import IdempotencyKey
+from .base import STALE_CREATED_AFTER
+
+
+class IdempotencyKeyReused(ServiceError):
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInUse(ServiceError):
+    code = "idempotency_key_in_use"
+
+
+def claim_idempotency_key(*, user, scope, key, request_hash):
+    """Claim ``key`` for a new request; return ``(record, None)``, or ``(record, object_id)`` when
+    an earlier request with the same key and body already answered (replay that object).
+
+    Raises IdempotencyKeyReused for another body, IdempotencyKeyInUse while the first request
+    runs. An expired record, or a claim whose request died without an answer, is forgotten.
+    """
+    now = timezone.now()
+    keys = IdempotencyKey.objects.filter(user=user, scope=scope, key=key)
+    with transaction.atomic():
+        expired = now - timedelta(seconds=liveness_settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+        abandoned = Q(response_status__isnull=True, created_at__lt=now - STALE_CREATED_AFTER)
+        keys.filter(Q(created_at__lt=expired) | abandoned).delete()
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(user=user, scope=scope, key=key, request_hash=request_hash), None
+        except IntegrityError:
+            record = keys.get()
+    if record.request_hash != request_hash:
+        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
+    if record.response_status is None:
+        raise IdempotencyKeyInUse("The first request with this Idempotency-Key is still running.")
+    return record, record.response_body["id"]
+
+
+def record_idempotent_answer(record, *, status, object_id):
+    """Keep the answer of a claimed key: its status and the created object's id (never the body)."""
+    IdempotencyKey.objects.filter(pk=record.pk).update(response_status=status, response_body={"id": str(object_id)})
+
+
+def release_idempotency_key(record):
+    """Forget a claim whose request failed, so that the client can retry with the same key."""
+    IdempotencyKey.objects.filter(pk=record.pk).delete()

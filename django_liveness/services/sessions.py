@@ -1,0 +1,426 @@
+"""The session state machine: the only place where liveness sessions change state.
+
+Each transition runs in a transaction on locked rows (``base.lock_session``: the subject, then
+the session), so a result fetched twice (two tabs, a retry, the sync job) changes the session and
+fires the signals once. Provider calls happen outside those transactions; signals are sent on
+commit with ``send_robust``, so a failing receiver never undoes a stored result.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from .. import signals
+from ..backends import get_backend
+from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
+from ..conf import liveness_settings
+from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, SessionNotFound
+from ..images import read_image_bytes
+from ..models import LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from .base import (
+    STALE_CREATED_AFTER,
+    atomic_with_retry,
+    check_subject_may_proceed,
+    lock_session,
+    lock_subject,
+    log_event,
+    mark_verified,
+    send_on_commit,
+    set_status,
+)
+
+logger = logging.getLogger("django_liveness")
+
+Status = LivenessSession.Status
+Outcome = LivenessSession.Outcome
+Decision = LivenessSession.Decision
+Review = LivenessSession.ReviewStatus
+Event = LivenessEvent.Kind
+
+
+def compute_outcome(decision, *, verify, is_identical=None, match_confidence=None):
+    """Return (outcome, reason) for a stored result; reason names why it did not pass."""
+    if decision == Decision.SPOOFFACE:
+        return Outcome.FAILED, "spoof"
+    if decision != Decision.REALFACE:
+        return Outcome.NEEDS_REVIEW, "uncertain"
+    if not verify:
+        return Outcome.PASSED, ""
+    if not is_identical:
+        return Outcome.FAILED, "not_identical"
+    if match_confidence is None or match_confidence < liveness_settings.VERIFY_CONFIDENCE_THRESHOLD:
+        return Outcome.FAILED, "low_confidence"
+    return Outcome.PASSED, ""
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def start_session(subject, *, verify, operation_mode=None, device_correlation_id="", started_by=None):
+    """Create a session at the provider and return it, with ``auth_token`` for the frontend.
+
+    Raises ServiceError subclasses (nothing stored) when the subject may not start a session,
+    and BackendError subclasses when the provider fails (the session is then stored as failed).
+    A session canceled while the provider created it (an erasure, a withdrawn consent) is deleted
+    there at once, and the reason is raised.
+    """
+    session = _new_session(
+        subject,
+        verify=verify,
+        operation_mode=operation_mode or liveness_settings.OPERATION_MODE,
+        device_correlation_id=device_correlation_id or str(uuid.uuid4()),
+        started_by=started_by if getattr(started_by, "is_authenticated", False) else None,
+    )
+    options = {
+        "operation_mode": session.operation_mode,
+        "device_correlation_id": session.device_correlation_id,
+        "auth_token_ttl_seconds": liveness_settings.AUTH_TOKEN_TTL_SECONDS,
+    }
+    backend = get_backend()
+    try:
+        if verify:
+            created = backend.create_verify_session(reference_image=read_image_bytes(session.reference_image), **options)
+        else:
+            created = backend.create_session(**options)
+    except BackendError as error:
+        _fail(session, error, operation="create")
+        raise
+    session = _record_created(session, created, started_by=started_by)
+    if session.is_final:
+        delete_remote_session(session)
+        check_subject_may_proceed(Subject.objects.get(pk=session.subject_id))  # raises the reason, if it is the subject's
+        raise InvalidSessionState("The session was canceled while it was being created.")
+    return session
+
+
+@atomic_with_retry
+def _new_session(subject, *, verify, **fields):
+    locked = lock_subject(subject.pk)  # an erasure or a withdrawn consent committed meanwhile counts
+    check_subject_may_proceed(locked)
+    reference = None
+    if verify:
+        reference = locked.reference_images.filter(is_active=True).first()
+        if reference is None:
+            raise NoReferenceImage(
+                "The subject has no active reference image; upload one before a liveness-with-verify session."
+            )
+    kind = LivenessSession.Kind.LIVENESS_WITH_VERIFY if verify else LivenessSession.Kind.LIVENESS
+    return LivenessSession.objects.create(subject=locked, kind=kind, reference_image=reference, **fields)
+
+
+@atomic_with_retry
+def _record_created(session, created, *, started_by):
+    locked = lock_session(session)
+    locked.provider_session_id = created.session_id
+    if locked.is_final:  # canceled while the provider was creating it: keep the id, for the deletion
+        locked.save(update_fields=["provider_session_id", "updated_at"])
+        return locked
+    locked.auth_token = created.auth_token
+    locked.auth_token_expires_at = created.expires_at or timezone.now() + timedelta(
+        seconds=liveness_settings.AUTH_TOKEN_TTL_SECONDS
+    )
+    locked.save(update_fields=["provider_session_id", "auth_token", "auth_token_expires_at", "updated_at"])
+    if locked.reference_image_id and created.reference:
+        _store_reference_facts(locked.reference_image, created.reference)
+    log_event(
+        Event.SESSION_CREATED,
+        session=locked,
+        actor=started_by,
+        to_status=locked.status,
+        data={"kind": locked.kind, "provider_session_id": created.session_id, "operation_mode": locked.operation_mode},
+    )
+    send_on_commit(signals.session_created, session=locked, subject=locked.subject)
+    return locked
+
+
+def refresh_session(session, *, actor=None):
+    """Fetch the provider's view of ``session`` and apply it; return the updated session.
+
+    A final session is returned as it is, without calling the provider. Transient provider
+    errors (Throttled, ProviderUnavailable) are recorded as events and re-raised; the session
+    keeps its status.
+    """
+    if session.is_final:
+        return session
+    if not session.provider_session_id:
+        if timezone.now() - session.created_at > STALE_CREATED_AFTER:
+            return _end_without_result(session, Status.FAILED, "not_created", "The session never reached the provider.")
+        return session
+    try:
+        result = get_backend().get_result(session.provider_session_id, verify=session.is_verify)
+    except SessionNotFound as error:
+        return _end_without_result(session, Status.FAILED, error.code, "The provider no longer has this session.")
+    except BackendError as error:
+        _record_remote_error(session, error, operation="get_result", actor=actor)
+        raise
+    return _apply_result(session, result, actor=actor)
+
+
+@atomic_with_retry
+def _apply_result(session, result, *, actor):
+    locked = lock_session(session)
+    if locked.is_final:
+        return locked
+    now = timezone.now()
+    token_expired = result.expired or (locked.auth_token_expires_at and now >= locked.auth_token_expires_at)
+    ended = result.status in (ProviderStatus.SUCCEEDED, ProviderStatus.FAILED, ProviderStatus.CANCELED)
+    if result.result_attempt is not None:
+        _store_result(locked, result, now, actor=actor)
+        _delete_remote_on_commit(locked)
+    elif ended or (token_expired and result.last_failed_attempt):
+        # Every attempt failed (or the provider ended the session without one that counts).
+        failed = result.last_failed_attempt
+        code = failed.error_code if failed else f"provider_{result.status}"
+        message = failed.error_message if failed else "The provider ended the session without a result."
+        _store_attempts(locked, result)
+        _end_locked(locked, Status.FAILED, code, message, actor=actor, result=result)
+        _delete_remote_on_commit(locked)
+    elif token_expired:
+        _end_locked(locked, Status.EXPIRED, "", "The auth token expired before a result.", actor=actor)
+        _delete_remote_on_commit(locked)
+    elif result.status == ProviderStatus.RUNNING and locked.status == Status.CREATED:
+        set_status(locked, Status.STARTED, actor=actor)
+        locked.started_at = result.started_at or now
+        locked.save(update_fields=["status", "started_at", "updated_at"])
+    return locked
+
+
+def _delete_remote_on_commit(session):
+    # Only once the result is safely stored: were the caller's transaction rolled back, the
+    # provider's copy is the only one left, and the next refresh must still find it.
+    if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+        transaction.on_commit(lambda: delete_remote_session(session))
+
+
+def _store_attempts(session, result):
+    LivenessAttempt.objects.bulk_create(
+        [
+            LivenessAttempt(
+                session=session,
+                attempt_id=attempt.attempt_id,
+                status=attempt.status,
+                liveness_decision=attempt.liveness_decision or "",
+                is_identical=attempt.verification.is_identical if attempt.verification else None,
+                match_confidence=attempt.verification.match_confidence if attempt.verification else None,
+                face_rectangle=attempt.face_rectangle,
+                error_code=attempt.error_code,
+                error_message=attempt.error_message,
+                session_image_id=attempt.session_image_id,
+                digest=attempt.digest,
+            )
+            for attempt in result.attempts
+        ],
+        ignore_conflicts=True,  # stored once per session: the session row is locked and final after this
+    )
+
+
+def _store_result(session, result, now, *, actor):
+    attempt = result.result_attempt
+    verification = attempt.verification
+    outcome, reason = compute_outcome(
+        attempt.liveness_decision,
+        verify=session.is_verify,
+        is_identical=verification.is_identical if verification else None,
+        match_confidence=verification.match_confidence if verification else None,
+    )
+    set_status(session, Status.COMPLETED, actor=actor)
+    session.liveness_decision = attempt.liveness_decision
+    session.is_identical = verification.is_identical if verification else None
+    session.match_confidence = verification.match_confidence if verification else None
+    session.outcome = outcome
+    session.face_rectangle = attempt.face_rectangle
+    session.model_version = result.model_version
+    session.result_digest = attempt.digest
+    session.result_payload = result.payload
+    session.provider_latency_ms = result.latency_ms
+    session.started_at = session.started_at or result.started_at or now
+    session.completed_at = now
+    session.auth_token = ""
+    if outcome == Outcome.NEEDS_REVIEW and not session.review_status:
+        session.review_status = Review.PENDING
+    verified = session.is_verify and outcome == Outcome.PASSED
+    if verified:
+        mark_verified(session, now)
+    session.save()
+    _store_attempts(session, result)
+    if session.reference_image_id and result.reference:
+        _store_reference_facts(session.reference_image, result.reference)
+    log_event(
+        Event.RESULT_STORED,
+        session=session,
+        actor=actor,
+        to_status=session.status,
+        data={
+            "liveness_decision": session.liveness_decision,
+            "is_identical": session.is_identical,
+            "match_confidence": session.match_confidence,
+            "outcome": outcome,
+            "model_version": session.model_version,
+            "attempts": len(result.attempts),
+        },
+    )
+    subject = session.subject
+    send_on_commit(signals.session_completed, session=session, subject=subject, outcome=outcome)
+    if verified:
+        send_on_commit(signals.liveness_verified, session=session, subject=subject)
+    elif outcome == Outcome.FAILED:
+        send_on_commit(signals.liveness_failed, session=session, subject=subject, reason=reason)
+
+
+def _store_reference_facts(reference, facts):
+    """Keep what the provider found in the reference image; no write when nothing changed."""
+    if facts is None or not facts.face_rectangle:
+        return
+    quality = facts.quality_for_recognition or ""
+    if (reference.face_rectangle, reference.quality_for_recognition) == (facts.face_rectangle, quality):
+        return
+    ReferenceImage.objects.filter(pk=reference.pk).update(face_rectangle=facts.face_rectangle, quality_for_recognition=quality)
+    reference.face_rectangle, reference.quality_for_recognition = facts.face_rectangle, quality
+
+
+@atomic_with_retry
+def _end_without_result(session, status, code, message, *, actor=None):
+    """Move a non-final session to expired/canceled/failed, once."""
+    locked = lock_session(session)
+    if not locked.is_final:
+        _end_locked(locked, status, code, message, actor=actor)
+    return locked
+
+
+def _end_locked(locked, status, code, message, *, actor=None, result=None):
+    """End the locked, open session ``locked`` without a result (keeping the provider's answer, if any)."""
+    set_status(locked, status, actor=actor, message=message, data={"error_code": code} if code else None)
+    if status == Status.FAILED:
+        locked.error_code, locked.error_message = code, message
+    if result is not None:
+        locked.result_payload = result.payload
+        locked.model_version = result.model_version
+    locked.auth_token = ""
+    locked.save()
+    send_on_commit(signals.session_ended, session=locked, subject=locked.subject, status=status)
+
+
+def _record_remote_error(session, error, *, operation, actor=None):
+    log_event(
+        LivenessEvent.Kind.REMOTE_ERROR,
+        session=session,
+        actor=actor,
+        message=error.message,
+        data={"operation": operation, "code": error.code, "status": error.status, "retry_after": error.retry_after},
+    )
+    logger.warning("Provider error on %s of session %s: %s (%s)", operation, session.pk, error.code, error.status)
+
+
+def _fail(session, error, *, operation):
+    _record_remote_error(session, error, operation=operation)
+    _end_without_result(session, Status.FAILED, error.code, error.message or "The provider refused the session.")
+
+
+def cancel_session(session, *, actor=None):
+    """Cancel a session that has no result yet and delete it at the provider.
+
+    Cancelling a canceled session does nothing; a session with another final status raises
+    InvalidSessionState.
+    """
+    canceled = _end_without_result(session, Status.CANCELED, "", "Canceled by the application.", actor=actor)
+    if canceled.status != Status.CANCELED:
+        raise InvalidSessionState(f"The session is already {canceled.status}; only open sessions can be canceled.")
+    delete_remote_session(canceled, actor=actor)
+    return canceled
+
+
+def cancel_open_sessions(sessions, *, actor=None):
+    """Cancel every open session of the queryset ``sessions`` and delete it at the provider.
+
+    A session that ended since the query (a result stored, an expiry) is left as it is: a race,
+    not an error. Returns how many were canceled.
+    """
+    canceled = 0
+    for session in sessions.filter(status__in=LivenessSession.OPEN_STATUSES):
+        ended = _end_without_result(session, Status.CANCELED, "", "Canceled by the application.", actor=actor)
+        if ended.status == Status.CANCELED:
+            delete_remote_session(ended, actor=actor)
+            canceled += 1
+    return canceled
+
+
+def delete_remote_session(session, *, actor=None):
+    """Delete the session at the provider; a provider 404 counts as done. Returns True when gone."""
+    if not session.provider_session_id or session.remote_deleted_at:
+        return True
+    try:
+        get_backend().delete_session(session.provider_session_id, verify=session.is_verify)
+    except SessionNotFound:
+        pass
+    except BackendError as error:
+        _record_remote_error(session, error, operation="delete", actor=actor)
+        return False
+    now = timezone.now()
+    LivenessSession.objects.filter(pk=session.pk).update(remote_deleted_at=now)
+    session.remote_deleted_at = now
+    log_event(Event.REMOTE_DELETED, session=session, actor=actor)
+    return True
+
+
+def get_audit_entries(session):
+    """The provider's audit entries of a session, or, where the provider keeps none (GA) or no
+    longer has the session, one entry per stored attempt."""
+    backend = get_backend()
+    if backend.supports(AUDIT_ENTRIES) and session.provider_session_id and not session.remote_deleted_at:
+        try:
+            return backend.list_audit_entries(session.provider_session_id, verify=session.is_verify)
+        except SessionNotFound:
+            pass
+    return [_audit_entry_of(attempt, session) for attempt in session.attempts.all()]
+
+
+def _audit_entry_of(attempt, session):
+    return AuditEntry(
+        id=attempt.attempt_id,
+        session_id=session.provider_session_id,
+        request_id="",
+        client_request_id="",
+        received_at=None,
+        request={},
+        response={
+            "attempt_status": attempt.status,
+            "liveness_decision": attempt.liveness_decision or None,
+            "is_identical": attempt.is_identical,
+            "match_confidence": attempt.match_confidence,
+            "error_code": attempt.error_code or None,
+        },
+        digest=attempt.digest,
+    )
+
+
+def sync_sessions(*, limit=500):
+    """Refresh open sessions and retry failed remote deletions; return a summary dict.
+
+    Used by ``manage.py liveness_sync`` (run it from cron for sessions nobody completed).
+    """
+    summary = {"refreshed": 0, "changed": 0, "errors": 0, "remote_deleted": 0}
+    open_sessions = LivenessSession.objects.filter(status__in=LivenessSession.OPEN_STATUSES).order_by("created_at")
+    for session in open_sessions[:limit]:
+        before = session.status
+        try:
+            after = refresh_session(session)
+        except BackendError:
+            summary["errors"] += 1
+            continue
+        except DatabaseError as error:  # one session's trouble must not stop the others
+            logger.error("Refreshing session %s failed in the database: %s", session.pk, type(error).__name__)
+            summary["errors"] += 1
+            continue
+        summary["refreshed"] += 1
+        summary["changed"] += after.status != before
+    if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+        leftovers = LivenessSession.objects.filter(
+            status__in=list(LivenessSession.FINAL_STATUSES), remote_deleted_at__isnull=True
+        ).exclude(provider_session_id="")
+        for session in leftovers.select_related("subject")[:limit]:
+            summary["remote_deleted"] += delete_remote_session(session)
+    return summary
+
