@@ -1,5 +1,8 @@
 """Biometric privacy: consent, erasure, retention (purge) and reconciliation with the provider.
 
+Part of the service layer: it locks, logs, signals and deletes files with the helpers of
+``django_liveness.services.base``, and changes sessions only through ``services``.
+
 Face images and liveness results are biometric data (GDPR Art. 9, Illinois BIPA, Texas CUBI).
 This module keeps what the laws ask for enforceable: consent before any processing, erasure on
 request, a retention schedule applied by ``manage.py liveness_purge``, and no session left at
@@ -24,7 +27,6 @@ from .services.base import delete_files_on_commit, lock_subject, send_on_commit
 
 logger = logging.getLogger("django_liveness")
 Event = LivenessEvent.Kind
-OPEN_STATUSES = LivenessSession.OPEN_STATUSES
 
 
 # --- consent ------------------------------------------------------------------------------
@@ -167,13 +169,13 @@ def purge(*, now=None, dry_run=False):
     images = ReferenceImage.objects.filter(created_at__lt=images_cutoff) if images_cutoff else ReferenceImage.objects.none()
     payload_cutoff = _cutoff(now, "RESULT_PAYLOAD_DAYS")
     payloads = (
-        LivenessSession.objects.filter(created_at__lt=payload_cutoff, redacted_at__isnull=True).exclude(status__in=OPEN_STATUSES)
+        LivenessSession.objects.filter(created_at__lt=payload_cutoff, redacted_at__isnull=True).exclude(status__in=LivenessSession.OPEN_STATUSES)
         if payload_cutoff
         else LivenessSession.objects.none()
     )
     session_cutoff = _cutoff(now, "SESSION_DAYS")
     old_sessions = LivenessSession.objects.filter(created_at__lt=session_cutoff) if session_cutoff else LivenessSession.objects.none()
-    leftovers = LivenessSession.objects.exclude(status__in=OPEN_STATUSES).exclude(provider_session_id="").filter(
+    leftovers = LivenessSession.objects.exclude(status__in=LivenessSession.OPEN_STATUSES).exclude(provider_session_id="").filter(
         remote_deleted_at__isnull=True
     )
     if not liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
