@@ -42,13 +42,21 @@ DEFAULTS = {
         "upload_user": "30/hour",
         "upload_subject": "10/hour",
     },
+    # The sync of sessions nobody completed (liveness_sync, the sync task): sessions claimed per
+    # batch, provider calls at once per process, and how long a claim holds before another worker
+    # may take the session (a worker that died).
+    "SYNC": {
+        "BATCH_SIZE": 100,
+        "CONCURRENCY": 8,
+        "LEASE_SECONDS": 300,
+    },
     # How long an Idempotency-Key is remembered.
     "IDEMPOTENCY_KEY_TTL_SECONDS": 24 * 3600,
     # Subscription key the mounted emulator accepts (test mode only; never a real Azure key).
     "EMULATOR_KEY": "emulator-key",
 }
 
-DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES")
+DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC")
 
 
 def _is_drf_rate(rate):
@@ -85,7 +93,7 @@ def validate(user_settings):
     merged = {}
     for key, default in DEFAULTS.items():
         value = user_settings.get(key, default)
-        if key in ("RETENTION", "THROTTLE_RATES"):
+        if key in ("RETENTION", "THROTTLE_RATES", "SYNC"):
             if not isinstance(value, dict):
                 _fail(key, f"must be a dict, got {value!r}.")
             unknown_sub = sorted(set(value) - set(default))
@@ -115,6 +123,9 @@ def validate(user_settings):
         _fail("REFERENCE_IMAGE_STORAGE", f"must be a key of settings.STORAGES ({', '.join(storages)}), got {storage!r}.")
     for sub_key, days in merged["RETENTION"].items():
         _check_positive_int_or_none(f"RETENTION'][{sub_key!r}", days)
+    for sub_key, number in merged["SYNC"].items():
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            _fail(f"SYNC'][{sub_key!r}", f"must be a whole number of at least 1, got {number!r}.")
     for scope, rate in merged["THROTTLE_RATES"].items():
         if rate is not None and not _is_drf_rate(rate):
             _fail(f"THROTTLE_RATES'][{scope!r}", f"must be a DRF rate like '10/hour' or None, got {rate!r}.")

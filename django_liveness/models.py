@@ -224,6 +224,8 @@ class LivenessSession(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     remote_deleted_at = models.DateTimeField(null=True, blank=True)
     redacted_at = models.DateTimeField(null=True, blank=True)
+    # A sync worker holds the session until then (services.sync); others skip it.
+    sync_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,8 +9,9 @@ Every change is an event in the log, and signals are sent once the change commit
 this layer and uses the same helpers.
 
 The modules: ``base`` (locks, events, signals, files), ``subjects`` (subjects and reference
-images), ``sessions`` (the session state machine), ``reviews`` (staff decisions),
-``idempotency`` (the records behind the REST API's Idempotency-Key).
+images), ``sessions`` (the session state machine), ``sync`` (sessions nobody completed, shared by
+many workers), ``reviews`` (staff decisions), ``idempotency`` (the records behind the REST API's
+Idempotency-Key).
 """
 
 from .base import STALE_CREATED_AFTER, has_valid_consent, log_event
@@ -24,8 +25,8 @@ from .sessions import (
     get_audit_entries,
     refresh_session,
     start_session,
-    sync_sessions,
 )
+from .sync import sync_sessions
 from .subjects import (
     add_reference_image,
     delete_reference_image,

@@ -6,11 +6,13 @@ fires the signals once. Provider calls happen outside those transactions; signal
 commit with ``send_robust``, so a failing receiver never undoes a stored result.
 """
 
+import contextlib
+import contextvars
 import logging
 import uuid
 from datetime import timedelta
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from .. import signals
@@ -143,20 +145,38 @@ def refresh_session(session, *, actor=None):
     errors (Throttled, ProviderUnavailable) are recorded as events and re-raised; the session
     keeps its status.
     """
+    if session.is_final or not session.provider_session_id:
+        return apply_fetched(session, None, actor=actor)
+    try:
+        result = fetch_result(session)
+    except BackendError as error:
+        return apply_fetched(session, error, actor=actor)
+    return apply_fetched(session, result, actor=actor)
+
+
+def fetch_result(session):
+    """The provider's view of ``session`` (a provider call, no database): a SessionResult, or it raises."""
+    return get_backend().get_result(session.provider_session_id, verify=session.is_verify)
+
+
+def apply_fetched(session, fetched, *, actor=None):
+    """Apply what ``fetch_result`` gave (a SessionResult, or the BackendError it raised); return the session.
+
+    Split from the provider call so that the sync can fetch many sessions at once and write each
+    result in its own short transaction. A transient error is recorded and raised again.
+    """
     if session.is_final:
         return session
     if not session.provider_session_id:
         if timezone.now() - session.created_at > STALE_CREATED_AFTER:
             return _end_without_result(session, Status.FAILED, "not_created", "The session never reached the provider.")
         return session
-    try:
-        result = get_backend().get_result(session.provider_session_id, verify=session.is_verify)
-    except SessionNotFound as error:
-        return _end_without_result(session, Status.FAILED, error.code, "The provider no longer has this session.")
-    except BackendError as error:
-        _record_remote_error(session, error, operation="get_result", actor=actor)
-        raise
-    return _apply_result(session, result, actor=actor)
+    if isinstance(fetched, SessionNotFound):
+        return _end_without_result(session, Status.FAILED, fetched.code, "The provider no longer has this session.")
+    if isinstance(fetched, BackendError):
+        _record_remote_error(session, fetched, operation="get_result", actor=actor)
+        raise fetched
+    return _apply_result(session, fetched, actor=actor)
 
 
 @atomic_with_retry
@@ -188,11 +208,28 @@ def _apply_result(session, result, *, actor):
     return locked
 
 
+# Where the remote deletions of ended sessions go: done at once, unless the sync collects them to
+# run them beside its other provider calls.
+_deletions = contextvars.ContextVar("liveness_remote_deletions", default=None)
+
+
 def _delete_remote_on_commit(session):
     # Only once the result is safely stored: were the caller's transaction rolled back, the
     # provider's copy is the only one left, and the next refresh must still find it.
     if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
-        transaction.on_commit(lambda: delete_remote_session(session))
+        collected = _deletions.get()
+        transaction.on_commit(lambda: collected.append(session) if collected is not None else delete_remote_session(session))
+
+
+@contextlib.contextmanager
+def collect_remote_deletions():
+    """Within the block, remote deletions are listed (yielded) instead of done; the caller does them."""
+    collected = []
+    token = _deletions.set(collected)
+    try:
+        yield collected
+    finally:
+        _deletions.reset(token)
 
 
 def _store_attempts(session, result):
@@ -351,11 +388,23 @@ def delete_remote_session(session, *, actor=None):
     """Delete the session at the provider; a provider 404 counts as done. Returns True when gone."""
     if not session.provider_session_id or session.remote_deleted_at:
         return True
+    return record_remote_deletion(session, delete_at_provider(session), actor=actor)
+
+
+def delete_at_provider(session):
+    """The provider call of a remote deletion (no database): None when done, else the BackendError."""
     try:
         get_backend().delete_session(session.provider_session_id, verify=session.is_verify)
     except SessionNotFound:
         pass
     except BackendError as error:
+        return error
+    return None
+
+
+def record_remote_deletion(session, error, *, actor=None):
+    """Record what ``delete_at_provider`` did; True when the session is gone there."""
+    if error is not None:
         _record_remote_error(session, error, operation="delete", actor=actor)
         return False
     now = timezone.now()
@@ -394,33 +443,3 @@ def _audit_entry_of(attempt, session):
         },
         digest=attempt.digest,
     )
-
-
-def sync_sessions(*, limit=500):
-    """Refresh open sessions and retry failed remote deletions; return a summary dict.
-
-    Used by ``manage.py liveness_sync`` (run it from cron for sessions nobody completed).
-    """
-    summary = {"refreshed": 0, "changed": 0, "errors": 0, "remote_deleted": 0}
-    open_sessions = LivenessSession.objects.filter(status__in=LivenessSession.OPEN_STATUSES).order_by("created_at")
-    for session in open_sessions[:limit]:
-        before = session.status
-        try:
-            after = refresh_session(session)
-        except BackendError:
-            summary["errors"] += 1
-            continue
-        except DatabaseError as error:  # one session's trouble must not stop the others
-            logger.error("Refreshing session %s failed in the database: %s", session.pk, type(error).__name__)
-            summary["errors"] += 1
-            continue
-        summary["refreshed"] += 1
-        summary["changed"] += after.status != before
-    if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
-        leftovers = LivenessSession.objects.filter(
-            status__in=list(LivenessSession.FINAL_STATUSES), remote_deleted_at__isnull=True
-        ).exclude(provider_session_id="")
-        for session in leftovers.select_related("subject")[:limit]:
-            summary["remote_deleted"] += delete_remote_session(session)
-    return summary
-

@@ -1,0 +1,136 @@
+"""The sync of sessions nobody completed, shareable by any number of workers on any number of machines.
+
+A worker claims a batch of open sessions with ``SELECT ... FOR UPDATE SKIP LOCKED`` and marks
+them with a lease (``sync_lease_until``) in one short transaction: other workers skip them until
+the lease runs out, so no session is fetched twice at once, and one whose worker died is taken up
+again once its lease expires. The provider calls of a batch (results, then the deletions of the
+sessions that ended) run in threads, at most ``SYNC["CONCURRENCY"]`` at once per process; each
+result is written in the worker's own short transaction. A 429 slows every call of the process
+down for its Retry-After (``ProviderGate``).
+"""
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..conf import liveness_settings
+from ..exceptions import BackendError, Throttled
+from ..models import LivenessSession
+from .sessions import apply_fetched, collect_remote_deletions, delete_at_provider, fetch_result, record_remote_deletion
+
+logger = logging.getLogger("django_liveness")
+
+# The longest a 429 holds the process's provider calls back, whatever Retry-After says.
+MAX_PAUSE_SECONDS = 60
+
+
+class ProviderGate:
+    """Bounds the provider calls of a process and holds them all back after a 429."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+
+    def wait(self):
+        while True:
+            with self._lock:
+                delay = self._paused_until - time.monotonic()
+            if delay <= 0:
+                return
+            time.sleep(min(delay, 1.0))
+
+    def pause(self, seconds):
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + min(seconds, MAX_PAUSE_SECONDS))
+
+    def call(self, function, session):
+        """``function(session)`` after any pause; a Throttled answer pauses every later call."""
+        self.wait()
+        try:
+            return function(session)
+        except Throttled as error:
+            self.pause(error.retry_after if error.retry_after is not None else 1)
+            return error
+        except BackendError as error:
+            return error
+
+
+gate = ProviderGate()
+
+
+def claim_open_sessions(*, limit, lease_seconds):
+    """Claim up to ``limit`` open sessions that no other worker holds; return them."""
+    now = timezone.now()
+    free = Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now)
+    candidates = LivenessSession.objects.filter(free, status__in=LivenessSession.OPEN_STATUSES).order_by("created_at")
+    if connection.features.has_select_for_update_skip_locked:
+        of = ("self",) if connection.features.has_select_for_update_of else ()
+        candidates = candidates.select_for_update(skip_locked=True, of=of)
+    with transaction.atomic():
+        ids = list(candidates.values_list("pk", flat=True)[:limit])
+        LivenessSession.objects.filter(pk__in=ids).update(sync_lease_until=now + timedelta(seconds=lease_seconds))
+    return list(LivenessSession.objects.filter(pk__in=ids).select_related("subject").order_by("created_at"))
+
+
+def release(sessions):
+    LivenessSession.objects.filter(pk__in=[session.pk for session in sessions]).update(sync_lease_until=None)
+
+
+def sync_sessions(*, limit=500):
+    """Refresh up to ``limit`` open sessions and retry failed remote deletions; return a summary dict.
+
+    Used by ``manage.py liveness_sync`` (from cron) and by the ``sync_open_sessions`` task.
+    """
+    settings = liveness_settings.SYNC
+    summary = {"refreshed": 0, "changed": 0, "errors": 0, "remote_deleted": 0}
+    claimed = []  # held until the run ends, so that a session that failed is not fetched again in it
+    with ThreadPoolExecutor(max_workers=settings["CONCURRENCY"], thread_name_prefix="liveness-sync") as pool:
+        try:
+            while limit > 0:
+                batch = claim_open_sessions(limit=min(limit, settings["BATCH_SIZE"]), lease_seconds=settings["LEASE_SECONDS"])
+                if not batch:
+                    break
+                claimed += batch
+                limit -= len(batch)
+                _refresh_batch(batch, pool, summary)
+        finally:
+            release(claimed)
+        if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+            leftovers = LivenessSession.objects.filter(
+                status__in=list(LivenessSession.FINAL_STATUSES), remote_deleted_at__isnull=True
+            ).exclude(provider_session_id="")
+            summary["remote_deleted"] += _delete_remotely(list(leftovers.select_related("subject")[:500]), pool)
+    return summary
+
+
+def _refresh_batch(batch, pool, summary):
+    """Fetch a batch in threads; write each answer here, in its own transaction."""
+    needs_provider = [session for session in batch if session.provider_session_id]
+    fetched = dict(zip([s.pk for s in needs_provider], pool.map(lambda s: gate.call(fetch_result, s), needs_provider)))
+    with collect_remote_deletions() as ended:
+        for session in batch:
+            before = session.status
+            try:
+                after = apply_fetched(session, fetched.get(session.pk))
+            except BackendError:
+                summary["errors"] += 1
+                continue
+            except DatabaseError as error:  # one session's trouble must not stop the others
+                logger.error("Refreshing session %s failed in the database: %s", session.pk, type(error).__name__)
+                summary["errors"] += 1
+                continue
+            summary["refreshed"] += 1
+            summary["changed"] += after.status != before
+    summary["remote_deleted"] += _delete_remotely(ended, pool)
+
+
+def _delete_remotely(sessions, pool):
+    """Delete ``sessions`` at the provider in threads; record each here. Returns how many are gone."""
+    errors = list(pool.map(lambda session: gate.call(delete_at_provider, session), sessions))
+    return sum(record_remote_deletion(session, error) for session, error in zip(sessions, errors))
