@@ -27,6 +27,8 @@ DEFAULTS = {
     "DELETE_REMOTE_SESSION_ON_RESULT": True,
     # Key of settings.STORAGES that holds reference images (keep it private).
     "REFERENCE_IMAGE_STORAGE": "default",
+    # complete/ enqueues the result fetch as a task and answers 202 (with a task backend in TASKS).
+    "COMPLETE_IN_BACKGROUND": False,
     # Refuse uploads and sessions for a subject without valid consent.
     "REQUIRE_CONSENT": True,
     # Days to keep data; None keeps it forever. See docs/privacy.md for why these defaults.
@@ -114,7 +116,7 @@ def validate(user_settings):
         _fail("AUTH_TOKEN_TTL_SECONDS", f"must be an integer from 60 to 86400 (Face API limits), got {ttl!r}.")
     if merged["OPERATION_MODE"] not in OPERATION_MODES:
         _fail("OPERATION_MODE", f"must be one of {', '.join(OPERATION_MODES)}, got {merged['OPERATION_MODE']!r}.")
-    for key in ("DELETE_REMOTE_SESSION_ON_RESULT", "REQUIRE_CONSENT"):
+    for key in ("DELETE_REMOTE_SESSION_ON_RESULT", "REQUIRE_CONSENT", "COMPLETE_IN_BACKGROUND"):
         if not isinstance(merged[key], bool):
             _fail(key, f"must be True or False, got {merged[key]!r}.")
     storage = merged["REFERENCE_IMAGE_STORAGE"]

@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "django_tasks",
+    "django_tasks_db",  # the database task backend, for the tests that switch TASKS to it
     "django_liveness",
 ]
 
@@ -89,3 +91,7 @@ LIVENESS = {
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Tasks run at once unless a test switches TASKS to the database or the RQ backend.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+RQ_QUEUES = {"default": {"URL": os.environ.get("LIVENESS_TEST_REDIS", "redis://127.0.0.1:6379/15")}}

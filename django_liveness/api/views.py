@@ -12,7 +12,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import privacy, services
+from .. import privacy, services, tasks
+from ..conf import liveness_settings
 from ..exceptions import SubjectConflict
 from ..models import LivenessSession, Subject
 from . import permissions, throttling
@@ -415,16 +416,29 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
     @extend_schema(
         request=None,
-        responses={200: SessionDetailSerializer, **_errors(401, 403, 404), **PROVIDER_ERRORS},
+        responses={
+            200: SessionDetailSerializer,
+            202: OpenApiResponse(
+                SessionDetailSerializer, description="With `COMPLETE_IN_BACKGROUND`: the fetch is queued; poll the session."
+            ),
+            **_errors(401, 403, 404),
+            **PROVIDER_ERRORS,
+        },
         description="The frontend reports that the capture finished: the server fetches the result from the provider "
-        "(never from this request) and returns the session. Repeating it is harmless.",
+        "(never from this request) and returns the session. Repeating it is harmless. With the setting "
+        "`COMPLETE_IN_BACKGROUND` the fetch runs as a task and the answer is 202 while it has not run yet.",
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk):
         session = self.get_object()
         permissions.require(request.user, session.subject, "change_livenesssession")
-        session = services.refresh_session(session, actor=request.user)
-        return Response(SessionDetailSerializer(session).data)
+        if not liveness_settings.COMPLETE_IN_BACKGROUND or session.is_final:
+            session = services.refresh_session(session, actor=request.user)
+            return Response(SessionDetailSerializer(session).data)
+        tasks.refresh_session.enqueue(str(session.pk))
+        session = self.get_queryset().get(pk=session.pk)  # already refreshed, with the immediate backend
+        code = status.HTTP_200_OK if session.is_final else status.HTTP_202_ACCEPTED
+        return Response(SessionDetailSerializer(session).data, status=code)
 
     @extend_schema(responses={200: AuditEntrySerializer(many=True), **_errors(401, 403, 404), **PROVIDER_ERRORS})
     @action(detail=True, methods=["get"], pagination_class=None)

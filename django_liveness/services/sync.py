@@ -64,11 +64,24 @@ class ProviderGate:
 gate = ProviderGate()
 
 
-def claim_open_sessions(*, limit, lease_seconds):
-    """Claim up to ``limit`` open sessions that no other worker holds; return them."""
+def claim_open_sessions(*, limit, lease_seconds, exclude=()):
+    """Claim up to ``limit`` open sessions that no other worker holds (nor ``exclude``); return them."""
+    sessions = LivenessSession.objects.filter(status__in=LivenessSession.OPEN_STATUSES).exclude(pk__in=exclude)
+    return _claim(sessions, limit, lease_seconds)
+
+
+def claim_remote_leftovers(*, limit, lease_seconds, exclude=()):
+    """Claim up to ``limit`` ended sessions still at the provider (a deletion that failed)."""
+    leftovers = LivenessSession.objects.filter(
+        status__in=list(LivenessSession.FINAL_STATUSES), remote_deleted_at__isnull=True
+    ).exclude(provider_session_id="").exclude(pk__in=exclude)
+    return _claim(leftovers, limit, lease_seconds)
+
+
+def _claim(sessions, limit, lease_seconds):
     now = timezone.now()
     free = Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now)
-    candidates = LivenessSession.objects.filter(free, status__in=LivenessSession.OPEN_STATUSES).order_by("created_at")
+    candidates = sessions.filter(free).order_by("created_at")
     if connection.features.has_select_for_update_skip_locked:
         of = ("self",) if connection.features.has_select_for_update_of else ()
         candidates = candidates.select_for_update(skip_locked=True, of=of)
@@ -85,28 +98,40 @@ def release(sessions):
 def sync_sessions(*, limit=500):
     """Refresh up to ``limit`` open sessions and retry failed remote deletions; return a summary dict.
 
-    Used by ``manage.py liveness_sync`` (from cron) and by the ``sync_open_sessions`` task.
+    Used by ``manage.py liveness_sync`` (from cron) and by the ``sync_open_sessions`` task. Every
+    session it works on, to refresh or to delete at the provider, is claimed first: no other
+    worker calls the provider about it meanwhile.
     """
-    settings = liveness_settings.SYNC
     summary = {"refreshed": 0, "changed": 0, "errors": 0, "remote_deleted": 0}
-    claimed = []  # held until the run ends, so that a session that failed is not fetched again in it
-    with ThreadPoolExecutor(max_workers=settings["CONCURRENCY"], thread_name_prefix="liveness-sync") as pool:
-        try:
-            while limit > 0:
-                batch = claim_open_sessions(limit=min(limit, settings["BATCH_SIZE"]), lease_seconds=settings["LEASE_SECONDS"])
-                if not batch:
-                    break
-                claimed += batch
-                limit -= len(batch)
-                _refresh_batch(batch, pool, summary)
-        finally:
-            release(claimed)
+
+    def refresh(batch):
+        _refresh_batch(batch, pool, summary)
+
+    def delete(batch):
+        summary["remote_deleted"] += _delete_remotely(batch, pool)
+
+    with ThreadPoolExecutor(max_workers=liveness_settings.SYNC["CONCURRENCY"], thread_name_prefix="liveness-sync") as pool:
+        _in_batches(claim_open_sessions, limit, refresh)
         if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
-            leftovers = LivenessSession.objects.filter(
-                status__in=list(LivenessSession.FINAL_STATUSES), remote_deleted_at__isnull=True
-            ).exclude(provider_session_id="")
-            summary["remote_deleted"] += _delete_remotely(list(leftovers.select_related("subject")[:500]), pool)
+            _in_batches(claim_remote_leftovers, limit, delete)
     return summary
+
+
+def _in_batches(claim, limit, handle):
+    """Claim and ``handle`` batches of up to ``SYNC["BATCH_SIZE"]`` sessions, ``limit`` in all; each
+    batch's claim is released once it is handled. A session is handled once per run, even if it
+    failed (the next run tries it again)."""
+    settings = liveness_settings.SYNC
+    seen = []
+    while len(seen) < limit:
+        batch = claim(limit=min(limit - len(seen), settings["BATCH_SIZE"]), lease_seconds=settings["LEASE_SECONDS"], exclude=seen)
+        if not batch:
+            return
+        seen += [session.pk for session in batch]
+        try:
+            handle(batch)
+        finally:
+            release(batch)
 
 
 def _refresh_batch(batch, pool, summary):

@@ -1,11 +1,13 @@
 """``manage.py liveness_sync``: refresh sessions nobody completed and clean up at the provider.
 
-Run it from cron or a worker every few minutes.
+Run it from cron every few minutes, on as many machines as you like: each run claims its own
+sessions. With a task backend in ``TASKS`` (not the immediate one) it enqueues the work for the
+workers instead, one task per batch (``--here`` runs it in this process all the same).
 """
 
 from django.core.management.base import BaseCommand
 
-from django_liveness import privacy, services
+from django_liveness import privacy, services, tasks
 from django_liveness.exceptions import BackendError
 
 
@@ -15,8 +17,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--limit", type=int, default=500, help="sessions per run (default 500)")
         parser.add_argument("--skip-orphans", action="store_true", help="do not list the provider's sessions")
+        parser.add_argument("--here", action="store_true", help="run in this process even with a task backend")
 
-    def handle(self, *args, limit, skip_orphans, **options):
+    def handle(self, *args, limit, skip_orphans, here, **options):
+        if tasks.in_background() and not here:
+            count = tasks.enqueue_sync(limit=limit)
+            self.stdout.write(f"Enqueued {count} sync task(s) for the workers.")
+            return
         summary = services.sync_sessions(limit=limit)
         self.stdout.write(
             f"Refreshed {summary['refreshed']} open session(s), {summary['changed']} changed, "

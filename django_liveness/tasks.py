@@ -1,0 +1,56 @@
+"""Background work on Django's Tasks framework: thin tasks that call the service layer.
+
+``django.tasks`` on Django 6, the ``django-tasks`` backport on Django 5.2. The host picks the
+engine in ``TASKS``: the immediate backend (the default: a task runs at once, in the process that
+enqueues it, as everything did before), ``django-tasks-db`` (a ``db_worker`` per machine) or
+``django-tasks-rq`` (RQ workers on Redis, on any number of machines). See docs/deployment.md.
+"""
+
+import math
+
+try:  # Django 6
+    from django.tasks import task, task_backends
+    from django.tasks.backends.immediate import ImmediateBackend
+except ImportError:  # Django 5.2: the backport
+    from django_tasks import task, task_backends
+    from django_tasks.backends.immediate import ImmediateBackend
+
+from . import privacy, services
+from .conf import liveness_settings
+from .models import LivenessSession
+
+
+def in_background():
+    """True when ``TASKS`` sends work to workers (any backend but the immediate one)."""
+    return not isinstance(task_backends["default"], ImmediateBackend)
+
+
+@task()
+def refresh_session(session_id):
+    """Fetch and store one session's result (``complete/`` with ``COMPLETE_IN_BACKGROUND``)."""
+    session = LivenessSession.objects.select_related("subject").filter(pk=session_id).first()
+    if session is not None:
+        services.refresh_session(session)
+
+
+@task()
+def sync_open_sessions(limit):
+    """One worker's share of the sync: up to ``limit`` open sessions no other worker holds."""
+    return services.sync_sessions(limit=limit)
+
+
+@task()
+def purge():
+    """Apply the retention schedule (``liveness_purge``)."""
+    return privacy.purge()
+
+
+def enqueue_sync(*, limit):
+    """Enqueue the sync of up to ``limit`` open sessions as one task per batch, so that every
+    worker takes a share; return how many tasks were enqueued."""
+    open_sessions = LivenessSession.objects.filter(status__in=LivenessSession.OPEN_STATUSES).count()
+    batch = liveness_settings.SYNC["BATCH_SIZE"]
+    count = max(1, math.ceil(min(open_sessions, limit) / batch))  # one at least: it retries remote deletions too
+    for _ in range(count):
+        sync_open_sessions.enqueue(batch)
+    return count

@@ -1,0 +1,15 @@
+"""Settings of the worker processes that test_sync_workers.py starts: the test run's PostgreSQL
+database, the emulator it serves, and RQ on the real Redis."""
+
+import os
+
+from .settings import *  # noqa: F403
+
+DATABASES["default"]["NAME"] = os.environ["LIVENESS_WORKER_DB"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "django_rq", "django_tasks_rq"]  # noqa: F405
+LIVENESS = {
+    "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
+    "OPTIONS": {"endpoint": os.environ["LIVENESS_WORKER_ENDPOINT"], "key": os.environ["LIVENESS_WORKER_KEY"], "read_timeout": 10},
+    "SYNC": {"BATCH_SIZE": 50, "CONCURRENCY": 4, "LEASE_SECONDS": int(os.environ.get("LIVENESS_WORKER_LEASE", "300"))},
+}
+TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
