@@ -8,4 +8,14 @@ class LivenessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+        from django.db.models.signals import m2m_changed
+
         from . import checks  # noqa: F401  (registers the system checks)
+        from .api.permissions import forget_cached_permissions
+
+        user_model = get_user_model()
+        for relation in (getattr(user_model, "user_permissions", None), getattr(user_model, "groups", None), Group.permissions):
+            if relation is not None:
+                m2m_changed.connect(forget_cached_permissions, sender=relation.through, dispatch_uid=f"liveness-{relation.through}")

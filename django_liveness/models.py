@@ -224,6 +224,9 @@ class LivenessSession(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     remote_deleted_at = models.DateTimeField(null=True, blank=True)
     redacted_at = models.DateTimeField(null=True, blank=True)
+    # The session's attempts without their face data (services.sessions.ATTEMPT_SUMMARY_FIELDS), set
+    # once with them: they never change, and the API reads them without a query.
+    attempts_summary = models.JSONField(null=True, blank=True, editable=False)
     # A sync worker holds the session until then (services.sync); others skip it.
     sync_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -5,14 +5,48 @@ act on any subject through the model permissions. Objects a user may not see are
 their existence is not revealed.
 """
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from ..models import LivenessSession, ReferenceImage, Subject
 
+# A user's django_liveness permissions are kept in the cache for this long, so that an ordinary
+# request loads none (two queries each time otherwise); any change of permissions or groups
+# forgets them all at once (``forget_cached_permissions``, connected in apps.py).
+PERMISSION_CACHE_SECONDS = 300
+VERSION_KEY = "django_liveness:permissions:version"
+
 
 def has_perm(user, codename):
-    return user.has_perm(f"django_liveness.{codename}")
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return codename in _liveness_permissions(user)
+
+
+def _liveness_permissions(user):
+    cached = getattr(user, "_liveness_permissions", None)
+    if cached is not None:
+        return cached
+    version = cache.get_or_set(VERSION_KEY, 1, timeout=None)
+    key = f"django_liveness:permissions:{version}:{user.pk}"
+    codenames = cache.get(key)
+    if codenames is None:
+        prefix = "django_liveness."
+        codenames = frozenset(name[len(prefix) :] for name in user.get_all_permissions() if name.startswith(prefix))
+        cache.set(key, codenames, PERMISSION_CACHE_SECONDS)
+    user._liveness_permissions = codenames
+    return codenames
+
+
+def forget_cached_permissions(**kwargs):
+    """A user's or a group's permissions, or a user's groups, changed: every cached set is stale."""
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:  # no version yet: nothing is cached
+        pass
 
 
 def visible_subjects(user):

@@ -185,7 +185,9 @@ class SessionDetailSerializer(SessionSerializer):
     def get_attempts(self, session):
         if session.status not in (LivenessSession.Status.COMPLETED, LivenessSession.Status.FAILED):
             return []  # attempts are stored only then: no query for an open session
-        return AttemptSerializer(session.attempts.all(), many=True).data
+        if session.attempts_summary is None:  # stored before the summary existed
+            return AttemptSerializer(session.attempts.all(), many=True).data
+        return AttemptSerializer([LivenessAttempt(**item) for item in session.attempts_summary], many=True).data
 
 
 def token_field():

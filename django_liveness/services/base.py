@@ -65,7 +65,8 @@ def lock_subject(subject_id):
 def lock_session(session):
     """Lock the session's subject, then the session: the one order every path takes."""
     subject = lock_subject(session.subject_id)
-    locked = for_update(LivenessSession.objects).get(pk=session.pk)
+    # The reference image comes along (not locked): storing a result compares its facts.
+    locked = for_update(LivenessSession.objects.select_related("reference_image")).get(pk=session.pk)
     locked.subject = subject
     return locked
 

@@ -41,6 +41,7 @@ Outcome = LivenessSession.Outcome
 Decision = LivenessSession.Decision
 Review = LivenessSession.ReviewStatus
 Event = LivenessEvent.Kind
+ATTEMPT_SUMMARY_FIELDS = ("attempt_id", "status", "liveness_decision", "is_identical", "match_confidence", "error_code", "error_message")
 
 
 def compute_outcome(decision, *, verify, is_identical=None, match_confidence=None):
@@ -233,7 +234,8 @@ def collect_remote_deletions():
 
 
 def _store_attempts(session, result):
-    LivenessAttempt.objects.bulk_create(
+    """One row per attempt, and their summary on the session (saved by the caller)."""
+    attempts = LivenessAttempt.objects.bulk_create(
         [
             LivenessAttempt(
                 session=session,
@@ -252,6 +254,8 @@ def _store_attempts(session, result):
         ],
         ignore_conflicts=True,  # stored once per session: the session row is locked and final after this
     )
+    # Attempts never change once stored: the summary answers the API without a query.
+    session.attempts_summary = [{name: getattr(attempt, name) for name in ATTEMPT_SUMMARY_FIELDS} for attempt in attempts]
 
 
 def _store_result(session, result, now, *, actor):
@@ -281,8 +285,8 @@ def _store_result(session, result, now, *, actor):
     verified = session.is_verify and outcome == Outcome.PASSED
     if verified:
         mark_verified(session, now)
-    session.save()
     _store_attempts(session, result)
+    session.save()
     if session.reference_image_id and result.reference:
         _store_reference_facts(session.reference_image, result.reference)
     log_event(
