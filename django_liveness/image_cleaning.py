@@ -19,6 +19,7 @@ What is stored is the image alone, with the pixels the Face service compares unc
 
 import io
 import struct
+import zlib
 
 from PIL import Image, ImageOps
 
@@ -111,6 +112,35 @@ def _clean_png(data):
         if kind == b"IEND":
             return b"".join(kept)
         position = end
+    raise NotCleanable("PNG without IEND")
+
+
+def check_png_stream(data):
+    """Raise NotCleanable unless every chunk's CRC is right and the compressed pixels inflate to
+    their end. The inflated bytes are thrown away as they come: memory stays small."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise NotCleanable("no PNG signature")
+    inflater = zlib.decompressobj()
+    position = len(PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length] or b"\0\0\0\0")
+        if len(body) != length or zlib.crc32(kind + body) != crc:
+            raise NotCleanable(f"PNG chunk {kind!r} is truncated or corrupt")
+        if kind == b"IDAT":
+            try:
+                pending = body
+                while pending:
+                    inflater.decompress(pending, 1 << 16)
+                    pending = inflater.unconsumed_tail
+            except zlib.error as error:
+                raise NotCleanable(f"PNG pixels do not inflate: {error}") from None
+        if kind == b"IEND":
+            if not inflater.eof:
+                raise NotCleanable("PNG pixels end early")
+            return
+        position += 12 + length
     raise NotCleanable("PNG without IEND")
 
 

@@ -2,8 +2,11 @@
 
 JPEG, PNG, GIF (first frame) or BMP, recognised from the bytes (never the name or the declared
 content type); at most 6 MB; at most 4096 pixels a side, checked from the header before any
-decoding so that a decompression bomb is refused cheaply; fully decoded once so that truncated
-or corrupt files are refused too. Every refusal is a ValidationError with a stable code.
+decoding so that a decompression bomb is refused cheaply; read to its last byte so that truncated
+or corrupt files are refused too, in bounded memory: a JPEG is decoded at an eighth of its size
+(every compressed block is still read), a PNG's compressed stream is inflated piece by piece and
+thrown away (and every chunk's CRC checked), a GIF's first frame or a BMP (small: 6 MB at most) is
+decoded. Every refusal is a ValidationError with a stable code.
 
 What is kept is the image alone, without metadata or trailing bytes (``image_cleaning``): its
 size and SHA-256 are those of what is stored.
@@ -17,7 +20,7 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 from PIL import Image, UnidentifiedImageError
 
-from .image_cleaning import NotCleanable, clean_image
+from .image_cleaning import NotCleanable, check_png_stream, clean_image
 
 MAX_BYTES = 6 * 1024 * 1024
 # 4096 x 4096: the largest the Face service detects faces in, far below Pillow's bomb limit (~89 Mpx).
@@ -92,9 +95,7 @@ def validate_reference_image(source):
             params={"width": width, "height": height, "limit": MIN_SIDE},
         )
     try:
-        # Decode the pixels (the first frame of a GIF): catches truncated and corrupt data.
-        with Image.open(io.BytesIO(data), formats=[image_format]) as image:
-            image.load()
+        _read_to_the_end(data, image_format)
         data, image_format = clean_image(data, image_format)
         with Image.open(io.BytesIO(data), formats=[image_format]) as image:
             width, height = image.size  # turned upright, a photo's sides swap
@@ -110,6 +111,18 @@ def validate_reference_image(source):
         sha256=hashlib.sha256(data).hexdigest(),
         data=data,
     )
+
+
+def _read_to_the_end(data, image_format):
+    """Raise unless the whole image can be read; never holds the full-size pixels of a JPEG or PNG."""
+    if image_format == "PNG":
+        check_png_stream(data)
+        return
+    with Image.open(io.BytesIO(data), formats=[image_format]) as image:
+        if image_format == "JPEG":
+            # libjpeg decodes every block, at 1/8 scale: the memory of a thumbnail.
+            image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
 
 
 def read_image_bytes(reference_image):

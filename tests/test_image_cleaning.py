@@ -143,3 +143,49 @@ def test_a_truncated_upload_is_refused_as_corrupt():
     with pytest.raises(ValidationError) as caught:
         validate_reference_image(jpeg()[:-300])
     assert caught.value.code == "corrupt"
+
+
+def png_bytes(size=(300, 200)):
+    buffer = io.BytesIO()
+    photo(size).save(buffer, format="PNG")
+    return bytearray(buffer.getvalue())
+
+
+def test_a_png_with_a_damaged_chunk_is_refused_as_corrupt():
+    data = png_bytes()
+    idat = data.index(b"IDAT")
+    data[idat + 20] ^= 0xFF  # the CRC no longer matches
+    with pytest.raises(ValidationError) as caught:
+        validate_reference_image(bytes(data))
+    assert caught.value.code == "corrupt"
+
+
+def test_a_png_whose_pixels_stop_early_is_refused_even_with_right_crcs():
+    import struct
+    import zlib
+
+    data = png_bytes()
+    idat = data.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", data[idat : idat + 4])
+    short = bytes(data[idat + 8 : idat + 8 + length // 2])  # half the compressed stream, a valid chunk
+    chunk = struct.pack(">I", len(short)) + b"IDAT" + short + struct.pack(">I", zlib.crc32(b"IDAT" + short))
+    damaged = bytes(data[:idat]) + chunk + bytes(data[idat + 12 + length :])
+    with pytest.raises(ValidationError) as caught:
+        validate_reference_image(damaged)
+    assert caught.value.code == "corrupt"
+
+
+def test_a_jpeg_is_read_to_its_end_at_an_eighth_of_its_size(monkeypatch):
+    from PIL import JpegImagePlugin
+
+    scales = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def recording_draft(self, mode, size):
+        result = draft(self, mode, size)
+        scales.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", recording_draft)
+    kept = stored(jpeg(photo((800, 640))))
+    assert (kept.width, kept.height) == (800, 640) and scales == [(100, 80)]
