@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-postgres test-azurite screenshots schema docs install clean
+.PHONY: demo test test-postgres test-azurite screenshots schema docs install clean bench bench-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ screenshots: $(STAMP)  ## Retake the screenshots in docs/img/ (headless Chromium
 
 schema: $(STAMP)  ## Regenerate docs/openapi.json and docs/api-reference.md from the schema the API serves
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m tests.openapi_docs
+
+bench: $(STAMP)  ## Measure every figure of docs/performance.md side by side (PostgreSQL on 127.0.0.1:5432); prints PASS/FAIL per goal
+	$(BIN)/python -m benchmarks
+
+bench-smoke: $(STAMP)  ## Run every benchmark at a small size (CI: they keep working; the figures mean nothing)
+	$(BIN)/python -m benchmarks --smoke
 
 clean:
 	rm -rf $(VENV) site .pytest_cache node_modules

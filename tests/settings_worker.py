@@ -10,6 +10,10 @@ INSTALLED_APPS = [*INSTALLED_APPS, "django_rq", "django_tasks_rq"]  # noqa: F405
 LIVENESS = {
     "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
     "OPTIONS": {"endpoint": os.environ["LIVENESS_WORKER_ENDPOINT"], "key": os.environ["LIVENESS_WORKER_KEY"], "read_timeout": 10},
-    "SYNC": {"BATCH_SIZE": 50, "CONCURRENCY": 4, "LEASE_SECONDS": int(os.environ.get("LIVENESS_WORKER_LEASE", "300"))},
+    "SYNC": {
+        "BATCH_SIZE": 50,
+        "CONCURRENCY": int(os.environ.get("LIVENESS_WORKER_CONCURRENCY", "4")),
+        "LEASE_SECONDS": int(os.environ.get("LIVENESS_WORKER_LEASE", "300")),
+    },
 }
 TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}

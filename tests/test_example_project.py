@@ -61,3 +61,14 @@ def test_two_environment_variables_switch_the_same_project_to_azure(tmp_path):
         "options": {"endpoint": "https://acme.cognitiveservices.azure.com", "key": "k"},
         "emulator_mounted": False,
     }
+
+
+def test_the_example_runs_with_each_task_engine(tmp_path):
+    """DEMO_TASKS picks the engine; with a worker, complete/ is answered in the background."""
+    env = example_env(tmp_path, DEMO_TASKS="db")
+    run("migrate", "--noinput", env=env)  # the task table of django-tasks-db comes along
+    out = run("shell", "-c", "from django.conf import settings; print(settings.TASKS['default']['BACKEND'], settings.LIVENESS['COMPLETE_IN_BACKGROUND'])", env=env)
+    assert out.split()[-2:] == ["django_tasks_db.DatabaseBackend", "True"]  # after the shell's own notes
+    assert "db_worker" in run("help", env=env)
+    rq = example_env(tmp_path, DEMO_TASKS="rq")
+    assert "rqworker" in run("help", env=rq)

@@ -72,6 +72,9 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
     verbose = False
+    # socketserver's backlog of 5 drops the connects of a burst (many sync threads): each waits a
+    # second for its SYN to be sent again.
+    request_queue_size = 128
 
 
 class EmulatorServer:

@@ -3,16 +3,16 @@
 A worker claims a batch of open sessions with ``SELECT ... FOR UPDATE SKIP LOCKED`` and marks
 them with a lease (``sync_lease_until``) in one short transaction: other workers skip them until
 the lease runs out, so no session is fetched twice at once, and one whose worker died is taken up
-again once its lease expires. The provider calls of a batch (results, then the deletions of the
-sessions that ended) run in threads, at most ``SYNC["CONCURRENCY"]`` at once per process; each
-result is written in the worker's own short transaction. A 429 slows every call of the process
+again once its lease expires. The provider calls of a batch run in threads, at most
+``SYNC["CONCURRENCY"]`` at once per process; each answer is written as it arrives, in its own short
+transaction, while the other calls go on, and the deletion of a session that ended starts at once. A 429 slows every call of the process
 down for its Retry-After (``ProviderGate``).
 """
 
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 
 from django.db import DatabaseError, connection, transaction
@@ -135,24 +135,36 @@ def _in_batches(claim, limit, handle):
 
 
 def _refresh_batch(batch, pool, summary):
-    """Fetch a batch in threads; write each answer here, in its own transaction."""
-    needs_provider = [session for session in batch if session.provider_session_id]
-    fetched = dict(zip([s.pk for s in needs_provider], pool.map(lambda s: gate.call(fetch_result, s), needs_provider)))
+    """Fetch a batch in threads and write each answer here as it arrives (in its own transaction),
+    while the other fetches go on; the deletion of a session that ended starts at once."""
+    fetches = {pool.submit(gate.call, fetch_result, session): session for session in batch if session.provider_session_id}
+    deletions = {}
     with collect_remote_deletions() as ended:
         for session in batch:
-            before = session.status
-            try:
-                after = apply_fetched(session, fetched.get(session.pk))
-            except BackendError:
-                summary["errors"] += 1
-                continue
-            except DatabaseError as error:  # one session's trouble must not stop the others
-                logger.error("Refreshing session %s failed in the database: %s", session.pk, type(error).__name__)
-                summary["errors"] += 1
-                continue
-            summary["refreshed"] += 1
-            summary["changed"] += after.status != before
-    summary["remote_deleted"] += _delete_remotely(ended, pool)
+            if not session.provider_session_id:
+                _apply(session, None, summary)
+        for future in as_completed(fetches):
+            _apply(fetches[future], future.result(), summary)
+            while ended:
+                session = ended.pop()
+                deletions[pool.submit(gate.call, delete_at_provider, session)] = session
+    for future in as_completed(deletions):
+        summary["remote_deleted"] += record_remote_deletion(deletions[future], future.result())
+
+
+def _apply(session, fetched, summary):
+    before = session.status
+    try:
+        after = apply_fetched(session, fetched)
+    except BackendError:
+        summary["errors"] += 1
+        return
+    except DatabaseError as error:  # one session's trouble must not stop the others
+        logger.error("Refreshing session %s failed in the database: %s", session.pk, type(error).__name__)
+        summary["errors"] += 1
+        return
+    summary["refreshed"] += 1
+    summary["changed"] += after.status != before
 
 
 def _delete_remotely(sessions, pool):

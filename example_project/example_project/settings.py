@@ -90,3 +90,18 @@ LIVENESS = {
     },
     "REFERENCE_IMAGE_STORAGE": "liveness",
 }
+
+# Background work (docs/deployment.md): DEMO_TASKS=immediate (default, nothing to run), db (run
+# `python manage.py db_worker` beside the server) or rq (Redis on 127.0.0.1:6379; run
+# `python manage.py rqworker default --job-class django_tasks_rq.Job`).
+DEMO_TASKS = os.environ.get("DEMO_TASKS", "immediate")
+TASK_BACKENDS = {
+    "immediate": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"},
+    "db": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
+}
+TASKS = {"default": TASK_BACKENDS[DEMO_TASKS]}
+INSTALLED_APPS += {"immediate": [], "db": ["django_tasks", "django_tasks_db"], "rq": ["django_tasks", "django_rq", "django_tasks_rq"]}[DEMO_TASKS]
+RQ_QUEUES = {"default": {"URL": os.environ.get("DEMO_REDIS_URL", "redis://127.0.0.1:6379/0")}}
+if DEMO_TASKS != "immediate":
+    LIVENESS["COMPLETE_IN_BACKGROUND"] = True  # complete/ answers 202; the worker fetches the result

@@ -134,7 +134,13 @@ $("capture-button").addEventListener("click", async () => {
 
 async function finish() {
   // The app server fetches the result from the Face service; the page never reports it.
-  const result = await api("POST", `/sessions/${session.id}/complete/`);
+  let result = await api("POST", `/sessions/${session.id}/complete/`);
+  // With a task worker (DEMO_TASKS), complete/ answers 202 at once: poll until the worker stored it.
+  for (let tries = 0; ["created", "started"].includes(result.status) && tries < 30; tries++) {
+    show("session-status", "Waiting for the result...");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    result = await api("GET", `/sessions/${session.id}/`);
+  }
   const rows = [
     ["Status", result.status],
     ["Outcome", result.outcome || "-"],

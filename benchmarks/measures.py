@@ -1,0 +1,343 @@
+"""The measurements behind ``python -m benchmarks``; each returns a list of result dicts
+(``name``, ``value``, ``unit``, and for a goal ``goal`` and ``passed``)."""
+
+import collections
+import contextlib
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL = {"repeats": 15, "rows": (100, 50_000), "sync_sessions": 1000, "sync_latency_ms": 50, "upload_repeats": 7}
+SMOKE = {"repeats": 2, "rows": (10, 200), "sync_sessions": 20, "sync_latency_ms": 5, "upload_repeats": 1}
+IDEAL_THREADS = 32
+
+
+class CountingApp:
+    """WSGI middleware: how many calls of each method reached each session id."""
+
+    def __init__(self, app):
+        self.app = app
+        self.calls = collections.Counter()
+
+    def __call__(self, environ, start_response):
+        path = environ["PATH_INFO"]
+        if "-sessions/" in path:
+            self.calls[(environ["REQUEST_METHOD"], path.rsplit("/", 1)[-1])] += 1
+        return self.app(environ, start_response)
+
+
+@contextlib.contextmanager
+def emulator():
+    """The emulator on a free loopback port, and LIVENESS pointed at it (GA, no retries to hide a cost)."""
+    from django.test import override_settings
+
+    from django_liveness.emulator import state
+    from django_liveness.emulator.server import EmulatorApplication, EmulatorServer
+
+    state.reset()
+    app = CountingApp(EmulatorApplication())
+    with EmulatorServer(app) as server:
+        server.app, server.state = app, state
+        liveness = {
+            "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
+            "OPTIONS": {"endpoint": server.endpoint, "key": state.subscription_key(), "read_timeout": 30},
+            "THROTTLE_RATES": dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject"]),
+        }
+        with override_settings(LIVENESS=liveness):
+            yield server
+
+
+def goal(name, value, target, passed, unit="", spread=None):
+    return {"name": name, "value": value, "unit": unit, "goal": target, "passed": bool(passed), "spread": spread}
+
+
+def figure(name, value, unit="", spread=None):
+    return {"name": name, "value": value, "unit": unit, "spread": spread}
+
+
+def _spread(samples):
+    return f"{min(samples):.3g}..{max(samples):.3g}"
+
+
+def _owner_with_reference():
+    from rest_framework.test import APIClient
+
+    from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory
+
+    user = UserFactory(password="pw")
+    subject = SubjectFactory(user=user)
+    ReferenceImageFactory(subject=subject)
+    client = APIClient()
+    client.login(username=user.username, password="pw")
+    client.get("/api/liveness/sessions/")  # permissions cached, as after the first request
+    return client, subject
+
+
+def _play_frontend(server, provider_session_id):
+    from django_liveness.images import sample_face_image
+
+    token, kind = server.state.emulator.token_for(provider_session_id)
+    server.state.emulator.detect(token, kind, sample_face_image(), api_version="v1.2")
+
+
+# --- the REST lifecycle against the same provider calls made directly ----------------------------
+
+
+def lifecycle(server, sizes):
+    from django_liveness.backends import get_backend, reset_backend
+    from django_liveness.images import sample_face_image
+    from django_liveness.models import LivenessSession
+
+    client, subject = _owner_with_reference()
+    results = []
+    for latency, target in ((0, 3.0), (100, 1.3)):
+        server.state.faults.configure(latency_ms=latency)
+        reset_backend()
+        raw = get_backend().client  # the GA client the REST API uses, called directly
+        rest_times, raw_times = [], []
+        for _ in range(sizes["repeats"] + 1):  # the first round warms connections and caches
+            started = time.perf_counter()
+            created = client.post("/api/liveness/sessions/", {"subject": str(subject.pk), "verify": True}, format="json")
+            rest_create = time.perf_counter() - started
+            session = LivenessSession.objects.get(pk=created.json()["id"])
+            _play_frontend(server, session.provider_session_id)
+            started = time.perf_counter()
+            client.post(f"/api/liveness/sessions/{session.pk}/complete/")
+            client.get(f"/api/liveness/sessions/{session.pk}/")
+            rest_times.append(rest_create + time.perf_counter() - started)
+
+            started = time.perf_counter()
+            body = raw.create_verify_session(
+                {"livenessOperationMode": "Passive", "deviceCorrelationId": "bench", "authTokenTimeToLiveInSeconds": 600},
+                sample_face_image(),
+            )
+            raw_create = time.perf_counter() - started
+            _play_frontend(server, body["sessionId"])
+            started = time.perf_counter()
+            raw.get_session(body["sessionId"], verify=True)
+            raw.delete_session(body["sessionId"], verify=True)
+            raw_times.append(raw_create + time.perf_counter() - started)
+        ratios = [rest / raw for rest, raw in zip(rest_times[1:], raw_times[1:])]
+        ratio = statistics.median(ratios)
+        results.append(goal(f"REST lifecycle / raw client, {latency} ms latency", ratio, f"<= {target}x", ratio <= target, "x", _spread(ratios)))
+        results.append(figure(f"  REST lifecycle, {latency} ms latency", statistics.median(rest_times[1:]) * 1000, " ms", _spread([t * 1000 for t in rest_times[1:]])))
+    server.state.faults.reset()
+    return results
+
+
+# --- queries of the everyday calls at two table sizes --------------------------------------------
+
+
+def queries(server, sizes):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_liveness.models import LivenessSession, Subject
+
+    targets = {"create": 6, "complete": 6, "retrieve": 3, "list": 4}
+    results = []
+    counts_by_size = {}
+    for rows in sizes["rows"]:
+        present = LivenessSession.objects.count()
+        if rows > present:
+            subjects = Subject.objects.bulk_create([Subject(external_id=f"bench-{present}-{n}") for n in range(max(1, (rows - present) // 10))])
+            LivenessSession.objects.bulk_create(
+                # Ended sessions of other people: they fill the table, and leave the sync nothing to do.
+                [
+                    LivenessSession(subject=subjects[n % len(subjects)], kind="liveness", operation_mode="Passive", status="expired")
+                    for n in range(rows - present)
+                ],
+                batch_size=5000,
+            )
+        client, subject = _owner_with_reference()
+
+        def count(call):
+            with CaptureQueriesContext(connection) as captured:
+                response = call()
+            return response, len([q for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")])
+
+        created, create = count(lambda: client.post("/api/liveness/sessions/", {"subject": str(subject.pk), "verify": True}, format="json"))
+        session = LivenessSession.objects.get(pk=created.json()["id"])
+        _play_frontend(server, session.provider_session_id)
+        _, complete = count(lambda: client.post(f"/api/liveness/sessions/{session.pk}/complete/"))
+        _, retrieve = count(lambda: client.get(f"/api/liveness/sessions/{session.pk}/"))
+        _, list_ = count(lambda: client.get("/api/liveness/sessions/"))
+        counts_by_size[rows] = {"create": create, "complete": complete, "retrieve": retrieve, "list": list_}
+    for call, target in targets.items():
+        values = [counts_by_size[rows][call] for rows in sizes["rows"]]
+        flat = len(set(values)) == 1
+        shown = " / ".join(f"{value} at {rows:,} rows" for value, rows in zip(values, sizes["rows"]))
+        results.append(goal(f"queries of {call}", shown, f"<= {target}, flat", flat and max(values) <= target))
+    return results
+
+
+# --- the sync of sessions nobody completed -------------------------------------------------------
+
+
+def _ready_sessions(server, count):
+    from django_liveness import services
+    from django_liveness.testing import SubjectFactory
+
+    server.state.faults.reset()
+    subject = SubjectFactory()
+    sessions = [services.start_session(subject, verify=False) for _ in range(count)]
+    for session in sessions:
+        _play_frontend(server, session.provider_session_id)
+    return sessions
+
+
+def sync(server, sizes):
+    from django.db import connection
+    from django.test import override_settings
+
+    from django_liveness import services
+    from django_liveness.backends import get_backend, reset_backend
+    from django_liveness.models import LivenessSession
+
+    count, latency = sizes["sync_sessions"], sizes["sync_latency_ms"]
+    results = []
+
+    # The ideal: the same provider calls (result, then delete) made by 32 threads, nothing else.
+    sessions = _ready_sessions(server, count)
+    reset_backend()
+    raw = get_backend().client
+    with contextlib.suppress(Exception):  # the client's first call pays its imports and connection: not timed
+        raw.get_session("warm-up", verify=False)
+    server.state.faults.configure(latency_ms=latency)
+
+    def calls(session):
+        raw.get_session(session.provider_session_id, verify=False)
+        raw.delete_session(session.provider_session_id, verify=False)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(IDEAL_THREADS) as pool:
+        list(pool.map(calls, sessions))
+    ideal = time.perf_counter() - started
+    LivenessSession.objects.filter(pk__in=[session.pk for session in sessions]).delete()  # gone at the provider
+    results.append(figure(f"sync ideal: {count} sessions by {IDEAL_THREADS} threads, {latency} ms", ideal, " s"))
+
+    # One process: liveness_sync with as many threads.
+    sync_settings = {"CONCURRENCY": IDEAL_THREADS, "BATCH_SIZE": 250, "LEASE_SECONDS": 300}
+    from django.conf import settings
+
+    with override_settings(LIVENESS={**settings.LIVENESS, "SYNC": sync_settings}):
+        server.state.faults.reset()
+        _ready_sessions(server, count)
+        server.state.faults.configure(latency_ms=latency)
+        server.app.calls.clear()
+        started = time.perf_counter()
+        services.sync_sessions(limit=count)
+        one = time.perf_counter() - started
+    results.append(goal("sync, 1 process / threaded ideal", ideal / one, ">= 0.8", ideal / one >= 0.8, "", f"{one:.3g} s"))
+
+    # Two processes at once, as two machines' cron jobs or two workers would run.
+    server.state.faults.reset()
+    _ready_sessions(server, count)
+    server.state.faults.configure(latency_ms=latency)
+    server.app.calls.clear()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings_worker",
+        "LIVENESS_TEST_DB": "postgres",
+        "LIVENESS_WORKER_DB": connection.settings_dict["NAME"],
+        "LIVENESS_WORKER_ENDPOINT": server.endpoint,
+        "LIVENESS_WORKER_KEY": server.state.subscription_key(),
+        "LIVENESS_WORKER_CONCURRENCY": str(IDEAL_THREADS // 2),
+        "PYTHONPATH": str(ROOT),
+    }
+    started = time.perf_counter()
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "django", "liveness_sync", "--here", "--skip-orphans", "--limit", str(count)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    for worker in workers:
+        output = worker.communicate(timeout=600)[0]
+        if worker.returncode:
+            raise RuntimeError(f"a sync process failed: {output[-2000:]}")
+        print("  worker: " + " | ".join(line for line in output.splitlines() if "Refreshed" in line or "Enqueued" in line), file=sys.stderr)
+    two = time.perf_counter() - started
+    results.append(goal("sync, 2 processes / threaded ideal", ideal / two, ">= 0.8", ideal / two >= 0.8, "", f"{two:.3g} s"))
+    fetched = [number for (method, _id), number in server.app.calls.items() if method == "GET"]
+    twice = sum(1 for number in fetched if number > 1)
+    missed = count - len(fetched)
+    results.append(goal("sessions fetched twice / missed, 2 processes", f"{twice} / {missed}", "0 / 0", twice == 0 and missed == 0))
+    server.state.faults.reset()
+    return results
+
+
+# --- uploads: memory and time against Pillow's own open + load -----------------------------------
+
+UPLOAD_PROBE = """
+import io, sys, time
+sys.path.insert(0, {root!r})
+import django, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+django.setup()
+from PIL import Image
+from django_liveness.images import validate_reference_image
+data = open({path!r}, "rb").read()
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")  # the peak RSS (VmHWM) starts again from the RSS of now
+before = rss("VmRSS:")
+started = time.perf_counter()
+{call}
+print(time.perf_counter() - started, rss("VmHWM:") - before)
+"""
+
+
+def _photo_jpeg(path):
+    """A noisy 4:3 photo as a JPEG just under the 6 MB limit (noise compresses badly, as photos do)."""
+    from PIL import Image
+
+    limit = 6 * 1024 * 1024
+    for quality in range(95, 40, -5):
+        buffer = io.BytesIO()
+        Image.effect_noise((3000, 2250), 40).convert("RGB").save(buffer, format="JPEG", quality=quality)
+        if buffer.tell() < limit:
+            Path(path).write_bytes(buffer.getvalue())
+            return buffer.tell()
+    raise RuntimeError("could not make a photo under 6 MB")
+
+
+def uploads(server, sizes):
+    import tempfile
+
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "photo.jpg")
+        size = _photo_jpeg(path)
+        probes = {
+            "validate": "validate_reference_image(data)",
+            "pillow": "image = Image.open(io.BytesIO(data)); image.load()",
+        }
+        measured = {}
+        for name, call in probes.items():
+            runs = []
+            for _ in range(sizes["upload_repeats"]):
+                out = subprocess.run(
+                    [sys.executable, "-c", UPLOAD_PROBE.format(root=str(ROOT), path=path, call=call)],
+                    capture_output=True, text=True, check=True, cwd=ROOT,
+                )
+                seconds, rss = out.stdout.split()
+                runs.append((float(seconds), int(rss)))
+            measured[name] = runs
+    rise = statistics.median(rss for _, rss in measured["validate"]) / size
+    results.append(goal(f"upload peak RSS rise / file ({size / 1e6:.1f} MB JPEG)", rise, "<= 3x", rise <= 3, "x"))
+    ratio = statistics.median(t for t, _ in measured["validate"]) / statistics.median(t for t, _ in measured["pillow"])
+    results.append(goal("upload validation time / Pillow open+load", ratio, "<= 1.5x", ratio <= 1.5, "x"))
+    pillow_rise = statistics.median(rss for _, rss in measured["pillow"]) / size
+    results.append(figure("  Pillow open+load peak RSS rise / file", pillow_rise, "x"))
+    return results
+
+
+BENCHMARKS = [lifecycle, queries, sync, uploads]

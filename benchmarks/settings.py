@@ -1,0 +1,18 @@
+"""Settings of the benchmarks: the test project's, on PostgreSQL (127.0.0.1:5432, user postgres).
+
+The database is ``test_liveness_bench``, created and dropped by each run.
+"""
+
+import os
+
+os.environ.setdefault("LIVENESS_TEST_DB", "postgres")
+os.environ.setdefault("LIVENESS_TEST_DB_NAME", "liveness_bench")
+
+from tests.settings import *  # noqa: E402,F403
+
+LIVENESS = {
+    "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
+    "OPTIONS": {"endpoint": "http://127.0.0.1:1/unset", "key": "emulator-key"},  # set to the emulator at run time
+    "THROTTLE_RATES": dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject"]),
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "CRITICAL"}}
