@@ -20,7 +20,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes, for CI: checks that every benchmark runs")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
-    parser.add_argument("--only", metavar="NAME", help="one benchmark: lifecycle, queries, sync or uploads")
+    parser.add_argument("--only", metavar="NAME", help="one benchmark: lifecycle, queries, sync, uploads or throughput")
     options = parser.parse_args(argv)
 
     import django

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FULL = {"repeats": 15, "rows": (100, 50_000), "sync_sessions": 1000, "sync_latency_ms": 50, "upload_repeats": 7}
-SMOKE = {"repeats": 2, "rows": (10, 200), "sync_sessions": 20, "sync_latency_ms": 5, "upload_repeats": 1}
+FULL = {"repeats": 15, "rows": (100, 50_000), "sync_sessions": 1000, "sync_latency_ms": 50, "upload_repeats": 7, "lifecycles": 60}
+SMOKE = {"repeats": 2, "rows": (10, 200), "sync_sessions": 20, "sync_latency_ms": 5, "upload_repeats": 1, "lifecycles": 3}
 IDEAL_THREADS = 32
 
 
@@ -192,8 +192,40 @@ def _ready_sessions(server, count):
     return sessions
 
 
-def sync(server, sizes):
+def _worker_env(server, **extra):
     from django.db import connection
+
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings_worker",
+        "LIVENESS_TEST_DB": "postgres",
+        "LIVENESS_WORKER_DB": connection.settings_dict["NAME"],
+        "LIVENESS_WORKER_ENDPOINT": server.endpoint,
+        "LIVENESS_WORKER_KEY": server.state.subscription_key(),
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def throughput(server, sizes):
+    """REST lifecycles a second with 1 and with 2 worker processes (0 ms provider latency)."""
+    server.state.faults.reset()
+    results = []
+    for workers in (1, 2):
+        count = sizes["lifecycles"]
+        started = time.perf_counter()
+        processes = [
+            subprocess.Popen([sys.executable, "-m", "benchmarks.throughput_worker", str(count)], env=_worker_env(server), cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            for _ in range(workers)
+        ]
+        finished = sum(int(process.communicate(timeout=600)[0].split()[-1]) for process in processes)
+        elapsed = time.perf_counter() - started  # process start-up included: a few seconds
+        assert finished == workers * count, f"{finished} of {workers * count} lifecycles finished"
+        results.append(figure(f"throughput, {workers} worker process(es)", finished / elapsed, " lifecycles/s"))
+    return results
+
+
+def sync(server, sizes):
     from django.test import override_settings
 
     from django_liveness import services
@@ -241,16 +273,7 @@ def sync(server, sizes):
     _ready_sessions(server, count)
     server.state.faults.configure(latency_ms=latency)
     server.app.calls.clear()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings_worker",
-        "LIVENESS_TEST_DB": "postgres",
-        "LIVENESS_WORKER_DB": connection.settings_dict["NAME"],
-        "LIVENESS_WORKER_ENDPOINT": server.endpoint,
-        "LIVENESS_WORKER_KEY": server.state.subscription_key(),
-        "LIVENESS_WORKER_CONCURRENCY": str(IDEAL_THREADS // 2),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = _worker_env(server, LIVENESS_WORKER_CONCURRENCY=str(IDEAL_THREADS // 2))
     started = time.perf_counter()
     workers = [
         subprocess.Popen([sys.executable, "-m", "django", "liveness_sync", "--here", "--skip-orphans", "--limit", str(count)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -340,4 +363,4 @@ def uploads(server, sizes):
     return results
 
 
-BENCHMARKS = [lifecycle, queries, sync, uploads]
+BENCHMARKS = [lifecycle, queries, sync, uploads, throughput]

@@ -245,3 +245,18 @@ def test_create_with_provider_throttling_is_503_with_its_retry_after(owner, subj
     response = start(client_for(owner), subject, verify=False)
     assert response.status_code == 503 and response["Retry-After"] == "9"
     assert response.json()["code"] == "provider_throttled" and "auth_token" not in response.json()
+
+
+def test_list_counts_stop_at_the_cap_and_say_so(app_user, subject, locmem, monkeypatch):
+    from django_liveness.api.views import Pagination
+
+    monkeypatch.setattr(Pagination, "COUNT_CAP", 3)
+    for _ in range(5):
+        services.start_session(subject, verify=False)
+    client = client_for(app_user)
+    first = client.get(f"{API}/sessions/?limit=2").json()
+    assert (first["count"], first["count_capped"], len(first["results"])) == (3, True, 2) and first["next"]
+    last = client.get(f"{API}/sessions/?limit=2&offset=4").json()
+    assert (last["count"], last["count_capped"], len(last["results"])) == (5, False, 1) and last["next"] is None
+    small = client.get(f"{API}/sessions/?limit=10").json()
+    assert (small["count"], small["count_capped"]) == (5, False)

@@ -66,10 +66,35 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 class Pagination(LimitOffsetPagination):
-    """``limit`` and ``offset``: whole numbers or absent; anything else is a 400, not ignored."""
+    """``limit`` and ``offset``: whole numbers or absent; anything else is a 400, not ignored.
+
+    Like the admin's lists, the count stops at ``COUNT_CAP`` rows (or at the row after the page
+    asked for, if that is further), so a list of a huge table costs no full COUNT(*): a count that
+    stopped says so with ``"count_capped": true``, and ``next`` stays there while rows exist.
+    """
 
     default_limit = 50
     max_limit = 200
+    COUNT_CAP = 10_000
+
+    def get_count(self, queryset):
+        cap = max(self.COUNT_CAP, self.get_offset(self.request) + self.limit + 1)
+        counted = queryset.order_by()[:cap].count()
+        self.count_capped = counted == cap
+        return counted
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["count_capped"] = self.count_capped
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["count_capped"] = {
+            "type": "boolean",
+            "description": f"True when counting stopped: there are at least `count` rows (it stops at {self.COUNT_CAP:,}).",
+        }
+        return paginated
 
     def get_limit(self, request):
         self._check_whole_number(request, self.limit_query_param, minimum=1)
