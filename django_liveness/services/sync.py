@@ -5,8 +5,8 @@ them with a lease (``sync_lease_until``) in one short transaction: other workers
 the lease runs out, so no session is fetched twice at once, and one whose worker died is taken up
 again once its lease expires. The provider calls of a batch run in threads, at most
 ``SYNC["CONCURRENCY"]`` at once per process; each answer is written as it arrives, in its own short
-transaction, while the other calls go on, and the deletion of a session that ended starts at once. A 429 slows every call of the process
-down for its Retry-After (``ProviderGate``).
+transaction, while the other calls go on, and the deletion of a session that ended starts at once.
+A 429 holds every call of the process back for its Retry-After (``ProviderGate``).
 """
 
 import logging
@@ -31,7 +31,7 @@ MAX_PAUSE_SECONDS = 60
 
 
 class ProviderGate:
-    """Bounds the provider calls of a process and holds them all back after a 429."""
+    """Holds every provider call of the process back after a 429 (the thread pool bounds how many run)."""
 
     def __init__(self):
         self._lock = threading.Lock()
