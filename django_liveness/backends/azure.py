@@ -150,11 +150,11 @@ class AzureFaceBackend(BaseLivenessBackend):
         return self.client.get_session_image(session_image_id)
 
     def list_audit_entries(self, session_id, *, verify):
-        self._require(AUDIT_ENTRIES)
+        self.require(AUDIT_ENTRIES)
         return [preview_wire.audit_entry(entry) for entry in self.client.list_audit_entries(session_id, verify=verify)]
 
     def list_sessions(self, *, verify):
-        self._require(LIST_SESSIONS)
+        self.require(LIST_SESSIONS)
         sessions, start = [], None
         while True:
             page = self.client.list_sessions(verify=verify, start=start, top=LIST_PAGE_SIZE)
@@ -162,10 +162,6 @@ class AzureFaceBackend(BaseLivenessBackend):
             if len(page) < LIST_PAGE_SIZE:
                 return sessions
             start = sessions[-1].session_id
-
-    def _require(self, capability):
-        if not self.supports(capability):
-            raise NotImplementedError(f"Face API {self.api_version} has no {capability.replace('_', ' ')}.")
 
 
 def _create_fields(operation_mode, device_correlation_id, ttl):

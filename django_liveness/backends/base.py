@@ -204,6 +204,11 @@ class BaseLivenessBackend:
     def supports(self, capability):
         return capability in self.capabilities
 
+    def require(self, capability):
+        """Raise NotImplementedError unless the backend has ``capability``."""
+        if not self.supports(capability):
+            raise NotImplementedError(f"{self!r} has no {capability.replace('_', ' ')}.")
+
     def check(self):
         """Return a list of django.core.checks messages about this backend's configuration."""
         return []

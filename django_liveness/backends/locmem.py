@@ -153,8 +153,7 @@ class LocMemBackend(BaseLivenessBackend):
         )
 
     def list_audit_entries(self, session_id, *, verify):
-        if not self.supports(AUDIT_ENTRIES):
-            raise NotImplementedError("Face API v1.2 has no audit entries.")
+        self.require(AUDIT_ENTRIES)
         entries = self._call(
             "list_audit_entries",
             lambda: self._api.audit_entries(_KIND[verify], session_id),
@@ -163,8 +162,7 @@ class LocMemBackend(BaseLivenessBackend):
         return [preview_wire.audit_entry(entry) for entry in entries]
 
     def list_sessions(self, *, verify):
-        if not self.supports(LIST_SESSIONS):
-            raise NotImplementedError("Face API v1.2 cannot list sessions.")
+        self.require(LIST_SESSIONS)
         items = self._call("list_sessions", lambda: self._api.list_sessions(_KIND[verify]), verify=verify)
         return [preview_wire.remote_session(item) for item in items]
 
