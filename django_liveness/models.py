@@ -229,6 +229,10 @@ class LivenessSession(models.Model):
     attempts_summary = models.JSONField(null=True, blank=True, editable=False)
     # A sync worker holds the session until then (services.sync); others skip it.
     sync_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The hosted capture page (api/capture.py): where it sends the person back, and when its one-time
+    # link was opened (a second opening is refused).
+    return_url = models.URLField(max_length=2000, blank=True, editable=False)
+    capture_link_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -314,6 +318,8 @@ class LivenessEvent(models.Model):
         CONSENT_WITHDRAWN = "consent_withdrawn", _("consent withdrawn")
         ERASED = "erased", _("biometric data erased")
         PURGED = "purged", _("retention purge")
+        CLIENT_EVENT = "client_event", _("reported by the frontend")
+        CAPTURE_LINK_OPENED = "capture_link_opened", _("capture link opened")
 
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
