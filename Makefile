@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-postgres test-azurite screenshots schema docs install clean bench bench-smoke
+.PHONY: demo test test-postgres test-azurite screenshots schema docs install clean bench bench-smoke messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)  ## Install the project and everything the tests need into $(VENV)
 
-demo: $(STAMP)  ## Run the example project with the emulator (no Azure needed) on http://127.0.0.1:8000
+PORT ?= 8000
+demo: $(STAMP)  ## Run the example project with the emulator (no Azure needed) on http://127.0.0.1:$(PORT) (make demo PORT=8123)
 	$(BIN)/python example_project/manage.py migrate --noinput
 	$(BIN)/python example_project/manage.py demo_setup
-	@echo "Open http://127.0.0.1:8000/ and log in; the admin is at http://127.0.0.1:8000/admin/"
-	$(BIN)/python example_project/manage.py runserver 127.0.0.1:8000
+	@echo "Open http://127.0.0.1:$(PORT)/ and log in; the admin is at http://127.0.0.1:$(PORT)/admin/"
+	PORT=$(PORT) $(BIN)/python example_project/manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP)  ## Run the whole test suite on SQLite, then the API's schema and lifecycle tests in a host left at DRF's defaults
 	$(BIN)/python -m pytest
@@ -36,8 +37,8 @@ node_modules/.installed: package.json package-lock.json
 test-azurite: $(STAMP) node_modules/.installed  ## Run the storage tests on Azure Blob Storage (Azurite, installed with npm)
 	$(BIN)/python -m pytest -m azurite
 
-screenshots: $(STAMP)  ## Retake the screenshots in docs/img/ (headless Chromium against the example project)
-	LIVENESS_SCREENSHOTS=docs/img $(BIN)/python -m pytest tests/test_browser.py
+screenshots: $(STAMP) node_modules/.installed  ## Retake the screenshots in docs/img/ (headless Chromium against the example project)
+	LIVENESS_SCREENSHOTS=docs/img $(BIN)/python -m pytest tests/test_browser.py tests/test_browser_admin.py
 
 schema: $(STAMP)  ## Regenerate docs/openapi.json and docs/api-reference.md from the schema the API serves
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m tests.openapi_docs
@@ -47,6 +48,11 @@ bench: $(STAMP)  ## Measure every figure of docs/performance.md side by side (Po
 
 bench-smoke: $(STAMP)  ## Run every benchmark at a small size (CI: they keep working; the figures mean nothing)
 	$(BIN)/python -m benchmarks --smoke
+
+LOCALES := fr de
+messages: $(STAMP)  ## Update the translation catalogues (django_liveness/locale/) from the code, then compile them (needs GNU gettext)
+	cd django_liveness && ../$(BIN)/django-admin makemessages --no-obsolete --no-location $(addprefix -l ,$(LOCALES))
+	cd django_liveness && ../$(BIN)/django-admin compilemessages
 
 clean:
 	rm -rf $(VENV) site .pytest_cache node_modules

@@ -10,15 +10,21 @@ import json
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import privacy, services
@@ -26,7 +32,6 @@ from .exceptions import BackendError, InvalidSessionState, LivenessError
 from .models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
 
 Review = LivenessSession.ReviewStatus
-OUTCOME_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "needs_review": "#9a6700"}
 
 
 class AtLeast(int):
@@ -73,12 +78,16 @@ def _image_url(image):
 
 
 def image_with_face(image, face_rectangle, width=320):
-    """The image (through the permission-checked view) with its face rectangle drawn over it."""
-    height = round(image.height * width / image.width)
+    """A link that shows the image (with its face rectangle drawn over it) only when staff click it.
+
+    Every fetch of the file is a logged view of biometric data, so a page never loads it by
+    itself: the image waits in a <template> until ``reveal_image.js`` shows it. Without
+    JavaScript the link opens the file itself, which is logged the same way.
+    """
     overlay = ""
     if face_rectangle:
         overlay = format_html(
-            '<svg viewBox="0 0 {} {}" style="position:absolute;left:0;top:0;width:100%;height:100%">'
+            '<svg viewBox="0 0 {} {}" aria-hidden="true">'
             '<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#e5534b" stroke-width="{}"/></svg>',
             image.width,
             image.height,
@@ -88,16 +97,28 @@ def image_with_face(image, face_rectangle, width=320):
             face_rectangle["height"],
             max(2, image.width // 150),
         )
+    url = _image_url(image)
     return format_html(
-        '<div style="position:relative;display:inline-block;width:{}px;height:{}px">'
-        '<img src="{}" width="{}" height="{}" alt="reference image" referrerpolicy="no-referrer">{}</div>',
+        '<span class="liveness-image">'
+        '<a class="button liveness-image-reveal" href="{}" target="_blank" rel="noopener noreferrer">{}</a>'
+        '<template><img src="{}" width="{}" height="{}" alt="{}" referrerpolicy="no-referrer">{}</template>'
+        "</span>",
+        url,
+        _("Show image (logged)"),
+        url,
         width,
-        height,
-        _image_url(image),
-        width,
-        height,
+        round(image.height * width / image.width),
+        _("reference image"),
         overlay,
     )
+
+
+class LivenessMedia:
+    """The package's admin styles, and the script that shows a reference image when staff ask for it."""
+
+    class Media:
+        css = {"all": ["admin/django_liveness/liveness.css"]}
+        js = ["admin/django_liveness/reveal_image.js"]
 
 
 class ConfirmActionMixin:
@@ -178,16 +199,29 @@ def _is_uuid(value):
 
 
 class ReviewForm(forms.Form):
-    decision = forms.ChoiceField(choices=[(Review.APPROVED, _("Approve")), (Review.REJECTED, _("Reject"))])
+    required_css_class = "required"  # the admin's bold label
+    # No choice made in advance: the reviewer must pick one (a preselected "Approve" was saved unread).
+    decision = forms.ChoiceField(
+        choices=[("", _("Choose a decision")), (Review.APPROVED, _("Approve")), (Review.REJECTED, _("Reject"))]
+    )
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text=_("Required: why."))
 
 
 def _event_title(event):
-    """What happened; a review says its decision ("reviewed: rejected")."""
-    decision = event.data.get("decision") if event.kind == LivenessEvent.Kind.REVIEWED else None
-    if decision in Review.values:
-        return f"{event.get_kind_display()}: {Review(decision).label}"
-    return event.get_kind_display()
+    """What happened, readably: a review says its decision, the frontend what its browser reported."""
+    if event.kind == LivenessEvent.Kind.REVIEWED and event.data.get("decision") in Review.values:
+        return _("Reviewed: %(decision)s") % {"decision": Review(event.data["decision"]).label}
+    if event.kind == LivenessEvent.Kind.CLIENT_EVENT:
+        code, message = event.data.get("code", ""), event.data.get("message", "")
+        if message:
+            return _("Frontend reported %(code)s: %(message)s") % {"code": code, "message": message}
+        return _("Frontend reported %(code)s") % {"code": code}
+    return capfirst(event.get_kind_display())
+
+
+def _status_label(status):
+    """A session status as staff read it ("completed"), translated; an unknown value as stored."""
+    return LivenessSession.Status(status).label if status in LivenessSession.Status.values else status
 
 
 def html_table(headers, rows):
@@ -195,27 +229,36 @@ def html_table(headers, rows):
     head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
     cells = (format_html_join("", "<td>{}</td>", ((cell,) for cell in row)) for row in rows)
     body = format_html_join("", "<tr>{}</tr>", ((row_cells,) for row_cells in cells))
-    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+    return format_html('<table class="liveness-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
 
 
-def outcome_badge(session):
-    """The outcome that counts, and beside it the provider's when a review overrode it."""
+def outcome_summary(session):
+    """The outcome that counts as a badge, with the provider's decision beside it; the status while there is no outcome."""
     outcome = services.effective_outcome(session)
     if not outcome:
-        return "-"
-    badge = format_html(
-        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-weight:600">{}</span>',
-        OUTCOME_COLOURS[outcome],
-        LivenessSession.Outcome(outcome).label,
-    )
-    if outcome == session.outcome:
-        return badge
-    provider = LivenessSession.Outcome(session.outcome).label if session.outcome else "-"
+        return format_html('<span class="liveness-quiet">{}</span>', session.get_status_display())
     return format_html(
-        '{} <span class="help">{}</span>',
-        badge,
-        _("%(review)s; the provider's outcome: %(provider)s") % {"review": session.get_review_status_display(), "provider": provider},
+        '<span class="liveness-outcome liveness-outcome-{}">{}</span> <span class="liveness-provider">{}</span>',
+        outcome,
+        LivenessSession.Outcome(outcome).label,
+        _provider_decision(session),
     )
+
+
+def _provider_decision(session):
+    """"provider: real face, same person (0.92)": what the provider decided, whatever a reviewer said since."""
+    decision = session.get_liveness_decision_display() or session.get_outcome_display()
+    if session.is_identical is None:
+        return _("provider: %(decision)s") % {"decision": decision}
+    return _("provider: %(decision)s, %(verification)s") % {"decision": decision, "verification": _verification_text(session)}
+
+
+def _when_and_who(when, who):
+    """"30 Nov 2026, 18:23 by alice" for a timestamp and the user behind it; "-" when it never happened."""
+    if when is None:
+        return "-"
+    when = formats.date_format(timezone.localtime(when), "SHORT_DATETIME_FORMAT")
+    return _("%(when)s by %(who)s") % {"when": when, "who": who} if who else when
 
 
 def _verification_text(row):
@@ -229,18 +272,11 @@ def _verification_text(row):
 
 
 @admin.register(LivenessSession)
-class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmin):
-    list_display = [
-        "short_id",
-        "subject",
-        "kind",
-        "status",
-        "liveness_decision",
-        "verify_result",
-        "outcome_badge",
-        "review_status",
-        "created_at",
-    ]
+class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, admin.ModelAdmin):
+    # Few, narrow columns: the list fits beside the admin's sidebars at 1280 px, and on a phone
+    # (liveness.css hides the review column there) subject, outcome and date need no sideways scroll.
+    list_display = ["subject_summary", "outcome_summary", "review_summary", "created_at"]
+    list_display_links = ["subject_summary"]
     list_filter = [
         ReviewQueueFilter,
         "status",
@@ -252,7 +288,7 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
         SubjectFilter,
     ]
     search_fields = ["subject__external_id", "subject__display_name", "=provider_session_id"]
-    list_select_related = ["subject"]
+    list_select_related = ["subject", "reviewed_by"]
     ordering = ["-created_at"]
     list_per_page = 50
     actions = ["refresh_results", "cancel_sessions", "flag_for_review"]
@@ -279,7 +315,7 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
                 "fields": [
                     "liveness_decision",
                     "verify_result",
-                    "outcome_badge",
+                    "outcome_summary",
                     "face_rectangle",
                     "model_version",
                     "attempts_table",
@@ -322,17 +358,29 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
 
     # --- columns and fields ------------------------------------------------------------
 
-    @admin.display(description=_("session"), ordering="id")
-    def short_id(self, session):
-        return str(session.pk)[:8]
+    @admin.display(description=_("subject"))
+    def subject_summary(self, session):
+        """The subject, and under it the kind and short id that tell their sessions apart."""
+        return format_html(
+            '{}<span class="liveness-quiet liveness-block">{} · {}</span>',
+            session.subject,
+            session.get_kind_display(),
+            str(session.pk)[:8],
+        )
+
+    @admin.display(description=_("outcome"))
+    def outcome_summary(self, session):
+        return outcome_summary(session)
+
+    @admin.display(description=_("review"), ordering="review_status")
+    def review_summary(self, session):
+        if session.review_status in (Review.APPROVED, Review.REJECTED) and session.reviewed_by:
+            return _("%(decision)s by %(reviewer)s") % {"decision": session.get_review_status_display(), "reviewer": session.reviewed_by}
+        return session.get_review_status_display()
 
     @admin.display(description=_("verify result"))
     def verify_result(self, session):
         return _verification_text(session)
-
-    @admin.display(description=_("outcome"), ordering="outcome")
-    def outcome_badge(self, session):
-        return outcome_badge(session)
 
     @admin.display(description=_("subject"))
     def subject_link(self, session):
@@ -343,12 +391,14 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
     def timings(self, session):
         parts = []
         if session.started_at:
-            parts.append(f"started {(session.started_at - session.created_at).total_seconds():.1f} s after creation")
+            seconds = (session.started_at - session.created_at).total_seconds()
+            parts.append(_("started %(seconds).1f s after creation") % {"seconds": seconds})
         if session.completed_at:
-            parts.append(f"result stored {(session.completed_at - session.created_at).total_seconds():.1f} s after creation")
+            seconds = (session.completed_at - session.created_at).total_seconds()
+            parts.append(_("result stored %(seconds).1f s after creation") % {"seconds": seconds})
         if session.provider_latency_ms is not None:
-            parts.append(f"provider latency {session.provider_latency_ms} ms")
-        return "; ".join(parts) or "-"
+            parts.append(_("provider latency %(ms)d ms") % {"ms": session.provider_latency_ms})
+        return "; ".join(str(part) for part in parts) or "-"
 
     @admin.display(description=_("attempts"))
     def attempts_table(self, session):
@@ -386,9 +436,9 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
                 (
                     f"{event.created_at:%Y-%m-%d %H:%M:%S}",
                     _event_title(event),
-                    f"{event.from_status} → {event.to_status}" if event.to_status else "",
+                    f"{_status_label(event.from_status)} → {_status_label(event.to_status)}" if event.to_status else "",
                     event.actor or "",
-                    event.message,
+                    "" if event.kind == LivenessEvent.Kind.CLIENT_EVENT else event.message,  # in the title already
                 )
                 for event in events
             ),
@@ -398,7 +448,7 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
     def raw_payload(self, session):
         if not session.result_payload:
             return _("(none, or redacted)")
-        return format_html("<pre style=\"white-space:pre-wrap\">{}</pre>", json.dumps(session.result_payload, indent=2))
+        return format_html('<pre class="liveness-payload">{}</pre>', json.dumps(session.result_payload, indent=2))
 
     # --- review ------------------------------------------------------------------------
 
@@ -406,31 +456,52 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
         review = self.admin_site.admin_view(self.review_view)
         return [path("<path:object_id>/review/", review, name="django_liveness_livenesssession_review"), *super().get_urls()]
 
+    def changelist_view(self, request, extra_context=None):
+        # Staff review or look here; Django's "Select ... to change" promises edits nobody can make.
+        verb = _("Select %s to review") if self.has_review_permission(request) else _("Select %s to view")
+        return super().changelist_view(request, {"title": verb % self.opts.verbose_name, **(extra_context or {})})
+
+    def may_review(self, request, session):
+        return session is not None and session.status == LivenessSession.Status.COMPLETED and self.has_review_permission(request)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST":
             # Saving would write back the whole row as loaded, over a result or review stored since;
             # nothing here is editable anyway, and reviews post to review_view.
             return HttpResponseRedirect(request.path)
-        extra_context = {**(extra_context or {}), "review_form": ReviewForm() if self.has_review_permission(request) else None}
+        may_review = self.may_review(request, self.get_object(request, unquote(object_id)))
+        extra_context = {
+            **(extra_context or {}),
+            # Nothing on this page can be changed, whatever Django's "Change ..." says.
+            "title": (_("Review %s") if may_review else _("View %s")) % self.opts.verbose_name,
+            "review_form": ReviewForm() if may_review else None,
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def review_view(self, request, object_id):
         if request.method != "POST" or not self.has_review_permission(request):
             raise PermissionDenied
-        session = self.get_object(request, object_id)
+        session = self.get_object(request, unquote(object_id))
         if session is None:
             raise Http404
+        # The review form carries the list's filters (?_changelist_filters=): back to the same queue.
+        filters = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        detail = add_preserved_filters(filters, reverse("admin:django_liveness_livenesssession_change", args=[session.pk]))
         form = ReviewForm(request.POST)
         if not form.is_valid():
             self.message_user(request, _("A review needs a decision and a note."), messages.ERROR)
-        else:
-            try:
-                services.review_session(session, reviewer=request.user, **form.cleaned_data)
-            except LivenessError as error:
-                self.message_user(request, error.message, messages.ERROR)
-            else:
-                self.message_user(request, _("Review saved: %s.") % form.cleaned_data["decision"], messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:django_liveness_livenesssession_change", args=[session.pk]))
+            return HttpResponseRedirect(detail)
+        try:
+            services.review_session(session, reviewer=request.user, **form.cleaned_data)
+        except LivenessError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(detail)
+        done = gettext("Liveness session {session} of {subject} approved.")
+        if form.cleaned_data["decision"] == Review.REJECTED:
+            done = gettext("Liveness session {session} of {subject} rejected.")
+        link = format_html('<a href="{}">{}</a>', detail, str(session.pk)[:8])
+        self.message_user(request, format_html(done, session=link, subject=session.subject), messages.SUCCESS)
+        return HttpResponseRedirect(add_preserved_filters(filters, reverse("admin:django_liveness_livenesssession_changelist")))
 
     # --- actions -----------------------------------------------------------------------
 
@@ -443,7 +514,10 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
                 changed += services.refresh_session(session, actor=request.user).status != before
             except BackendError:
                 errors += 1
-        self.message_user(request, _("%(changed)d session(s) changed, %(errors)d provider error(s).") % {"changed": changed, "errors": errors})
+        self.message_user(request, ngettext("%(count)d session changed.", "%(count)d sessions changed.", changed) % {"count": changed})
+        if errors:
+            message = ngettext("%(count)d session not refreshed: provider error.", "%(count)d sessions not refreshed: provider errors.", errors)
+            self.message_user(request, message % {"count": errors}, messages.WARNING)
 
     @admin.action(description=_("Cancel and delete at the provider"), permissions=["change"])
     def cancel_sessions(self, request, queryset):
@@ -460,7 +534,7 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
             return page
         # A session that ended since the page was shown is left as it is.
         canceled = services.cancel_open_sessions(open_sessions, actor=request.user)
-        self.message_user(request, _("%d session(s) canceled.") % canceled, messages.SUCCESS)
+        self.message_user(request, ngettext("%(count)d session canceled.", "%(count)d sessions canceled.", canceled) % {"count": canceled}, messages.SUCCESS)
         return None
 
     @admin.action(description=_("Mark for review"), permissions=["review"])
@@ -470,15 +544,17 @@ class LivenessSessionAdmin(ConfirmActionMixin, CappedCountMixin, admin.ModelAdmi
             try:
                 services.flag_for_review(session, actor=request.user, note=_("Marked for review in the admin."))
             except InvalidSessionState as error:  # only completed sessions can be reviewed
-                self.message_user(request, f"{str(session.pk)[:8]}: {error.message}", messages.WARNING)
+                self.message_user(request, _("%(session)s: %(error)s") % {"session": str(session.pk)[:8], "error": error.message}, messages.WARNING)
             else:
                 flagged += 1
-        self.message_user(request, _("%d session(s) in the review queue.") % flagged, messages.SUCCESS)
+        queued = ngettext("%(count)d session in the review queue.", "%(count)d sessions in the review queue.", flagged)
+        self.message_user(request, queued % {"count": flagged}, messages.SUCCESS)
 
 
-class ReferenceImageInline(admin.TabularInline):
+class ReferenceImageInline(admin.StackedInline):
     model = ReferenceImage
-    fields = ["thumbnail", "content_type", "width", "height", "size", "is_active", "quality_for_recognition", "created_at"]
+    # Stacked, the file's facts in one field: a table of eight columns overflowed a phone.
+    fields = ["thumbnail", "file_facts", "is_active", "quality_for_recognition", "created_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -487,14 +563,29 @@ class ReferenceImageInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # read-only here: the inline says "View", not "Change"
+
     @admin.display(description=_("image"))
     def thumbnail(self, image):
         return image_with_face(image, image.face_rectangle, width=96)
 
+    @admin.display(description=_("file"))
+    def file_facts(self, image):
+        """"480 × 640 px, image/jpeg, 23.4 KB"."""
+        return _("%(width)d × %(height)d px, %(type)s, %(size)s") % {
+            "width": image.width,
+            "height": image.height,
+            "type": image.content_type,
+            "size": filesizeformat(image.size),
+        }
 
-class ConsentInline(admin.TabularInline):
+
+class ConsentInline(admin.StackedInline):
     model = Consent
-    fields = ["policy_version", "purpose", "text_sha256", "granted_at", "granted_by", "withdrawn_at", "withdrawn_by"]
+    # Stacked, when and by whom in one field each, the digest allowed to wrap (liveness.css): a table
+    # of them overflowed the page, and still would on a phone.
+    fields = ["policy_version", "purpose", "granted", "withdrawn", "text_sha256"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -502,19 +593,42 @@ class ConsentInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # read-only here: the inline says "View", not "Change"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("granted_by", "withdrawn_by")
+
+    @admin.display(description=_("granted"))
+    def granted(self, consent):
+        return _when_and_who(consent.granted_at, consent.granted_by)
+
+    @admin.display(description=_("withdrawn"))
+    def withdrawn(self, consent):
+        return _when_and_who(consent.withdrawn_at, consent.withdrawn_by)
+
 
 @admin.register(Subject)
-class SubjectAdmin(ConfirmActionMixin, admin.ModelAdmin):
+class SubjectAdmin(LivenessMedia, ConfirmActionMixin, admin.ModelAdmin):
     list_display = ["external_id", "display_name", "user", "verified_at", "erased_at", "created_at"]
     list_filter = ["verified_at", "erased_at", "created_at"]
     search_fields = ["external_id", "display_name", "user__username", "user__email"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
-    readonly_fields = ["id", "verified_at", "erased_at", "created_at", "updated_at", "recent_sessions"]
+    readonly_fields = ["id", "verified_at", "erased_at", "not_erased", "created_at", "updated_at", "recent_sessions"]
     fields = ["id", "external_id", "display_name", "user", "verified_at", "erased_at", "created_at", "updated_at", "recent_sessions"]
     inlines = [ReferenceImageInline, ConsentInline]
     actions = ["erase_biometric_data"]
     RECENT = 20
+
+    def get_fields(self, request, obj=None):
+        # erased_at's help text says no new sessions are allowed: shown only for a subject it is true of.
+        erased = obj is not None and obj.erased_at is not None
+        return [name if erased or name != "erased_at" else "not_erased" for name in self.fields]
+
+    @admin.display(description=_("erased at"))
+    def not_erased(self, subject):
+        return _("Not erased")
 
     @admin.display(description=_("sessions"))
     def recent_sessions(self, subject):
@@ -530,13 +644,13 @@ class SubjectAdmin(ConfirmActionMixin, admin.ModelAdmin):
                     str(s.pk)[:8],
                     s.get_kind_display(),
                     s.get_status_display(),
-                    outcome_badge(s),
+                    outcome_summary(s),
                 )
                 for s in sessions
             ),
         )
         all_url = reverse("admin:django_liveness_livenesssession_changelist") + f"?subject={subject.pk}"
-        return format_html('<ul>{}</ul><a href="{}">{}</a>', items, all_url, _("All sessions of this subject"))
+        return format_html('<ul class="liveness-links">{}</ul><a href="{}">{}</a>', items, all_url, _("All sessions of this subject"))
 
     def save_model(self, request, subject, form, change):
         # Through the service layer: the change is an event, and a new person loses the old one's
@@ -575,12 +689,13 @@ class SubjectAdmin(ConfirmActionMixin, admin.ModelAdmin):
             return page
         for subject in queryset:
             privacy.erase_subject(subject, actor=request.user)
-        self.message_user(request, _("%d subject(s) erased.") % queryset.count(), messages.SUCCESS)
+        erased = queryset.count()
+        self.message_user(request, ngettext("%(count)d subject erased.", "%(count)d subjects erased.", erased) % {"count": erased}, messages.SUCCESS)
         return None
 
 
 @admin.register(ReferenceImage)
-class ReferenceImageAdmin(admin.ModelAdmin):
+class ReferenceImageAdmin(LivenessMedia, admin.ModelAdmin):
     list_display = ["id", "subject", "content_type", "width", "height", "is_active", "quality_for_recognition", "created_at"]
     list_filter = ["is_active", "content_type", "quality_for_recognition"]
     list_select_related = ["subject"]

@@ -6,12 +6,16 @@
 - django_liveness.E004: the Azure backend has no endpoint or key (reported by the backend).
 - django_liveness.W001: an in-memory or emulator backend while DEBUG is False (reported by the backend).
 - django_liveness.W002: the Azure backend is set to the preview Face API v1.2-preview.1 (reported by the backend).
+- django_liveness.W003: with DEBUG off, reference images would be stored where a web server may serve
+  them or in the project's own folder (docs/storage.md).
 """
+
+from pathlib import Path
 
 from django.conf import settings
 from django.core import checks
 
-from .conf import DEFAULTS, validate
+from .conf import DEFAULTS, liveness_settings, validate
 from .exceptions import LivenessConfigurationError
 
 
@@ -39,4 +43,38 @@ def check_liveness_settings(app_configs=None, **kwargs):
         backend = get_backend()
     except LivenessConfigurationError as exc:
         return [checks.Error(str(exc), id="django_liveness.E003")]
-    return list(backend.check())
+    return [*backend.check(), *check_reference_image_storage()]
+
+
+def check_reference_image_storage():
+    """Warn (DEBUG off) when face photos would land in a public place or beside the code."""
+    if settings.DEBUG:
+        return []
+    from django.core.files.storage import FileSystemStorage, storages
+
+    name = liveness_settings.REFERENCE_IMAGE_STORAGE
+    storage = storages[name]
+    problem = None
+    if isinstance(storage, FileSystemStorage):
+        location = Path(storage.location).resolve()
+        # MEDIA_ROOT is served at MEDIA_URL when a project sets one (unset, Django reads it as "/");
+        # STATIC_ROOT always is.
+        served = (settings.MEDIA_ROOT if settings.MEDIA_URL not in ("", "/") else None, settings.STATIC_ROOT)
+        public = [Path(folder).resolve() for folder in served if folder]
+        project = Path(getattr(settings, "BASE_DIR", None) or Path.cwd()).resolve()
+        if any(location == folder or folder in location.parents for folder in public):
+            problem = f"the folder {location} is in MEDIA_ROOT or STATIC_ROOT, which the web server serves"
+        elif location == project or project in location.parents:
+            problem = f"the folder {location} is inside the project ({project}), where deployments and backups of the code go"
+    elif getattr(storage, "querystring_auth", True) is False or "public" in str(getattr(storage, "default_acl", "") or ""):
+        problem = "the storage makes public, unsigned URLs (querystring_auth=False or a public ACL)"
+    if problem is None:
+        return []
+    return [
+        checks.Warning(
+            f"Reference images (STORAGES[{name!r}]) would be stored where they may be public: {problem}.",
+            hint="Give LIVENESS['REFERENCE_IMAGE_STORAGE'] a private storage: a folder outside the project and the web "
+            "server's roots, or a private bucket or container. See docs/storage.md.",
+            id="django_liveness.W003",
+        )
+    ]

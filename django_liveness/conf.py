@@ -43,6 +43,8 @@ DEFAULTS = {
         "session_create_subject": "10/hour",
         "upload_user": "30/hour",
         "upload_subject": "10/hour",
+        # Reports from the frontend (client-events/), per session.
+        "client_event_session": "30/hour",
     },
     # The sync of sessions nobody completed (liveness_sync, the sync task): sessions claimed per
     # batch, provider calls at once per process, and how long a claim holds before another worker
@@ -52,13 +54,21 @@ DEFAULTS = {
         "CONCURRENCY": 8,
         "LEASE_SECONDS": 300,
     },
+    # The hosted capture page (docs/capture.md): how long its one-time link stays valid, the hosts a
+    # return_url may point to (a path on this site is always allowed), and the URL of Microsoft's
+    # web capture component's script once the host has installed it (None: the emulator's test capture).
+    "CAPTURE": {
+        "LINK_TTL_SECONDS": 600,
+        "RETURN_URL_HOSTS": [],
+        "WEB_COMPONENT_SCRIPT": None,
+    },
     # How long an Idempotency-Key is remembered.
     "IDEMPOTENCY_KEY_TTL_SECONDS": 24 * 3600,
     # Subscription key the mounted emulator accepts (test mode only; never a real Azure key).
     "EMULATOR_KEY": "emulator-key",
 }
 
-DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC")
+DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC", "CAPTURE")
 
 
 def _is_drf_rate(rate):
@@ -95,7 +105,7 @@ def validate(user_settings):
     merged = {}
     for key, default in DEFAULTS.items():
         value = user_settings.get(key, default)
-        if key in ("RETENTION", "THROTTLE_RATES", "SYNC"):
+        if key in DICT_SETTINGS and key != "OPTIONS":
             if not isinstance(value, dict):
                 _fail(key, f"must be a dict, got {value!r}.")
             unknown_sub = sorted(set(value) - set(default))
@@ -131,12 +141,25 @@ def validate(user_settings):
     for scope, rate in merged["THROTTLE_RATES"].items():
         if rate is not None and not _is_drf_rate(rate):
             _fail(f"THROTTLE_RATES'][{scope!r}", f"must be a DRF rate like '10/hour' or None, got {rate!r}.")
+    _validate_capture(merged["CAPTURE"])
     if not isinstance(merged["EMULATOR_KEY"], str) or not merged["EMULATOR_KEY"]:
         _fail("EMULATOR_KEY", "must be a non-empty string.")
     ttl = merged["IDEMPOTENCY_KEY_TTL_SECONDS"]
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
         _fail("IDEMPOTENCY_KEY_TTL_SECONDS", f"must be a positive number of seconds, got {ttl!r}.")
     return merged
+
+
+def _validate_capture(capture):
+    ttl = capture["LINK_TTL_SECONDS"]
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 30 <= ttl <= 86400:
+        _fail("CAPTURE']['LINK_TTL_SECONDS", f"must be a number of seconds from 30 to 86400, got {ttl!r}.")
+    hosts = capture["RETURN_URL_HOSTS"]
+    if not isinstance(hosts, (list, tuple)) or not all(isinstance(host, str) and host for host in hosts):
+        _fail("CAPTURE']['RETURN_URL_HOSTS", f"must be a list of host names, got {hosts!r}.")
+    script = capture["WEB_COMPONENT_SCRIPT"]
+    if script is not None and (not isinstance(script, str) or not script):
+        _fail("CAPTURE']['WEB_COMPONENT_SCRIPT", f"must be the URL of a script or None, got {script!r}.")
 
 
 class LivenessSettings:

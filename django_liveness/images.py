@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from .image_cleaning import NotCleanable, check_png_stream, clean_image
@@ -61,10 +62,10 @@ def validate_reference_image(source):
     """Return a ValidatedImage for ``source`` or raise ValidationError saying what is wrong."""
     data = _read(source)
     if not data:
-        raise ValidationError("The file is empty.", code="empty")
+        raise ValidationError(_("The file is empty."), code="empty")
     if len(data) > MAX_BYTES:
         raise ValidationError(
-            "The image is larger than %(limit)s bytes (6 MB), the Face service's limit.",
+            _("The image is larger than %(limit)s bytes (6 MB), the Face service's limit."),
             code="too_large",
             params={"limit": MAX_BYTES},
         )
@@ -74,23 +75,21 @@ def validate_reference_image(source):
     except Image.DecompressionBombError:
         # Pillow itself refuses headers beyond twice its own limit, before we see the size.
         raise ValidationError(
-            "The image has more than %(limit)s pixels (4096 x 4096), the most allowed.",
+            _("The image has more than %(limit)s pixels (4096 x 4096), the most allowed."),
             code="too_many_pixels",
             params={"limit": MAX_PIXELS},
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ValidationError(
-            "The file is not a JPEG, PNG, GIF or BMP image.", code="unsupported_format"
-        ) from None
+        raise ValidationError(_("The file is not a JPEG, PNG, GIF or BMP image."), code="unsupported_format") from None
     if max(width, height) > MAX_SIDE:
         raise ValidationError(
-            "The image is %(width)s x %(height)s pixels; at most %(limit)s x %(limit)s are allowed.",
+            _("The image is %(width)s x %(height)s pixels; at most %(limit)s x %(limit)s are allowed."),
             code="too_many_pixels",
             params={"width": width, "height": height, "limit": MAX_SIDE},
         )
     if min(width, height) < MIN_SIDE:
         raise ValidationError(
-            "The image is %(width)s x %(height)s pixels; each side must be at least %(limit)s pixels.",
+            _("The image is %(width)s x %(height)s pixels; each side must be at least %(limit)s pixels."),
             code="too_small",
             params={"width": width, "height": height, "limit": MIN_SIDE},
         )
@@ -100,7 +99,7 @@ def validate_reference_image(source):
         with Image.open(io.BytesIO(data), formats=[image_format]) as image:
             width, height = image.size  # turned upright, a photo's sides swap
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, NotCleanable):
-        raise ValidationError("The image is truncated or corrupt.", code="corrupt") from None
+        raise ValidationError(_("The image is truncated or corrupt."), code="corrupt") from None
     content_type, extension = FORMATS[image_format]
     return ValidatedImage(
         content_type=content_type,

@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import services, signals
 from .backends import get_backend
@@ -36,7 +37,7 @@ def grant_consent(subject, *, policy_version, text, purpose, actor=None):
     """Record consent to ``text`` (stored as its SHA-256) under ``policy_version`` for ``purpose``."""
     with transaction.atomic():
         if lock_subject(subject.pk).erased_at is not None:
-            raise SubjectErased("This subject's biometric data was erased; it cannot be enrolled again.")
+            raise SubjectErased(_("This subject's biometric data was erased; it cannot be enrolled again."))
         consent = Consent.objects.create(
             subject=subject,
             policy_version=policy_version,

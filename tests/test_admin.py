@@ -1,7 +1,9 @@
 """The admin as staff use it: lists, detail, review, images, actions, and query counts."""
 
+import html
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -11,9 +13,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from django_liveness import services, signals
-from django_liveness.models import LivenessEvent, LivenessSession, ReferenceImage, Subject
+from django_liveness import privacy, services, signals
+from django_liveness.models import (
+    LivenessEvent,
+    LivenessSession,
+    ReferenceImage,
+    Subject,
+)
 from django_liveness.testing import (
+    ConsentFactory,
     LivenessSessionFactory,
     ReferenceImageFactory,
     SubjectFactory,
@@ -29,6 +37,29 @@ CHANGELIST = "admin:django_liveness_livenesssession_changelist"
 def row(session):
     """What marks a session's row in the list: the link to its page (its id may be in the search box)."""
     return reverse("admin:django_liveness_livenesssession_change", args=[session.pk])
+
+
+def text(fragment):
+    """What a reader sees of an HTML fragment: its text, whitespace collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def headers(page, table_id="result_list"):
+    """The column headers of a table, in order (the action checkbox has none)."""
+    start = page.index(f'id="{table_id}"') if table_id else page.index("<thead>")
+    head = page[page.index("<thead>", start) : page.index("</thead>", start)]
+    return [label for label in (text(th) for th in re.findall(r"<th[^>]*>(.*?)</th>", head, re.DOTALL)) if label]
+
+
+def cell(page, session, column):
+    """The text of one column of a session's row in the list."""
+    start = page.index(row(session))
+    match = re.search(rf'<t[hd] class="field-{column}[^"]*">(.*?)</t[hd]>', page[page.rindex("<tr", 0, start) :], re.DOTALL)
+    return text(match.group(1))
+
+
+def title(page):
+    return text(re.search(r"<h1>(.*?)</h1>", page, re.DOTALL).group(1))
 
 
 def staff(*codenames):
@@ -74,6 +105,21 @@ def test_session_list_shows_the_columns_and_filters(viewer, uncertain_session):
     assert str(uncertain_session.pk)[:8] in queue and str(passed.pk)[:8] not in queue
 
 
+def test_session_list_shows_the_outcome_that_counts_in_few_columns(viewer, uncertain_session, reviewer_user):
+    started = LivenessSessionFactory(status="started", subject=SubjectFactory(display_name="Otto Open"))
+    services.review_session(uncertain_session, reviewer=reviewer_user, decision="approved", note="ID card matches.")
+    page = viewer.get(reverse(CHANGELIST)).content.decode()
+    assert headers(page) == ["Subject", "Outcome", "Review", "Created at"]  # they fit at 1280 px (tests/test_browser_admin.py)
+    assert title(page) == "Select liveness session to view"  # nothing here is edited
+    short = str(uncertain_session.pk)[:8]
+    assert cell(page, uncertain_session, "subject_summary") == f"Una Certain liveness with verify · {short}"
+    # the reviewer's approval counts; the provider's decision stays beside it
+    assert cell(page, uncertain_session, "outcome_summary") == "passed provider: uncertain, same person (0.92)"
+    assert cell(page, uncertain_session, "review_summary") == f"approved by {reviewer_user}"
+    assert cell(page, started, "outcome_summary") == "started"  # no outcome yet: the status
+    assert cell(page, started, "review_summary") == "not reviewed"
+
+
 @pytest.mark.parametrize("term", ["crm-uncertain", "Una Certain", "provider", "uuid"])
 def test_session_search(viewer, uncertain_session, term):
     other = LivenessSessionFactory(subject=SubjectFactory(external_id="crm-other"))
@@ -102,7 +148,7 @@ def test_review_queue_is_oldest_first(viewer):
 
     assert order(queue="yes") == oldest_first
     assert order() == oldest_first[::-1]  # the full list stays newest first
-    assert order(queue="yes", o="-9") == oldest_first[::-1]  # an explicit ordering still wins (9: created)
+    assert order(queue="yes", o="-4") == oldest_first[::-1]  # an explicit ordering still wins (4: created)
 
 
 def test_session_detail_shows_the_result_and_never_the_token(viewer, locmem):
@@ -121,6 +167,7 @@ def test_session_detail_shows_the_result_and_never_the_token(viewer, locmem):
     assert "result stored" in page  # the timeline
     assert reverse("admin:django_liveness_referenceimage_file", args=[session.reference_image_id]) in page
     assert "<rect" in page  # the face rectangle drawn over the image
+    assert title(page) == "View liveness session"
     assert 'name="decision"' not in page  # a viewer cannot judge
     assert reverse("admin:django_liveness_livenesssession_add") not in page
 
@@ -168,6 +215,52 @@ def test_a_review_needs_a_note_and_can_be_changed_by_a_new_review(reviewer, unce
     assert "Fraud team says replay." in page and "ok" in page
 
 
+def test_the_review_form_makes_the_reviewer_choose(reviewer, uncertain_session):
+    page = reviewer.get(row(uncertain_session)).content.decode()
+    select = page[page.index('<select name="decision"') : page.index("</select>", page.index('<select name="decision"'))]
+    assert "required" in select[: select.index(">")]  # the browser refuses an empty choice too
+    assert re.findall(r'<option value="([^"]*)"( selected)?>', select) == [("", " selected"), ("approved", ""), ("rejected", "")]
+    url = reverse("admin:django_liveness_livenesssession_review", args=[uncertain_session.pk])
+    response = reviewer.post(url, {"note": "Looks fine."}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["A review needs a decision and a note."]
+    assert response.redirect_chain == [(row(uncertain_session), 302)]
+    uncertain_session.refresh_from_db()
+    assert uncertain_session.review_status == "pending"
+
+
+def test_saving_a_review_returns_to_the_queue_with_its_filters(reviewer, uncertain_session):
+    filters = "queue=yes&kind=liveness_with_verify"
+    page = reviewer.get(row(uncertain_session), {"_changelist_filters": filters}).content.decode()
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+/review/[^"]*)"', page).group(1))
+    assert action.endswith("?" + urlencode({"_changelist_filters": filters}))
+    response = reviewer.post(action, {"decision": "rejected", "note": "Replay attack."}, follow=True)
+    assert response.redirect_chain == [(reverse(CHANGELIST) + "?" + filters, 302)]
+    (message,) = response.context["messages"]
+    assert (message.level_tag, text(str(message))) == ("success", f"Liveness session {str(uncertain_session.pk)[:8]} of Una Certain rejected.")
+    assert f'href="{html.escape(row(uncertain_session) + "?" + urlencode({"_changelist_filters": filters}))}"' in str(message)
+
+
+def test_the_page_title_says_whether_the_user_may_review(client, viewer, uncertain_session, reviewer_user):
+    assert title(viewer.get(row(uncertain_session)).content.decode()) == "View liveness session"
+    client.force_login(reviewer_user)
+    page = client.get(row(uncertain_session)).content.decode()
+    assert title(page) == "Review liveness session" and "Change liveness session" not in page
+    assert title(client.get(reverse(CHANGELIST)).content.decode()) == "Select liveness session to review"
+    started = LivenessSessionFactory(status="started")  # not reviewable yet
+    page = client.get(row(started)).content.decode()
+    assert title(page) == "View liveness session" and 'name="decision"' not in page
+
+
+def test_the_timeline_reads_what_the_frontend_reported(viewer, uncertain_session):
+    services.open_capture_link(uncertain_session.pk)
+    services.record_client_event(uncertain_session, code="CameraPermissionDenied", message="Permission denied by the user.")
+    page = viewer.get(row(uncertain_session)).content.decode()
+    timeline = page[page.index('class="liveness-table"', page.index("Timeline")) :]
+    events = [text(what) for what in re.findall(r"<tr><td>[^<]*</td><td>(.*?)</td>", timeline[: timeline.index("</table>")], re.DOTALL)]
+    assert events[0] == "Session created"
+    assert events[-2:] == ["Capture link opened", "Frontend reported CameraPermissionDenied: Permission denied by the user."]
+
+
 def test_staff_without_the_review_permission_cannot_judge(viewer, uncertain_session):
     url = reverse("admin:django_liveness_livenesssession_review", args=[uncertain_session.pk])
     assert viewer.post(url, {"decision": "approved", "note": "x"}).status_code == 403
@@ -193,12 +286,24 @@ def test_reference_image_view_checks_permission_and_sets_private_headers(client)
     assert client.get(url).status_code == 302  # to the login page
 
 
+def test_only_fetching_the_image_is_a_logged_view(viewer, uncertain_session):
+    image_url = reverse("admin:django_liveness_referenceimage_file", args=[uncertain_session.reference_image_id])
+    pages = [row(uncertain_session), reverse("admin:django_liveness_subject_change", args=[uncertain_session.subject_id])]
+    for url in pages * 2:
+        page = viewer.get(url).content.decode()
+        # held back until staff ask for it: a browser fetches nothing inside a <template>
+        assert re.search(rf'<template><img src="{image_url}"', page) and "Show image (logged)" in page, url
+    assert not LivenessEvent.objects.filter(kind="image_viewed").exists()
+    assert viewer.get(image_url).status_code == 200
+    assert LivenessEvent.objects.filter(kind="image_viewed", subject=uncertain_session.subject).count() == 1
+
+
 def test_refresh_and_mark_for_review_actions(reviewer, locmem):
     subject = SubjectFactory()
     session = services.start_session(subject, verify=False)
     locmem.complete(session)
     response = reviewer.post(reverse(CHANGELIST), {"action": "refresh_results", "_selected_action": [session.pk]}, follow=True)
-    assert "1 session(s) changed" in response.content.decode()
+    assert "1 session changed." in response.content.decode()
     session.refresh_from_db()
     assert session.status == "completed"
     reviewer.post(reverse(CHANGELIST), {"action": "flag_for_review", "_selected_action": [session.pk]})
@@ -226,6 +331,34 @@ def test_subject_page_shows_images_consent_and_linked_sessions(viewer, uncertain
     assert str(uncertain_session.pk)[:8] in page
     sessions = viewer.get(reverse(CHANGELIST), {"subject": str(subject.pk)}).content.decode()
     assert str(uncertain_session.pk)[:8] in sessions
+
+
+def shown_fields(fragment):
+    """The read-only fields of an admin form, in order: [(label, value)]."""
+    pairs = re.findall(r"<label[^>]*>(.*?)</label>\s*<div class=\"readonly\">(.*?)</div>", fragment, re.DOTALL)
+    return [(text(label), text(value)) for label, value in pairs]
+
+
+def test_subject_page_stacks_consents_and_images_to_fit(viewer):
+    consent = ConsentFactory(granted_by=UserFactory(username="alice"))
+    ReferenceImageFactory(subject=consent.subject)
+    page = viewer.get(reverse("admin:django_liveness_subject_change", args=[consent.subject_id])).content.decode()
+    images = shown_fields(page[page.index('id="reference_images-group"') : page.index('id="consents-group"')])
+    assert [label for label, _ in images] == ["Image:", "File:", "Is active:", "Quality for recognition:", "Created at:"]
+    assert images[1][1].startswith("480 × 640 px, image/jpeg, ")
+    consents = shown_fields(page[page.index('id="consents-group"') :])
+    assert [label for label, _ in consents] == ["Policy version:", "Purpose:", "Granted:", "Withdrawn:", "Text sha256:"]
+    assert consents[2][1].endswith(" by alice") and consents[3][1] == "-"
+
+
+def test_a_subject_page_mentions_erasure_only_once_it_happened(viewer, locmem):
+    subject = SubjectFactory()
+    url = reverse("admin:django_liveness_subject_change", args=[subject.pk])
+    page = viewer.get(url).content.decode()
+    assert "Not erased" in page and "no new sessions are allowed" not in page
+    privacy.erase_subject(subject)
+    page = viewer.get(url).content.decode()
+    assert "Not erased" not in page and "Biometric data erased; no new sessions are allowed." in page
 
 
 def test_erase_action_confirms_then_erases(client, locmem):
@@ -352,7 +485,7 @@ def test_cancel_skips_a_session_that_ended_meanwhile(reviewer, locmem, monkeypat
     response = reviewer.post(reverse(CHANGELIST), data, follow=True)
     assert response.status_code == 200
     notes = [(m.level_tag, m.message) for m in response.context["messages"]]
-    assert notes == [("success", "0 session(s) canceled.")]
+    assert notes == [("success", "0 sessions canceled.")]
     session.refresh_from_db()
     assert session.status == "completed"
 

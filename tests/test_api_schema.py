@@ -82,6 +82,7 @@ def test_schema_describes_every_endpoint():
         "/api/liveness/sessions/",
         "/api/liveness/sessions/{id}/",
         "/api/liveness/sessions/{id}/complete/",
+        "/api/liveness/sessions/{id}/client-events/",
         "/api/liveness/sessions/{id}/audit/",
     }
 

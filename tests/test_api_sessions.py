@@ -22,7 +22,7 @@ def test_create_session_returns_the_token_with_no_store(owner, subject, locmem):
     assert response.status_code == 201
     assert response["Cache-Control"] == "no-store"
     body = response.json()
-    assert set(body) == {"id", "subject", "kind", "status", "auth_token", "auth_token_expires_at", "created_at"}
+    assert set(body) == {"id", "subject", "kind", "status", "auth_token", "capture_url", "auth_token_expires_at", "created_at"}
     session = LivenessSession.objects.get()
     assert (body["auth_token"], body["kind"], body["status"]) == (session.auth_token, "liveness_with_verify", "created")
     assert session.started_by == owner

@@ -330,3 +330,18 @@ def test_a_missing_azure_package_names_the_extra_to_install(monkeypatch, api_ver
     backend = AzureFaceBackend(endpoint="https://x.cognitiveservices.azure.com", key="k", api_version=api_version)
     with pytest.raises(LivenessConfigurationError, match=r'pip install "django-liveness\[azure\]"'):
         backend.client
+
+
+@both_versions
+def test_an_unreachable_endpoint_is_named_in_the_error(api_version, caplog):
+    """`make demo` on another port once said only "unavailable (None)": the error names the URL."""
+    import socket
+
+    with socket.socket() as closed:  # a loopback port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}/emulator"
+    backend = AzureFaceBackend(endpoint=endpoint, key="emulator-key", retry_total=0, api_version=api_version)
+    with pytest.raises(ProviderUnavailable) as unavailable:
+        backend.create_session(**CREATE)
+    assert endpoint in unavailable.value.message and "emulator-key" not in unavailable.value.message
+    backend.close()

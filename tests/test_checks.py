@@ -36,3 +36,29 @@ def test_in_memory_backend_without_debug_is_w001():
 def test_in_memory_backend_with_debug_is_fine():
     with override_settings(DEBUG=True, LIVENESS={"BACKEND": LOCMEM}):
         assert check_liveness_settings() == []
+
+
+def test_reference_images_in_the_project_folder_are_w003_without_debug(tmp_path, settings):
+    settings.BASE_DIR = tmp_path
+    project_folder = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "private")}}
+    with override_settings(DEBUG=False, STORAGES={**settings.STORAGES, "faces": project_folder}):
+        messages = check_liveness_settings_for("faces")
+    assert ids(messages) == ["django_liveness.W003"] and "inside the project" in messages[0].msg
+
+
+def test_reference_images_under_a_served_media_root_are_w003(tmp_path, settings):
+    media = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "media" / "faces")}}
+    with override_settings(DEBUG=False, MEDIA_ROOT=str(tmp_path / "media"), MEDIA_URL="/media/", STORAGES={**settings.STORAGES, "faces": media}):
+        assert ids(check_liveness_settings_for("faces")) == ["django_liveness.W003"]
+
+
+def test_a_private_folder_outside_the_project_is_fine(tmp_path, settings):
+    settings.BASE_DIR = tmp_path / "project"
+    private = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "private")}}
+    with override_settings(DEBUG=False, STORAGES={**settings.STORAGES, "faces": private}):
+        assert check_liveness_settings_for("faces") == []
+
+
+def check_liveness_settings_for(storage):
+    with override_settings(LIVENESS={"BACKEND": "django_liveness.backends.azure.AzureFaceBackend", "OPTIONS": {"endpoint": "https://x.cognitiveservices.azure.com", "key": "k"}, "REFERENCE_IMAGE_STORAGE": storage}):
+        return check_liveness_settings()

@@ -11,6 +11,8 @@ import logging
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
@@ -39,7 +41,7 @@ class Conflict(exceptions.APIException):
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "request_too_large"
-    default_detail = "The request body is larger than the server accepts."
+    default_detail = gettext_lazy("The request body is larger than the server accepts.")
 
 
 def to_api_exception(error):
@@ -50,7 +52,7 @@ def to_api_exception(error):
         return exceptions.ValidationError({"detail": error.message}, code=error.code)
     if isinstance(error, (liveness.Throttled, liveness.ProviderUnavailable)):
         code = "provider_throttled" if isinstance(error, liveness.Throttled) else "provider_unavailable"
-        unavailable = ServiceUnavailable("The liveness provider is busy or unavailable; retry later.", code=code)
+        unavailable = ServiceUnavailable(_("The liveness provider is busy or unavailable; retry later."), code=code)
         unavailable.wait = error.retry_after if error.retry_after is not None else DEFAULT_RETRY_AFTER
         return unavailable
     if isinstance(error, liveness.StorageUnavailable):
@@ -58,10 +60,12 @@ def to_api_exception(error):
         unavailable.wait = DEFAULT_RETRY_AFTER
         return unavailable
     if isinstance(error, liveness.InvalidImage):
-        return exceptions.ValidationError({"image": [error.message or "The provider refused the image."]}, code="invalid_image")
+        return exceptions.ValidationError(
+            {"image": [error.message or _("The provider refused the image.")]}, code="invalid_image"
+        )
     if isinstance(error, liveness.BackendError):
         logger.error("Provider error %s (%s) in the REST API", error.code, error.status)
-        return BadGateway("The liveness provider refused the request.", code=f"provider_{error.code}".lower())
+        return BadGateway(_("The liveness provider refused the request."), code=f"provider_{error.code}".lower())
     if isinstance(error, DjangoValidationError):
         return exceptions.ValidationError({"image": error.messages}, code=getattr(error, "code", None) or "invalid")
     if isinstance(error, Http404):
@@ -70,9 +74,9 @@ def to_api_exception(error):
     if isinstance(error, RequestDataTooBig):
         return RequestTooLarge()
     if isinstance(error, TooManyFieldsSent):
-        return exceptions.ValidationError({"detail": "The request has too many fields."}, code="too_many_fields")
+        return exceptions.ValidationError({"detail": _("The request has too many fields.")}, code="too_many_fields")
     if isinstance(error, TooManyFilesSent):
-        return exceptions.ValidationError({"detail": "The request has too many files."}, code="too_many_files")
+        return exceptions.ValidationError({"detail": _("The request has too many files.")}, code="too_many_files")
     return None
 
 
@@ -98,7 +102,7 @@ def error_response(error, context):
         body = {"detail": str(data["detail"]), "code": _first_code(error.get_codes())}
     elif isinstance(error, exceptions.ValidationError):
         fields = data if isinstance(data, dict) else {"non_field_errors": data}
-        body = {"detail": "Invalid input.", "code": _first_code(error.get_codes()), "fields": fields}
+        body = {"detail": _("Invalid input."), "code": _first_code(error.get_codes()), "fields": fields}
     else:
         body = {"detail": str(data.get("detail", "")), "code": _first_code(error.get_codes())}
     response.data = body

@@ -12,6 +12,8 @@ are deleted on reuse and by ``liveness_purge``.
 import hashlib
 import json
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 
 from .. import services
@@ -25,7 +27,7 @@ MAX_LENGTH = 255
 class KeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "idempotency_key_reused"
-    default_detail = "This Idempotency-Key was used with a different request body."
+    default_detail = gettext_lazy("This Idempotency-Key was used with a different request body.")
 
 
 def fingerprint(request):
@@ -56,7 +58,11 @@ def idempotent(scope, handler, request, replay):
         return handler()
     if not key or len(key) > MAX_LENGTH:
         raise exceptions.ValidationError(
-            {"detail": f"{HEADER} must be 1 to {MAX_LENGTH} characters."}, code="invalid_idempotency_key"
+            {
+                "detail": _("%(header)s must be 1 to %(max_length)s characters.")
+                % {"header": HEADER, "max_length": MAX_LENGTH}
+            },
+            code="invalid_idempotency_key",
         )
     try:
         record, replay_id = services.claim_idempotency_key(

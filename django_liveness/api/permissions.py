@@ -7,6 +7,7 @@ their existence is not revealed.
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from ..models import LivenessSession, ReferenceImage, Subject
@@ -72,7 +73,9 @@ def visible_images(user, subject):
 def require(user, subject, codename):
     """The owner of ``subject`` may act on it; anyone else needs ``codename``."""
     if subject.user_id != user.pk and not has_perm(user, codename):
-        raise PermissionDenied(f"You need the django_liveness.{codename} permission for this subject.")
+        raise PermissionDenied(
+            _("You need the django_liveness.%(codename)s permission for this subject.") % {"codename": codename}
+        )
 
 
 def may_read_audit(user):
@@ -84,4 +87,4 @@ def get_or_404(queryset, pk, what):
     try:
         return queryset.get(pk=pk)
     except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):  # ValidationError: a malformed UUID
-        raise NotFound(f"No such {what}.") from None
+        raise NotFound(_("No such %(what)s.") % {"what": what}) from None

@@ -8,7 +8,10 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .. import capture_links
 from ..models import Consent, LivenessAttempt, LivenessSession, ReferenceImage, Subject
+from ..services.capture import CLIENT_EVENT_CODES, CLIENT_EVENT_MESSAGE_MAX
+
 
 class StrictCharField(serializers.CharField):
     """A string, as the schema says; DRF's CharField also turns numbers into strings."""
@@ -94,6 +97,13 @@ class SessionCreateSerializer(serializers.Serializer):
     verify = serializers.BooleanField(default=False, help_text="Liveness with verification against the subject's active reference image.")
     operation_mode = serializers.ChoiceField(choices=LivenessSession.OperationMode.choices, required=False)
     device_correlation_id = StrictCharField(max_length=64, required=False, allow_blank=False)
+    return_url = StrictCharField(
+        max_length=2000,
+        required=False,
+        allow_blank=False,
+        help_text="Where the hosted capture page (`capture_url`) sends the person once the check is done: a path on "
+        "this site, or a URL on a host of `LIVENESS['CAPTURE']['RETURN_URL_HOSTS']`.",
+    )
 
 
 class VerificationSerializer(serializers.Serializer):
@@ -210,12 +220,25 @@ class SessionWithTokenSerializer(SessionDetailSerializer):
 
 class SessionCreatedSerializer(ModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
-    auth_token = token_field()  # left out of an Idempotency-Key replay once the token is no longer valid
+    # Both left out of an Idempotency-Key replay once the token is no longer valid.
+    auth_token = token_field()
+    capture_url = serializers.SerializerMethodField(
+        help_text="A one-time, short-lived link to a capture page served by this app: open it in a phone browser or "
+        "a WebView to run the check without writing a frontend (docs/capture.md). A credential, like `auth_token`."
+    )
 
     class Meta:
         model = LivenessSession
-        fields = ["id", "subject", "kind", "status", "auth_token", "auth_token_expires_at", "created_at"]
+        fields = ["id", "subject", "kind", "status", "auth_token", "capture_url", "auth_token_expires_at", "created_at"]
         read_only_fields = ["id", "subject", "kind", "status", "auth_token_expires_at", "created_at"]
+
+    def get_capture_url(self, session) -> str:
+        return capture_links.capture_url(self.context["request"], session)
+
+
+class ClientEventSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=CLIENT_EVENT_CODES)
+    message = StrictCharField(max_length=CLIENT_EVENT_MESSAGE_MAX, required=False, allow_blank=True, default="")
 
 
 class AuditEntrySerializer(serializers.Serializer):

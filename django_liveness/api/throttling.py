@@ -1,10 +1,28 @@
-"""Rate limits for session creation and uploads, per user and per subject (LIVENESS['THROTTLE_RATES']).
+"""Rate limits for session creation, uploads and frontend reports (LIVENESS['THROTTLE_RATES']).
 
-The views check them inside the create, not in ``initial()``: see ``LivenessViewSet.check_rate_limits``."""
+The views check them inside the action, not in ``initial()``, and count a request only once it
+succeeded: see ``RateLimitMixin.rate_limits``."""
+
+from contextlib import contextmanager
 
 from rest_framework.throttling import SimpleRateThrottle
 
 from ..conf import liveness_settings
+
+
+class RateLimitMixin:
+    @contextmanager
+    def rate_limits(self, *throttles):
+        """Check the rate limits of an action inside it (not in ``initial()``), so that a replayed
+        Idempotency-Key and a caller who may not act on the subject use up no quota; count the
+        request only when the block succeeds, so that a refused start (no consent, the provider
+        down) does not either."""
+        for throttle in throttles:
+            if not throttle.allow_request(self.request, self):
+                self.throttled(self.request, throttle.wait())
+        yield
+        for throttle in throttles:
+            throttle.record()
 
 
 class LivenessThrottle(SimpleRateThrottle):
@@ -20,6 +38,16 @@ class LivenessThrottle(SimpleRateThrottle):
             return True
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
+
+    def throttle_success(self):
+        return True  # counted by record(), once the request did what it asked
+
+    def record(self):
+        if self.rate is None or self.key is None:
+            return
+        history = self.cache.get(self.key, [])
+        history.insert(0, self.timer())
+        self.cache.set(self.key, history, self.duration)
 
     def get_cache_key(self, request, view):
         ident = self.identify(request, view)
@@ -44,6 +72,15 @@ class PerSubjectThrottle(LivenessThrottle):
         return f"subject-{self.subject.pk}"
 
 
+class PerSessionThrottle(LivenessThrottle):
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+
+    def identify(self, request, view):
+        return f"session-{self.session.pk}"
+
+
 class SessionCreateUserThrottle(LivenessThrottle):
     scope = "session_create_user"
 
@@ -58,3 +95,7 @@ class UploadUserThrottle(LivenessThrottle):
 
 class UploadSubjectThrottle(PerSubjectThrottle):
     scope = "upload_subject"
+
+
+class ClientEventThrottle(PerSessionThrottle):
+    scope = "client_event_session"

@@ -1,5 +1,6 @@
 """REST views: authentication, permissions, input validation and HTTP shapes. No business rules."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_view
@@ -12,7 +13,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import privacy, services, tasks
+from .. import capture_links, privacy, services, tasks
 from ..conf import liveness_settings
 from ..exceptions import SubjectConflict
 from ..models import LivenessSession, Subject
@@ -23,6 +24,7 @@ from .parsers import JSONParser
 from .schema import extend_schema
 from .serializers import (
     AuditEntrySerializer,
+    ClientEventSerializer,
     ConsentGrantSerializer,
     ConsentSerializer,
     ErrorSerializer,
@@ -108,22 +110,17 @@ class Pagination(LimitOffsetPagination):
     def _check_whole_number(request, name, *, minimum):
         value = request.query_params.get(name)
         if value is not None and not (value.isascii() and value.isdigit() and int(value) >= minimum):
-            raise ValidationError({name: [f"Must be a whole number of at least {minimum}."]}, code="invalid")
+            raise ValidationError(
+                {name: [_("Must be a whole number of at least %(minimum)s.") % {"minimum": minimum}]}, code="invalid"
+            )
 
 
-class LivenessViewSet(ErrorFormatMixin, viewsets.GenericViewSet):
+class LivenessViewSet(ErrorFormatMixin, throttling.RateLimitMixin, viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     pagination_class = Pagination
     schema = AutoSchema()
     lookup_value_regex = "[^/]+"  # a malformed id is a JSON 404 from the view, not an HTML one
-
-    def check_rate_limits(self, *throttles):
-        """The rate limits of a create, checked inside it (not in ``initial()``): so a replayed
-        Idempotency-Key and a caller who may not act on the subject use up no quota."""
-        for throttle in throttles:
-            if not throttle.allow_request(self.request, self):
-                self.throttled(self.request, throttle.wait())
 
 
 @extend_schema(exclude=True)
@@ -209,7 +206,7 @@ class SubjectViewSet(
                 raise ValidationError({"user": [error.message]}, code=error.code) from None
             if not created and not permissions.has_perm(user, "view_subject"):
                 # Creating is not seeing: answer that it exists, not what it holds.
-                raise Conflict("This subject exists.", code="subject_exists")
+                raise Conflict(_("This subject exists."), code="subject_exists")
         status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(subject).data, status=status_code)
 
@@ -313,13 +310,13 @@ class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
         subject = self.get_subject()
         permissions.require(request.user, subject, "add_referenceimage")
         if len(request.FILES) > 1 or len(request.FILES.getlist("image")) > 1:
-            raise ValidationError({"image": ["Send exactly one file, in the field 'image'."]}, code="too_many_files")
+            raise ValidationError({"image": [_("Send exactly one file, in the field 'image'.")]}, code="too_many_files")
         upload = ReferenceImageUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
 
         def store():
-            self.check_rate_limits(throttling.UploadUserThrottle(), throttling.UploadSubjectThrottle(subject))
-            image = services.add_reference_image(subject, upload.validated_data["image"], actor=request.user)
+            with self.rate_limits(throttling.UploadUserThrottle(), throttling.UploadSubjectThrottle(subject)):
+                image = services.add_reference_image(subject, upload.validated_data["image"], actor=request.user)
             return Response(ReferenceImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
         def replay(pk):
@@ -386,12 +383,14 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
             if value is None:
                 continue
             if allowed is not None and value not in allowed:
-                raise ValidationError({name: [f"Must be one of: {', '.join(allowed)}."]}, code="invalid_choice")
+                raise ValidationError(
+                    {name: [_("Must be one of: %(choices)s.") % {"choices": ", ".join(allowed)}]}, code="invalid_choice"
+                )
             if name == "subject":
                 try:
                     value = Subject._meta.pk.to_python(value)
                 except Exception:
-                    raise ValidationError({name: ["Must be a UUID."]}, code="invalid") from None
+                    raise ValidationError({name: [_("Must be a UUID.")]}, code="invalid") from None
             queryset = queryset.filter(**{name: value})
         return queryset
 
@@ -413,25 +412,37 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         data = serializer.validated_data
         subject = permissions.get_or_404(permissions.visible_subjects(request.user), data["subject"], "subject")
         permissions.require(request.user, subject, "add_livenesssession")
+        if "return_url" in data and not capture_links.is_allowed_return_url(data["return_url"], request):
+            raise ValidationError(
+                {
+                    "return_url": [
+                        _("Must be a path on this site or a URL on a host of LIVENESS['CAPTURE']['RETURN_URL_HOSTS'].")
+                    ]
+                },
+                code="return_url_not_allowed",
+            )
 
         def start():
-            self.check_rate_limits(throttling.SessionCreateUserThrottle(), throttling.SessionCreateSubjectThrottle(subject))
-            session = services.start_session(
-                subject,
-                verify=data["verify"],
-                operation_mode=data.get("operation_mode"),
-                device_correlation_id=data.get("device_correlation_id", ""),
-                started_by=request.user,
-            )
-            return Response(SessionCreatedSerializer(session).data, status=status.HTTP_201_CREATED, headers=NO_STORE)
+            limits = (throttling.SessionCreateUserThrottle(), throttling.SessionCreateSubjectThrottle(subject))
+            with self.rate_limits(*limits):
+                session = services.start_session(
+                    subject,
+                    verify=data["verify"],
+                    operation_mode=data.get("operation_mode"),
+                    device_correlation_id=data.get("device_correlation_id", ""),
+                    return_url=data.get("return_url", ""),
+                    started_by=request.user,
+                )
+            created = SessionCreatedSerializer(session, context={"request": request}).data
+            return Response(created, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
         def replay(pk):
             # The key is the caller's own: answer as the first time, whatever "view" permissions they hold.
             session = permissions.get_or_404(subject.sessions.select_related("subject"), pk, "session")
-            data = SessionCreatedSerializer(session).data
+            replayed = SessionCreatedSerializer(session, context={"request": request}).data
             if not self.shows_token(session):
-                del data["auth_token"]
-            return Response(data, headers=NO_STORE)
+                del replayed["auth_token"], replayed["capture_url"]
+            return Response(replayed, headers=NO_STORE)
 
         return idempotent("session_create", start, request, replay)
 
@@ -457,19 +468,51 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def complete(self, request, pk):
         session = self.get_object()
         permissions.require(request.user, session.subject, "change_livenesssession")
-        if not liveness_settings.COMPLETE_IN_BACKGROUND or session.is_final:
-            session = services.refresh_session(session, actor=request.user)
-            return Response(SessionDetailSerializer(session).data)
-        tasks.refresh_session.enqueue(str(session.pk))
-        session = self.get_queryset().get(pk=session.pk)  # already refreshed, with the immediate backend
-        code = status.HTTP_200_OK if session.is_final else status.HTTP_202_ACCEPTED
-        return Response(SessionDetailSerializer(session).data, status=code)
+        return complete_session(session, actor=request.user)
+
+    @extend_schema(
+        request=ClientEventSerializer,
+        responses={201: ClientEventSerializer, **_errors(400, 401, 403, 404, 413, 415), 429: ErrorSerializer},
+        description="The frontend reports what the person's browser saw (camera denied, an SDK error ...); it is kept "
+        "in the session's event log and shown in the admin. Only the user who started the session; others get 404. "
+        "Throttled per session (`THROTTLE_RATES['client_event_session']`).",
+    )
+    @action(detail=True, methods=["post"], url_path="client-events")
+    def client_events(self, request, pk):
+        session = self.get_object()
+        if session.started_by_id != request.user.pk:
+            raise NotFound()
+        return record_client_event(self, session, actor=request.user)
 
     @extend_schema(responses={200: AuditEntrySerializer(many=True), **_errors(401, 403, 404), **PROVIDER_ERRORS})
     @action(detail=True, methods=["get"], pagination_class=None)
     def audit(self, request, pk):
         session = self.get_object()
         if not permissions.may_read_audit(request.user):
-            raise permissions.PermissionDenied("Audit entries need view_livenesssession plus staff or view_provider_audit.")
+            raise permissions.PermissionDenied(
+                _("Audit entries need view_livenesssession plus staff or view_provider_audit.")
+            )
         entries = services.get_audit_entries(session)
         return Response(AuditEntrySerializer(entries, many=True).data)
+
+
+def complete_session(session, *, actor):
+    """The answer to "the capture finished" (the API's complete/ and the hosted page's): fetch the
+    result now, or queue the fetch with COMPLETE_IN_BACKGROUND and answer 202 while it has not run."""
+    if not liveness_settings.COMPLETE_IN_BACKGROUND or session.is_final:
+        session = services.refresh_session(session, actor=actor)
+        return Response(SessionDetailSerializer(session).data)
+    tasks.refresh_session.enqueue(str(session.pk))
+    # Read again: with the immediate task backend, the task has refreshed it already.
+    session = LivenessSession.objects.select_related("subject").get(pk=session.pk)
+    code = status.HTTP_200_OK if session.is_final else status.HTTP_202_ACCEPTED
+    return Response(SessionDetailSerializer(session).data, status=code)
+
+
+def record_client_event(view, session, *, actor):
+    """Store one report of the frontend (client-events/ of the API and of the hosted page)."""
+    serializer = ClientEventSerializer(data=view.request.data)
+    serializer.is_valid(raise_exception=True)
+    with view.rate_limits(throttling.ClientEventThrottle(session)):
+        services.record_client_event(session, actor=actor, **serializer.validated_data)
+    return Response(serializer.data, status=status.HTTP_201_CREATED)

@@ -15,6 +15,7 @@ PATHS = {False: "detectLiveness-sessions", True: "detectLivenessWithVerify-sessi
 class GaClient:
     def __init__(self, *, endpoint, key, options):
         import_azure_core()
+        self._endpoint = endpoint
         from azure.core import PipelineClient
 
         self._client = PipelineClient(
@@ -30,7 +31,7 @@ class GaClient:
         from azure.core.rest import HttpRequest
 
         request = HttpRequest(method, self._client.format_url(path), **kwargs)
-        return call(lambda: self._client.send_request(request))
+        return call(lambda: self._client.send_request(request), self._endpoint)
 
     def create_session(self, body):
         return self._send("POST", PATHS[False], json=body).json()

@@ -48,8 +48,11 @@ def transport(options):
     return RequestsTransport(connection_timeout=options["connection_timeout"], read_timeout=options["read_timeout"])
 
 
-def call(send):
-    """Run ``send()``; return its response, or raise the BackendError its failure maps to."""
+def call(send, endpoint):
+    """Run ``send()``; return its response, or raise the BackendError its failure maps to.
+
+    ``endpoint`` names the service in the error when it could not be reached: "unavailable" alone
+    leaves an operator guessing which URL is wrong."""
     from azure.core import exceptions
 
     try:
@@ -57,7 +60,9 @@ def call(send):
     except exceptions.HttpResponseError as error:  # what the SDK raises for an error answer
         raise _error_of(error.response, error.status_code, str(error.message or "")) from None
     except (exceptions.ServiceRequestError, exceptions.ServiceResponseError) as error:
-        raise ProviderUnavailable(f"The Face service could not be reached: {type(error).__name__}.") from None
+        raise ProviderUnavailable(
+            f"The Face service at {endpoint} could not be reached ({type(error).__name__})."
+        ) from None
     status = getattr(response, "status_code", None)
     if isinstance(status, int) and status >= 400:  # a PipelineClient answers errors too
         raise _error_of(response, status, "")

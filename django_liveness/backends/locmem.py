@@ -26,6 +26,12 @@ _KIND = {False: LIVENESS, True: LIVENESS_WITH_VERIFY}
 
 class LocMemBackend(BaseLivenessBackend):
     default_options = {"api_version": GA}
+    uses_emulator = True  # the hosted capture page offers the test-mode capture
+    endpoint = ""  # in process: no browser can reach it
+
+    @property
+    def api_version(self):
+        return self.options["api_version"]
 
     def __init__(self, **options):
         super().__init__(**options)

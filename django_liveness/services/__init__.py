@@ -11,9 +11,10 @@ this layer and uses the same helpers.
 The modules: ``base`` (locks, events, signals, files), ``subjects`` (subjects and reference
 images), ``sessions`` (the session state machine), ``sync`` (sessions nobody completed, shared by
 many workers), ``reviews`` (staff decisions), ``idempotency`` (the records behind the REST API's
-Idempotency-Key).
+Idempotency-Key), ``capture`` (the hosted capture link and the frontend's reports).
 """
 
+from .capture import CLIENT_EVENT_CODES, open_capture_link, record_client_event
 from .base import STALE_CREATED_AFTER, has_valid_consent, log_event
 from .idempotency import claim_idempotency_key, record_idempotent_answer, release_idempotency_key
 from .reviews import effective_outcome, effective_outcome_filter, flag_for_review, review_session
@@ -37,6 +38,7 @@ from .subjects import (
 )
 
 __all__ = [
+    "CLIENT_EVENT_CODES",
     "STALE_CREATED_AFTER",
     "add_reference_image",
     "cancel_open_sessions",
@@ -53,6 +55,8 @@ __all__ = [
     "get_audit_entries",
     "has_valid_consent",
     "log_event",
+    "open_capture_link",
+    "record_client_event",
     "record_idempotent_answer",
     "record_image_view",
     "refresh_session",

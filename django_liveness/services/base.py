@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from django.db import DatabaseError, connection, transaction
+from django.utils.translation import gettext as _
 
 from ..conf import liveness_settings
 from ..exceptions import ConsentRequired, SubjectErased
@@ -119,9 +120,9 @@ def has_valid_consent(subject):
 def check_subject_may_proceed(subject):
     """Raise unless ``subject`` may start a session or upload an image (read it locked to be sure)."""
     if subject.erased_at is not None:
-        raise SubjectErased("This subject's biometric data was erased; no new sessions or images are accepted.")
+        raise SubjectErased(_("This subject's biometric data was erased; no new sessions or images are accepted."))
     if liveness_settings.REQUIRE_CONSENT and not has_valid_consent(subject):
-        raise ConsentRequired("The subject has not given (or has withdrawn) consent to biometric processing.")
+        raise ConsentRequired(_("The subject has not given (or has withdrawn) consent to biometric processing."))
 
 
 def mark_verified(session, now):

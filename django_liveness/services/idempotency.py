@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..conf import liveness_settings
 from ..exceptions import ServiceError
@@ -40,9 +41,9 @@ def claim_idempotency_key(*, user, scope, key, request_hash):
         except IntegrityError:
             record = keys.get()
     if record.request_hash != request_hash:
-        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
+        raise IdempotencyKeyReused(_("This Idempotency-Key was used with a different request body."))
     if record.response_status is None:
-        raise IdempotencyKeyInUse("The first request with this Idempotency-Key is still running.")
+        raise IdempotencyKeyInUse(_("The first request with this Idempotency-Key is still running."))
     return record, record.response_body["id"]
 
 

@@ -2,6 +2,7 @@
 
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .. import signals
 from ..exceptions import InvalidSessionState, ServiceError
@@ -41,9 +42,9 @@ def review_session(session, *, reviewer, decision, note):
     failed sends ``liveness_failed`` and withdraws the verification it gave the subject.
     """
     if decision not in (Review.APPROVED, Review.REJECTED):
-        raise ServiceError("The review decision must be 'approved' or 'rejected'.", code="invalid_decision")
+        raise ServiceError(_("The review decision must be 'approved' or 'rejected'."), code="invalid_decision")
     if not (note or "").strip():
-        raise ServiceError("A review needs a note that explains the decision.", code="note_required")
+        raise ServiceError(_("A review needs a note that explains the decision."), code="note_required")
     return _review(session, reviewer=reviewer, decision=decision, note=note.strip())
 
 
@@ -51,7 +52,7 @@ def review_session(session, *, reviewer, decision, note):
 def _review(session, *, reviewer, decision, note):
     locked = lock_session(session)
     if locked.status != Status.COMPLETED:
-        raise InvalidSessionState("Only completed sessions can be reviewed.")
+        raise InvalidSessionState(_("Only completed sessions can be reviewed."))
     now = timezone.now()
     previous = locked.review_status
     was_failed = effective_outcome(locked) == Outcome.FAILED
@@ -101,7 +102,9 @@ def flag_for_review(session, *, actor=None, note=""):
     """
     locked = lock_session(session)
     if locked.status != Status.COMPLETED:
-        raise InvalidSessionState(f"The session is {locked.status}; only completed sessions can be reviewed.")
+        raise InvalidSessionState(
+            _("The session is %(status)s; only completed sessions can be reviewed.") % {"status": locked.status}
+        )
     if locked.review_status == Review.PENDING:
         return locked
     locked.review_status = Review.PENDING

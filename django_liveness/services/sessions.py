@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .. import signals
 from ..backends import get_backend
@@ -62,7 +63,7 @@ def compute_outcome(decision, *, verify, is_identical=None, match_confidence=Non
 # --- sessions -----------------------------------------------------------------------------
 
 
-def start_session(subject, *, verify, operation_mode=None, device_correlation_id="", started_by=None):
+def start_session(subject, *, verify, operation_mode=None, device_correlation_id="", return_url="", started_by=None):
     """Create a session at the provider and return it, with ``auth_token`` for the frontend.
 
     Raises ServiceError subclasses (nothing stored) when the subject may not start a session,
@@ -75,6 +76,7 @@ def start_session(subject, *, verify, operation_mode=None, device_correlation_id
         verify=verify,
         operation_mode=operation_mode or liveness_settings.OPERATION_MODE,
         device_correlation_id=device_correlation_id or str(uuid.uuid4()),
+        return_url=return_url,
         started_by=started_by if getattr(started_by, "is_authenticated", False) else None,
     )
     options = {
@@ -95,7 +97,7 @@ def start_session(subject, *, verify, operation_mode=None, device_correlation_id
     if session.is_final:
         delete_remote_session(session)
         check_subject_may_proceed(Subject.objects.get(pk=session.subject_id))  # raises the reason, if it is the subject's
-        raise InvalidSessionState("The session was canceled while it was being created.")
+        raise InvalidSessionState(_("The session was canceled while it was being created."))
     return session
 
 
@@ -108,7 +110,7 @@ def _new_session(subject, *, verify, **fields):
         reference = locked.reference_images.filter(is_active=True).first()
         if reference is None:
             raise NoReferenceImage(
-                "The subject has no active reference image; upload one before a liveness-with-verify session."
+                _("The subject has no active reference image; upload one before a liveness-with-verify session.")
             )
     kind = LivenessSession.Kind.LIVENESS_WITH_VERIFY if verify else LivenessSession.Kind.LIVENESS
     return LivenessSession.objects.create(subject=locked, kind=kind, reference_image=reference, **fields)
@@ -352,7 +354,9 @@ def _record_remote_error(session, error, *, operation, actor=None):
         message=error.message,
         data={"operation": operation, "code": error.code, "status": error.status, "retry_after": error.retry_after},
     )
-    logger.warning("Provider error on %s of session %s: %s (%s)", operation, session.pk, error.code, error.status)
+    logger.warning(
+        "Provider error on %s of session %s: %s (HTTP %s) %s", operation, session.pk, error.code, error.status, error.message
+    )
 
 
 def _fail(session, error, *, operation):
@@ -368,7 +372,9 @@ def cancel_session(session, *, actor=None):
     """
     canceled = _end_without_result(session, Status.CANCELED, "", "Canceled by the application.", actor=actor)
     if canceled.status != Status.CANCELED:
-        raise InvalidSessionState(f"The session is already {canceled.status}; only open sessions can be canceled.")
+        raise InvalidSessionState(
+            _("The session is already %(status)s; only open sessions can be canceled.") % {"status": canceled.status}
+        )
     delete_remote_session(canceled, actor=actor)
     return canceled
 

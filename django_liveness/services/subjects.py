@@ -5,6 +5,7 @@ import logging
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from ..exceptions import StorageUnavailable, SubjectConflict, SubjectHasSessions
 from ..images import validate_reference_image
@@ -31,16 +32,18 @@ def find_or_create_subject(*, external_id=None, user=None, **fields):
             if subject is not None:
                 if user is not None and subject.user_id is None:
                     raise SubjectConflict(
-                        "A subject with this external_id exists and is linked to no user; link it with "
-                        "PATCH subjects/{id}/ first."
+                        _(
+                            "A subject with this external_id exists and is linked to no user; link it with "
+                            "PATCH subjects/{id}/ first."
+                        )
                     )
                 if user is not None and subject.user_id != user.pk:
-                    raise SubjectConflict("A subject with this external_id exists, linked to another user.")
+                    raise SubjectConflict(_("A subject with this external_id exists, linked to another user."))
                 return subject
         if user is not None:
             subject = Subject.objects.filter(user=user).first()
             if subject is not None and external_id:
-                raise SubjectConflict("This user already has a subject, with another external_id.")
+                raise SubjectConflict(_("This user already has a subject, with another external_id."))
             return subject
         return None
 
@@ -80,9 +83,9 @@ def update_subject(subject, *, actor=None, **changes):
     if not changed:
         return locked
     if "user" in changed and locked.user_id and Subject.objects.filter(user_id=locked.user_id).exclude(pk=locked.pk).exists():
-        raise SubjectConflict("This user already has another subject.")
+        raise SubjectConflict(_("This user already has another subject."))
     if "external_id" in changed and Subject.objects.filter(external_id=locked.external_id).exclude(pk=locked.pk).exists():
-        raise SubjectConflict("Another subject has this external_id.")
+        raise SubjectConflict(_("Another subject has this external_id."))
     fields = list(changed)
     if any(name in IDENTITY_FIELDS for name in changed) and locked.verified_at is not None:
         changed["verified_at"] = (locked.verified_at.isoformat(), None)
@@ -112,7 +115,7 @@ def delete_subject(subject, *, actor=None):
         locked = lock_subject(subject.pk)
         if locked.sessions.exists():
             raise SubjectHasSessions(
-                "This subject has liveness sessions, which are the audit trail: erase its biometric data instead."
+                _("This subject has liveness sessions, which are the audit trail: erase its biometric data instead.")
             )
         images = list(locked.reference_images.all())
         log_event(Event.SUBJECT_DELETED, actor=actor, data={"subject": str(locked.pk), "images": len(images)})
@@ -168,7 +171,7 @@ def _store_file(image, validated):
     except Exception as error:
         # Each storage backend fails in its own way (OSError, Azure or S3 errors): one error for callers.
         logger.error("Storing a reference image failed (%s); nothing was kept.", type(error).__name__)
-        raise StorageUnavailable("The image could not be stored; try again later.") from error
+        raise StorageUnavailable(_("The image could not be stored; try again later.")) from error
 
 
 def delete_reference_image(image, *, actor=None):

@@ -12,7 +12,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-only-not-secret")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-DEMO_PORT = int(os.environ.get("DEMO_PORT", "8000"))
+# `make demo PORT=8123` (or PORT in the environment) moves the example and its emulator together.
+PORT = int(os.environ.get("PORT") or os.environ.get("DEMO_PORT") or "8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -29,6 +30,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the pages follow the browser's language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -65,6 +67,7 @@ TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 
 # Reference images in a private folder, outside anything the web server serves.
 STORAGES = {
@@ -76,7 +79,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"]}
+# Session auth for the page; Basic auth too, for the curl flow of docs/api.md (development only:
+# it sends the password with every request).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        *(["rest_framework.authentication.BasicAuthentication"] if DEBUG else []),
+    ]
+}
 
 # Azure when both variables are set; otherwise the emulator mounted on this very server.
 VISION_ENDPOINT = os.environ.get("VISION_ENDPOINT", "")
@@ -85,10 +95,14 @@ EMULATOR_MODE = not (VISION_ENDPOINT and VISION_KEY)
 LIVENESS = {
     "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
     "OPTIONS": {
-        "endpoint": f"http://127.0.0.1:{DEMO_PORT}/emulator" if EMULATOR_MODE else VISION_ENDPOINT,
+        "endpoint": f"http://127.0.0.1:{PORT}/emulator" if EMULATOR_MODE else VISION_ENDPOINT,
         "key": "emulator-key" if EMULATOR_MODE else VISION_KEY,
     },
     "REFERENCE_IMAGE_STORAGE": "liveness",
+    # A demo is tried again and again: more sessions per hour than the defaults allow.
+    "THROTTLE_RATES": {"session_create_user": "120/hour", "session_create_subject": "120/hour"},
+    # The hosted capture page may send the person back to this site under either name.
+    "CAPTURE": {"RETURN_URL_HOSTS": [f"127.0.0.1:{PORT}", f"localhost:{PORT}"]},
 }
 
 # Background work (docs/deployment.md): DEMO_TASKS=immediate (default, nothing to run), db (run

@@ -1,0 +1,45 @@
+"""What the frontend and the hosted capture page add to a session: the opening of its one-time
+link, and the errors the person's browser saw (camera denied, an SDK error ...)."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import LivenessEvent, LivenessSession
+from .base import log_event
+
+CLIENT_EVENT_CODES = (
+    "CameraPermissionDenied",
+    "CameraNotFound",
+    "NetworkError",
+    "ServerError",
+    "SdkError",
+    "CaptureRefused",
+    "Other",
+)
+CLIENT_EVENT_MESSAGE_MAX = 500
+
+
+@transaction.atomic
+def open_capture_link(session_pk):
+    """Mark the session's capture link as opened; return the session, or None if it was opened before.
+
+    One conditional UPDATE: of two openings at once, exactly one wins."""
+    opened = LivenessSession.objects.filter(pk=session_pk, capture_link_opened_at__isnull=True).update(
+        capture_link_opened_at=timezone.now()
+    )
+    if not opened:
+        return None
+    session = LivenessSession.objects.select_related("subject").get(pk=session_pk)
+    log_event(LivenessEvent.Kind.CAPTURE_LINK_OPENED, session=session)
+    return session
+
+
+def record_client_event(session, *, code, message="", actor=None):
+    """Keep what the person's browser reported, so that "it failed on my phone" can be answered."""
+    return log_event(
+        LivenessEvent.Kind.CLIENT_EVENT,
+        session=session,
+        actor=actor,
+        message=message,
+        data={"code": code, "message": message},
+    )

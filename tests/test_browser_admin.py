@@ -1,0 +1,181 @@
+"""The admin as a reviewer uses it, in headless Chromium: the session list and a session's page at a
+desktop's 1280 px and a phone's 390 px, checked with axe-core.
+
+Needs Debian's chromium and node_modules/axe-core (see tests/browser_support.py); skipped without
+them, except under CI=true. Screenshots go to $LIVENESS_SCREENSHOTS (docs/img/admin-*.png).
+"""
+
+import os
+import subprocess
+import sys
+from urllib.parse import urlsplit
+
+import pytest
+
+from .browser_support import (  # noqa: F401  (browser_fixture, demo_fixture: the fixtures browser, demo)
+    ROOT,
+    VIEWPORTS,
+    browser_fixture,
+    demo_fixture,
+    logged_in_page,
+    run_axe,
+    screenshot,
+    stored,
+)
+pytestmark = pytest.mark.browser
+
+SESSIONS = "/admin/django_liveness/livenesssession/"
+
+# Run in the demo's database by `manage.py shell`: the demo creates sessions only when someone
+# runs its page, and the list needs one waiting for review (with a reference image) and one passed.
+CREATE_SESSIONS = """
+from django_liveness import services
+from django_liveness.testing import LivenessSessionFactory, ReferenceImageFactory, SubjectFactory
+
+subject = SubjectFactory(external_id="crm-4711", display_name="Una Certain")
+image = ReferenceImageFactory(subject=subject, face_rectangle={"left": 140, "top": 170, "width": 200, "height": 250})
+waiting = LivenessSessionFactory(
+    completed=True, subject=subject, kind="liveness_with_verify", reference_image=image,
+    liveness_decision="uncertain", outcome="needs_review", review_status="pending",
+    is_identical=True, match_confidence=0.92,
+)
+services.record_client_event(waiting, code="CameraPermissionDenied", message="Permission denied by the user.")
+LivenessSessionFactory(completed=True, subject=SubjectFactory(display_name="Pat Passed"))
+print(waiting.pk)
+"""
+
+
+@pytest.fixture(scope="module")
+def waiting(demo):
+    """The id of a session waiting for review, created in the demo's database."""
+    port = str(urlsplit(demo["base"]).port)
+    env = {key: value for key, value in os.environ.items() if key not in ("VISION_ENDPOINT", "VISION_KEY")} | {
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DEMO_DB": str(demo["db"]),
+        "DEMO_PRIVATE_MEDIA": str(demo["db"].parent / "private"),  # where the demo fixture keeps them
+        "DEMO_PORT": port,
+        "PORT": port,
+    }
+    manage = [sys.executable, str(ROOT / "example_project" / "manage.py")]
+    created = subprocess.run([*manage, "shell", "-c", CREATE_SESSIONS], env=env, check=True, capture_output=True, text=True)
+    return created.stdout.split()[-1]
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def size(request):
+    """"desktop" (1280 x 800) or "phone" (390 x 844)."""
+    return request.param
+
+
+@pytest.fixture
+def reviewer_page(browser, demo, waiting, size):
+    """The demo's staff reviewer, logged in, at that size."""
+    page = logged_in_page(browser, demo, "reviewer", "reviewer-password", viewport=VIEWPORTS[size])
+    yield page
+    page.context.close()
+
+
+def assert_within_width(page, selector):
+    box = page.locator(selector).bounding_box()
+    width = page.viewport_size["width"]
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, f"{selector} is outside {width} px: {box}"
+
+
+def assert_fits(page):
+    """No sideways scrolling. Measured against the viewport asked for: a phone browser (is_mobile)
+    zooms out to show a page that overflows, and then reports the wider width as its innerWidth."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"the page is {width} px wide in a {page.viewport_size['width']} px viewport"
+
+
+def assert_nothing_scrolls_sideways(page):
+    """Neither the page nor a box in it: Django lets a wide table scroll inside the list's or an inline's box."""
+    assert_fits(page)
+    boxes = "[...document.querySelectorAll('.results, .inline-group, .liveness-table')]"
+    wide = page.evaluate(f"{boxes}.filter(el => el.scrollWidth > el.clientWidth).map(el => el.id || el.className)")
+    assert wide == [], f"these scroll sideways: {wide}"
+
+
+def assert_no_serious_axe_violations(page):
+    violations = run_axe(page)
+    assert [v for v in violations if not from_django_admin(v)] == [], violations
+
+
+# Links told apart from their text by colour only, in Django's own admin templates and CSS (not ours):
+# the breadcrumbs and the search bar's "Show all".
+DJANGO_ADMIN_LINKS = (".breadcrumbs > a", '.small > a[href="?"]')
+
+
+def from_django_admin(violation):
+    return violation["id"] == "link-in-text-block" and all(target[0].startswith(DJANGO_ADMIN_LINKS) for target in violation["targets"])
+
+
+def test_the_session_list_fits_the_screen(reviewer_page, size, demo, waiting):
+    page = reviewer_page
+    page.goto(f"{demo['base']}{SESSIONS}")
+    shown = ["subject_summary", "outcome_summary", "created_at"]
+    if size == "desktop":
+        shown.append("review_summary")  # a phone leaves it out: the badge says what counts
+    else:
+        assert not page.locator("#result_list th.column-review_summary").is_visible()
+    for column in shown:
+        assert_within_width(page, f"#result_list th.column-{column}")
+        assert_within_width(page, f"#result_list tbody tr:first-child .field-{column}")
+    assert_nothing_scrolls_sideways(page)
+    row = page.locator("#result_list tbody tr", has_text="Una Certain")
+    assert " ".join(row.locator(".field-outcome_summary").inner_text().split()) == "needs review provider: uncertain, same person (0.92)"
+    assert_no_serious_axe_violations(page)
+    screenshot(page, f"admin-sessions-{size}.png")
+
+
+def test_the_session_page_fits_the_screen_and_logs_only_a_shown_image(reviewer_page, size, demo, waiting):
+    page = reviewer_page
+    detail = f"{demo['base']}{SESSIONS}{waiting}/change/"
+
+    def image_views():
+        return stored(demo, "SELECT count(*) FROM django_liveness_livenessevent WHERE kind = 'image_viewed'")[0][0]
+
+    before = image_views()
+    for _ in range(2):
+        page.goto(detail)
+    assert image_views() == before  # opening the page fetches no image
+    assert page.inner_text("h1") == "Review liveness session"
+    assert "Frontend reported CameraPermissionDenied: Permission denied by the user." in page.inner_text("#content")
+    assert_nothing_scrolls_sideways(page)
+    assert_no_serious_axe_violations(page)
+
+    page.click("text=Show image (logged)")
+    image = page.locator("img[alt='reference image']")
+    assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
+    assert image_views() == before + 1
+    assert_within_width(page, "img[alt='reference image']")
+    assert_nothing_scrolls_sideways(page)
+    screenshot(page, f"admin-session-detail-{size}.png")
+
+
+def test_the_subject_page_fits_the_screen(reviewer_page, demo):
+    page = reviewer_page
+    page.goto(f"{demo['base']}/admin/django_liveness/subject/?q=crm-4711")
+    page.click("#result_list a:has-text('crm-4711')")
+    page.wait_for_selector("#consents-group")
+    assert page.inner_text(".field-not_erased .readonly") == "Not erased"
+    assert_within_width(page, "#consents-group .field-text_sha256 .readonly")  # the digest wraps
+    assert_nothing_scrolls_sideways(page)
+    assert_no_serious_axe_violations(page)
+
+
+def test_a_review_returns_to_the_queue(browser, demo, waiting):
+    page = logged_in_page(browser, demo, "reviewer", "reviewer-password")
+    page.goto(f"{demo['base']}{SESSIONS}?queue=yes")
+    page.click("#result_list a:has-text('Una Certain')")
+    page.wait_for_selector("#review")
+    page.click("#review input[type=submit]")  # no decision chosen: the browser keeps the form
+    assert page.evaluate("document.getElementById('id_decision').validity.valueMissing")
+    page.select_option("#id_decision", "rejected")
+    page.fill("#id_note", "A replayed video.")
+    page.click("#review input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    assert page.url == f"{demo['base']}{SESSIONS}?queue=yes"
+    assert page.inner_text(".messagelist") == f"Liveness session {waiting[:8]} of Una Certain rejected."
+    assert stored(demo, "SELECT review_status FROM django_liveness_livenesssession WHERE id = ?", (waiting.replace("-", ""),)) == [("rejected",)]
+    page.context.close()

@@ -1,0 +1,107 @@
+"""The documentation's shell flows, run as written against the example project (`make demo`)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import urlopen
+
+import pytest
+
+from .example_server import ROOT, example_server
+
+MARKER = "<!-- tests/test_docs_flows.py runs this block as written -->"
+
+
+def marked_blocks(page):
+    """The code blocks of docs/<page> that follow the marker comment, in order."""
+    text = (ROOT / "docs" / page).read_text()
+    return re.findall(re.escape(MARKER) + r"\s*```(?:bash|python)\n(.*?)```", text, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    if shutil.which("curl") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("curl is not installed (CI must install it)")
+        pytest.skip("curl is not installed")
+    with example_server(tmp_path_factory.mktemp("demo")) as server:
+        yield server
+
+
+def json_answers(output):
+    """The JSON bodies curl printed one after another (without newlines between them)."""
+    decoder, answers, position = json.JSONDecoder(), [], 0
+    output = output.strip()
+    while position < len(output):
+        answer, position = decoder.raw_decode(output, position)
+        answers.append(answer)
+        while position < len(output) and output[position].isspace():
+            position += 1
+    return answers
+
+
+def run_bash(script, folder, **env):
+    # `python` is this interpreter, as in an activated virtualenv.
+    # The test run's DJANGO_SETTINGS_MODULE is not the documented project's.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    base = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=folder,
+        env={**base, "PATH": path, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_api_pages_curl_flow_runs_as_written(demo, tmp_path):
+    (block,) = marked_blocks("api.md")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)  # run from a clone's folder
+    result = run_bash(block, tmp_path, PORT=str(demo["port"]))
+    assert result.returncode == 0, result.stderr
+    answer = json_answers(result.stdout)[-1]  # the last command's: complete/
+    assert (answer["status"], answer["outcome"], answer["liveness_decision"]) == ("completed", "passed", "realface")
+    assert answer["verification"]["is_identical"] is True
+
+
+def test_the_quickstart_configures_a_new_project(tmp_path):
+    settings_block, urls_block, commands = marked_blocks("quickstart.md")
+    assert run_bash("django-admin startproject mysite", tmp_path).returncode == 0
+    project = tmp_path / "mysite"
+    for path, block in (("mysite/settings.py", settings_block), ("mysite/urls.py", urls_block)):
+        with open(project / path, "a") as file:
+            file.write("\n" + block)
+    env = {"VISION_ENDPOINT": "https://mysite.cognitiveservices.azure.com", "VISION_KEY": "key"}
+    result = run_bash(commands, project, **env)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+    missing_key = run_bash("python manage.py check", project, VISION_ENDPOINT="", VISION_KEY="")
+    assert missing_key.returncode != 0 and "django_liveness.E004" in missing_key.stderr
+    urls = run_bash(
+        "python manage.py shell -c \"from django.urls import reverse; print(reverse('django_liveness:session-list'))\"",
+        project,
+        **env,
+    )
+    assert urls.stdout.strip().splitlines()[-1] == "/api/liveness/sessions/"
+
+
+def test_the_hosted_link_guide_gives_a_link_that_opens_once(demo, tmp_path):
+    (api_flow,) = marked_blocks("api.md")  # the guide starts where the API flow ends: consent and a photo
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    assert run_bash(api_flow, tmp_path, PORT=str(demo["port"])).returncode == 0
+    (guide,) = marked_blocks("capture.md")
+    result = run_bash(guide, tmp_path, PORT=str(demo["port"]))
+    assert result.returncode == 0, result.stderr
+    link = result.stdout.strip().splitlines()[-1]
+    assert link.startswith(f"{demo['base']}/api/liveness/capture/")
+    with urlopen(link) as page:  # no login
+        assert page.status == 200 and b"liveness-capture-config" in page.read()
+    with pytest.raises(HTTPError) as again:
+        urlopen(link)
+    assert again.value.code == 410
