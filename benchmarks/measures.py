@@ -69,6 +69,7 @@ def _owner_with_reference():
     from rest_framework.test import APIClient
 
     from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory
+    from django_liveness.webhooks import outbox
 
     user = UserFactory(password="pw")
     subject = SubjectFactory(user=user)
@@ -76,6 +77,7 @@ def _owner_with_reference():
     client = APIClient()
     client.login(username=user.username, password="pw")
     client.get("/api/liveness/sessions/")  # permissions cached, as after the first request
+    outbox.subscribed_types()  # and the webhook subscriptions (none: no query per event)
     return client, subject
 
 

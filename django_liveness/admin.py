@@ -761,3 +761,7 @@ class LivenessEventAdmin(CappedCountMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The webhook screens live with the webhooks; importing them registers them.
+from .webhooks import admin as webhooks_admin  # noqa: E402, F401

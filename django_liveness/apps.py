@@ -10,12 +10,17 @@ class LivenessConfig(AppConfig):
     def ready(self):
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
-        from django.db.models.signals import m2m_changed
+        from django.db.models.signals import m2m_changed, post_delete, post_save
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .api.permissions import forget_cached_permissions
+        from .models import WebhookEndpoint
+        from .webhooks.outbox import forget_subscriptions
 
         user_model = get_user_model()
         for relation in (getattr(user_model, "user_permissions", None), getattr(user_model, "groups", None), Group.permissions):
             if relation is not None:
                 m2m_changed.connect(forget_cached_permissions, sender=relation.through, dispatch_uid=f"liveness-{relation.through}")
+        # Which event types endpoints subscribe to is cached (webhooks.outbox): forget it on a change.
+        post_save.connect(forget_subscriptions, sender=WebhookEndpoint, dispatch_uid="liveness-webhook-endpoint-saved")
+        post_delete.connect(forget_subscriptions, sender=WebhookEndpoint, dispatch_uid="liveness-webhook-endpoint-deleted")

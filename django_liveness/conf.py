@@ -5,6 +5,8 @@ Attribute access returns the user's value or the default. The whole dict is vali
 works in tests.
 """
 
+import ipaddress
+
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -36,6 +38,8 @@ DEFAULTS = {
         "REFERENCE_IMAGE_DAYS": 365,
         "RESULT_PAYLOAD_DAYS": 30,
         "SESSION_DAYS": 1095,
+        # Webhook deliveries that were delivered or given up (pending ones are kept).
+        "WEBHOOK_DELIVERY_DAYS": 30,
     },
     # REST API throttle rates (DRF syntax "N/period"); None disables one.
     "THROTTLE_RATES": {
@@ -62,13 +66,21 @@ DEFAULTS = {
         "RETURN_URL_HOSTS": [],
         "WEB_COMPONENT_SCRIPT": None,
     },
+    # Signed outbound webhooks (docs/webhooks.md): plain http only for development; hosts or
+    # addresses (or networks, "10.0.0.0/8") exempt from the refusal of loopback, private,
+    # link-local and metadata addresses; the timeout of one delivery attempt.
+    "WEBHOOKS": {
+        "ALLOW_HTTP": False,
+        "ALLOWED_PRIVATE_HOSTS": [],
+        "TIMEOUT_SECONDS": 10,
+    },
     # How long an Idempotency-Key is remembered.
     "IDEMPOTENCY_KEY_TTL_SECONDS": 24 * 3600,
     # Subscription key the mounted emulator accepts (test mode only; never a real Azure key).
     "EMULATOR_KEY": "emulator-key",
 }
 
-DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC", "CAPTURE")
+DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC", "CAPTURE", "WEBHOOKS")
 
 
 def _is_drf_rate(rate):
@@ -142,6 +154,7 @@ def validate(user_settings):
         if rate is not None and not _is_drf_rate(rate):
             _fail(f"THROTTLE_RATES'][{scope!r}", f"must be a DRF rate like '10/hour' or None, got {rate!r}.")
     _validate_capture(merged["CAPTURE"])
+    _validate_webhooks(merged["WEBHOOKS"])
     if not isinstance(merged["EMULATOR_KEY"], str) or not merged["EMULATOR_KEY"]:
         _fail("EMULATOR_KEY", "must be a non-empty string.")
     ttl = merged["IDEMPOTENCY_KEY_TTL_SECONDS"]
@@ -160,6 +173,23 @@ def _validate_capture(capture):
     script = capture["WEB_COMPONENT_SCRIPT"]
     if script is not None and (not isinstance(script, str) or not script):
         _fail("CAPTURE']['WEB_COMPONENT_SCRIPT", f"must be the URL of a script or None, got {script!r}.")
+
+
+def _validate_webhooks(webhooks):
+    if not isinstance(webhooks["ALLOW_HTTP"], bool):
+        _fail("WEBHOOKS']['ALLOW_HTTP'", f"must be True or False, got {webhooks['ALLOW_HTTP']!r}.")
+    hosts = webhooks["ALLOWED_PRIVATE_HOSTS"]
+    if not isinstance(hosts, (list, tuple)) or not all(isinstance(host, str) and host for host in hosts):
+        _fail("WEBHOOKS']['ALLOWED_PRIVATE_HOSTS'", f"must be a list of host names, addresses or networks, got {hosts!r}.")
+    for host in hosts:
+        if "/" in host:
+            try:
+                ipaddress.ip_network(host, strict=False)
+            except ValueError:
+                _fail("WEBHOOKS']['ALLOWED_PRIVATE_HOSTS'", f"has {host!r}, which is not a network like '10.0.0.0/8'.")
+    timeout = webhooks["TIMEOUT_SECONDS"]
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 60:
+        _fail("WEBHOOKS']['TIMEOUT_SECONDS'", f"must be a number of seconds above 0 and at most 60, got {timeout!r}.")
 
 
 class LivenessSettings:

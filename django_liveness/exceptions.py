@@ -114,3 +114,14 @@ class SubjectHasSessions(ServiceError):
 
 class InvalidSessionState(ServiceError):
     code = "invalid_state"
+
+
+# --- Webhooks ------------------------------------------------------------------------------
+
+
+class WebhookURLRefused(ServiceError):
+    """A webhook URL that may not be called: not HTTPS, or an address inside the network
+    (loopback, private, link-local, metadata) that LIVENESS['WEBHOOKS']['ALLOWED_PRIVATE_HOSTS']
+    does not exempt."""
+
+    code = "webhook_url_refused"

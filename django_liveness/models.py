@@ -365,3 +365,78 @@ class IdempotencyKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "scope", "key"], name="liveness_unique_idempotency_key")
         ]
+
+
+class WebhookEndpoint(models.Model):
+    """A URL outside this process that is told about events, signed (django_liveness.webhooks)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    url = models.URLField(max_length=2000, help_text=_("HTTPS URL the events are POSTed to."))
+    description = models.CharField(max_length=255, blank=True)
+    events = models.JSONField(default=list, help_text=_("Event types this endpoint receives."))
+    is_active = models.BooleanField(default=True)
+    # Signing secrets (whsec_...): shown once when made, never logged or shown again. During a
+    # rotation the previous one still signs until previous_secret_expires_at.
+    secret = models.CharField(max_length=128, editable=False)
+    previous_secret = models.CharField(max_length=128, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Since when every attempt failed (None after a success); disabled once it is too long ago.
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=255, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("webhook endpoint")
+
+    def __str__(self):
+        return self.description or self.url
+
+    def signing_secrets(self, now=None):
+        """The secrets that sign a message now: the current one, and the previous one during a rotation."""
+        now = now or timezone.now()
+        secrets = [self.secret]
+        if self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at:
+            secrets.append(self.previous_secret)
+        return secrets
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: written in the transaction of the change (the outbox), sent after it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    id = models.BigAutoField(primary_key=True)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # The webhook-id header: the same on every attempt, so that a receiver can drop repeats.
+    event_id = models.CharField(max_length=64, db_index=True)
+    event_type = models.CharField(max_length=64)
+    # The body sent (ids, statuses, decisions: never a token, image or face data).
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A sender holds the delivery until then (webhooks.delivery); others skip it.
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_response_body = models.TextField(blank=True, help_text=_("The start of the receiver's answer."))
+    last_error = models.CharField(max_length=255, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], name="liveness_unique_delivery_per_endpoint")]
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id}"

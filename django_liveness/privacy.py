@@ -18,12 +18,21 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import services, signals
+from . import services, signals, webhooks
 from .backends import get_backend
 from .backends.base import LIST_SESSIONS
 from .conf import liveness_settings
 from .exceptions import BackendError, SubjectErased
-from .models import Consent, IdempotencyKey, LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from .models import (
+    Consent,
+    IdempotencyKey,
+    LivenessAttempt,
+    LivenessEvent,
+    LivenessSession,
+    ReferenceImage,
+    Subject,
+    WebhookDelivery,
+)
 from .services.base import delete_files_on_commit, lock_subject, send_on_commit
 
 logger = logging.getLogger("django_liveness")
@@ -140,6 +149,7 @@ def erase_subject(subject, *, actor=None):
             services.log_event(Event.ERASED, subject=subject, actor=actor, data=dict(summary))
         if not already_erased:
             send_on_commit(signals.subject_erased, subject=subject, actor=actor)
+            webhooks.record(webhooks.SUBJECT_ERASED, subject=subject, erased_at=subject.erased_at)
     return summary
 
 
@@ -161,6 +171,7 @@ def purge(*, now=None, dry_run=False):
         "remote_deleted": 0,
         "subjects_erased": 0,
         "idempotency_keys": 0,
+        "webhook_deliveries": 0,
     }
 
     withdrawn = Subject.objects.filter(erased_at__isnull=True, consents__withdrawn_at__isnull=False).exclude(
@@ -185,6 +196,12 @@ def purge(*, now=None, dry_run=False):
     expired_keys = IdempotencyKey.objects.filter(
         created_at__lt=now - timedelta(seconds=liveness_settings.IDEMPOTENCY_KEY_TTL_SECONDS)
     )
+    deliveries_cutoff = _cutoff(now, "WEBHOOK_DELIVERY_DAYS")
+    old_deliveries = (  # a pending one is kept whatever its age: it is still to be sent
+        WebhookDelivery.objects.filter(created_at__lt=deliveries_cutoff).exclude(status=WebhookDelivery.Status.PENDING)
+        if deliveries_cutoff
+        else WebhookDelivery.objects.none()
+    )
 
     if dry_run:
         return {
@@ -194,9 +211,11 @@ def purge(*, now=None, dry_run=False):
             "remote_deleted": leftovers.count(),
             "subjects_erased": withdrawn.count(),
             "idempotency_keys": expired_keys.count(),
+            "webhook_deliveries": old_deliveries.count(),
         }
 
     summary["idempotency_keys"] = expired_keys.delete()[0]
+    summary["webhook_deliveries"] = old_deliveries.delete()[0]
     for subject in list(withdrawn):
         erase_subject(subject)
         summary["subjects_erased"] += 1

@@ -1,6 +1,7 @@
 """Signals sent by the service layer, always after the transaction commits, once per session.
 
-Every signal's sender is the ``LivenessSession`` class; see docs/signals.md for handler
+Every signal's sender is the ``LivenessSession`` class (``WebhookEndpoint`` for
+``webhook_endpoint_disabled``); see docs/signals.md for handler
 signatures. Receivers that raise are logged and do not undo the stored result.
 """
 
@@ -21,3 +22,6 @@ session_reviewed = Signal()
 session_ended = Signal()
 # subject, actor: biometric data of the subject was erased
 subject_erased = Signal()
+# endpoint, reason: a webhook endpoint was disabled (every attempt failed for days, or staff did);
+# sender is the WebhookEndpoint class
+webhook_endpoint_disabled = Signal()

@@ -15,7 +15,7 @@ except ImportError:  # Django 5.2: the backport
     from django_tasks import task, task_backends
     from django_tasks.backends.immediate import ImmediateBackend
 
-from . import privacy, services
+from . import privacy, services, webhooks
 from .conf import liveness_settings
 from .models import LivenessSession
 
@@ -43,6 +43,12 @@ def sync_open_sessions(limit):
 def purge():
     """Apply the retention schedule (``liveness_purge``)."""
     return privacy.purge()
+
+
+@task()
+def send_webhooks(delivery_ids=None):
+    """Send due webhook deliveries (only ``delivery_ids``, when given: those a commit just wrote)."""
+    return webhooks.send_due(ids=delivery_ids)
 
 
 def enqueue_sync(*, limit):

@@ -88,6 +88,8 @@ REST_FRAMEWORK = {
 # Tests use the in-memory backend unless a test points the Azure backend at the emulator.
 LIVENESS = {
     "BACKEND": "django_liveness.backends.locmem.LocMemBackend",
+    # Webhook tests run their receivers on loopback, over plain http (tests/webhook_receiver.py).
+    "WEBHOOKS": {"ALLOW_HTTP": True, "ALLOWED_PRIVATE_HOSTS": ["127.0.0.1"]},
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -141,6 +141,7 @@ def test_purge_applies_retention_and_a_second_run_does_nothing(locmem):
             "remote_deleted": 0,
             "subjects_erased": 0,
             "idempotency_keys": 0,
+            "webhook_deliveries": 0,
         }
     session.refresh_from_db()
     assert session.result_payload is None and session.outcome == "passed"

@@ -58,7 +58,7 @@ def test_liveness_sync_enqueues_one_task_per_batch_for_the_workers(settings):
     sessions = completed_at_the_provider(locmem_backend(), count=5)
     out = StringIO()
     call_command("liveness_sync", "--skip-orphans", stdout=out)
-    assert "Enqueued 3 sync task(s) for the workers." in out.getvalue()
+    assert "Enqueued 3 sync task(s) and the webhook deliveries for the workers." in out.getvalue()
     assert set(LivenessSession.objects.values_list("status", flat=True)) == {"created"}
 
     call_command("db_worker", "--batch", stdout=StringIO(), stderr=StringIO())

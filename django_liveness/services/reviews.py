@@ -4,7 +4,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals
+from .. import signals, webhooks
 from ..exceptions import InvalidSessionState, ServiceError
 from ..models import LivenessEvent, LivenessSession, Subject
 from .base import atomic_with_retry, lock_session, log_event, mark_verified, send_on_commit
@@ -77,10 +77,13 @@ def _review(session, *, reviewer, decision, note):
     send_on_commit(
         signals.session_reviewed, session=locked, subject=subject, reviewer=reviewer, decision=decision, note=note
     )
+    webhooks.record(webhooks.SESSION_REVIEWED, session=locked, decision=decision)
     if verified:
         send_on_commit(signals.liveness_verified, session=locked, subject=subject)
+        webhooks.record(webhooks.LIVENESS_VERIFIED, session=locked)
     elif decision == Review.REJECTED and not was_failed:
         send_on_commit(signals.liveness_failed, session=locked, subject=subject, reason="rejected_by_review")
+        webhooks.record(webhooks.LIVENESS_FAILED, session=locked, reason="rejected_by_review")
     return locked
 
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals
+from .. import signals, webhooks
 from ..backends import get_backend
 from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
 from ..conf import liveness_settings
@@ -138,6 +138,7 @@ def _record_created(session, created, *, started_by):
         data={"kind": locked.kind, "provider_session_id": created.session_id, "operation_mode": locked.operation_mode},
     )
     send_on_commit(signals.session_created, session=locked, subject=locked.subject)
+    webhooks.record(webhooks.SESSION_CREATED, session=locked)
     return locked
 
 
@@ -307,10 +308,13 @@ def _store_result(session, result, now, *, actor):
     )
     subject = session.subject
     send_on_commit(signals.session_completed, session=session, subject=subject, outcome=outcome)
+    webhooks.record(webhooks.SESSION_COMPLETED, session=session)
     if verified:
         send_on_commit(signals.liveness_verified, session=session, subject=subject)
+        webhooks.record(webhooks.LIVENESS_VERIFIED, session=session)
     elif outcome == Outcome.FAILED:
         send_on_commit(signals.liveness_failed, session=session, subject=subject, reason=reason)
+        webhooks.record(webhooks.LIVENESS_FAILED, session=session, reason=reason)
 
 
 def _store_reference_facts(reference, facts):
@@ -344,6 +348,7 @@ def _end_locked(locked, status, code, message, *, actor=None, result=None):
     locked.auth_token = ""
     locked.save()
     send_on_commit(signals.session_ended, session=locked, subject=locked.subject, status=status)
+    webhooks.record(webhooks.SESSION_ENDED, session=locked)
 
 
 def _record_remote_error(session, error, *, operation, actor=None):

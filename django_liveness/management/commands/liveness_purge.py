@@ -18,5 +18,6 @@ class Command(BaseCommand):
             f"{prefix}: {summary['reference_images']} reference image(s), {summary['payloads_redacted']} result "
             f"payload(s) redacted, {summary['sessions_deleted']} session(s) deleted, {summary['remote_deleted']} "
             f"provider session(s) deleted, {summary['subjects_erased']} subject(s) erased, "
+            f"{summary['webhook_deliveries']} old webhook delivery(ies) deleted, "
             f"{summary['idempotency_keys']} expired Idempotency-Key(s) deleted."
         )

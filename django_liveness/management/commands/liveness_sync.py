@@ -1,4 +1,5 @@
-"""``manage.py liveness_sync``: refresh sessions nobody completed and clean up at the provider.
+"""``manage.py liveness_sync``: refresh sessions nobody completed, clean up at the provider, and
+send the webhook deliveries that are due (``liveness_webhooks`` does only that).
 
 Run it from cron every few minutes, on as many machines as you like: each run claims its own
 sessions. With a task backend in ``TASKS`` (not the immediate one) it enqueues the work for the
@@ -7,7 +8,7 @@ workers instead, one task per batch (``--here`` runs it in this process all the 
 
 from django.core.management.base import BaseCommand
 
-from django_liveness import privacy, services, tasks
+from django_liveness import privacy, services, tasks, webhooks
 from django_liveness.exceptions import BackendError
 
 
@@ -22,13 +23,15 @@ class Command(BaseCommand):
     def handle(self, *args, limit, skip_orphans, here, **options):
         if tasks.in_background() and not here:
             count = tasks.enqueue_sync(limit=limit)
-            self.stdout.write(f"Enqueued {count} sync task(s) for the workers.")
+            tasks.send_webhooks.enqueue()
+            self.stdout.write(f"Enqueued {count} sync task(s) and the webhook deliveries for the workers.")
             return
         summary = services.sync_sessions(limit=limit)
         self.stdout.write(
             f"Refreshed {summary['refreshed']} open session(s), {summary['changed']} changed, "
             f"{summary['errors']} provider error(s); {summary['remote_deleted']} provider session(s) deleted."
         )
+        self.stdout.write(webhooks_report(webhooks.send_due()))
         if not skip_orphans:
             try:
                 orphans = privacy.delete_orphan_remote_sessions()
@@ -39,3 +42,10 @@ class Command(BaseCommand):
                 self.stdout.write("The provider cannot list its sessions (Face API v1.2): no orphan sweep.")
             else:
                 self.stdout.write(f"Deleted {orphans} provider session(s) with no local row.")
+
+
+def webhooks_report(summary):
+    return (
+        f"Webhooks: {summary['sent']} delivered, {summary['retrying']} to be tried again, "
+        f"{summary['failed']} given up."
+    )

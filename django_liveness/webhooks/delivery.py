@@ -1,0 +1,353 @@
+"""Sending deliveries: claimed by one sender at a time, POSTed outside any transaction, retried.
+
+A sender claims due deliveries with ``SELECT ... FOR UPDATE SKIP LOCKED`` and a lease in one
+short transaction (as the session sync does), so any number of processes share the work and none
+sends what another holds; a sender that died leaves its claim to expire. The HTTP calls run in a
+few threads with no transaction open; each answer is written in its own short statement.
+
+Retries: timeouts, connection errors, 408, 429 (Retry-After honoured) and 5xx are tried again
+on ``RETRY_SCHEDULE`` (about three days, with jitter); any other answer that is not 2xx (a 4xx, a
+redirect, which is never followed) ends the delivery as failed. An endpoint whose attempts have
+all failed for ``DISABLE_AFTER`` is disabled, and ``webhook_endpoint_disabled`` is sent.
+"""
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import timedelta
+
+import urllib3
+from django.db import connection, connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .. import __version__, signals
+from ..conf import liveness_settings
+from ..exceptions import WebhookURLRefused
+from ..models import WebhookDelivery, WebhookEndpoint
+from . import guard, signing
+
+logger = logging.getLogger("django_liveness")
+Status = WebhookDelivery.Status
+
+# The wait after the 1st, 2nd ... failed attempt (each +-20 % jitter): 12 attempts over about 3.2 days.
+RETRY_SCHEDULE = [
+    timedelta(seconds=5),
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=4),
+    timedelta(hours=8),
+    timedelta(hours=12),
+    timedelta(hours=24),
+    timedelta(hours=24),
+]
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+JITTER = 0.2
+# The longest a Retry-After is obeyed (beyond it the schedule's own wait applies).
+MAX_RETRY_AFTER = timedelta(hours=24)
+# An endpoint is disabled once every attempt for this long has failed.
+DISABLE_AFTER = timedelta(days=3)
+RETRY_STATUSES = frozenset({408, 429})
+# The part of an answer that is read (and the part kept, for the admin): the rest is never read.
+RESPONSE_READ_CAP = 4096
+RESPONSE_KEEP = 1000
+# Claims: deliveries per batch, HTTP calls at once per process, and how long a claim holds (it
+# covers a whole batch at the longest timeout).
+BATCH_SIZE = 20
+CONCURRENCY = 4
+LEASE = timedelta(minutes=5)
+USER_AGENT = f"django-liveness-webhooks/{__version__}"
+
+
+@dataclass
+class Attempt:
+    """What one POST did: the status and the start of the body, or the error that stopped it."""
+
+    status: int | None = None
+    body: str = ""
+    error: str = ""
+    retry_after: float | None = None
+    duration_ms: int = 0
+    refused: bool = False  # the address guard refused to connect
+
+    @property
+    def ok(self):
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retryable(self):
+        if self.refused:
+            return False
+        if self.status is None:  # timeout, connection error, a name that does not resolve
+            return True
+        return self.status in RETRY_STATUSES or self.status >= 500
+
+
+# --- one HTTP call ----------------------------------------------------------------------------
+
+
+def post(url, body, headers, *, timeout):
+    """POST ``body`` to ``url`` at the address the guard checked; never raises, never follows a redirect."""
+    started = time.monotonic()
+    attempt = _post(url, body, headers, timeout)
+    attempt.duration_ms = round((time.monotonic() - started) * 1000)
+    return attempt
+
+
+def _post(url, body, headers, timeout):
+    try:
+        target = guard.resolve(url)
+    except WebhookURLRefused as error:
+        return Attempt(error=error.message[:255], refused=True)
+    except guard.AddressUnresolved as error:
+        return Attempt(error=str(error)[:255])
+    timeouts = urllib3.Timeout(connect=min(timeout, 5), read=timeout)
+    if target.scheme == "https":
+        # Connect to the checked address; the certificate is checked against the URL's host name.
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            timeout=timeouts,
+            retries=False,
+            maxsize=1,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeouts, retries=False, maxsize=1)
+    headers = {
+        **headers,
+        "Host": target.host_header,
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    try:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers=headers,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+        try:
+            text = response.read(RESPONSE_READ_CAP).decode("utf-8", "replace")
+        finally:
+            response.release_conn()
+        return Attempt(
+            status=response.status, body=text[:RESPONSE_KEEP], retry_after=_retry_after(response.headers.get("Retry-After"))
+        )
+    except urllib3.exceptions.HTTPError as error:
+        return Attempt(error=f"{type(error).__name__}: {_reason(error)}"[:255])
+    finally:
+        pool.close()
+
+
+def _reason(error):
+    # urllib3 wraps the cause; its message can name the address, which is fine (never a secret).
+    return str(getattr(error, "reason", None) or error)[:200]
+
+
+def _retry_after(value):
+    """Seconds from a Retry-After header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds()) if when.tzinfo else None
+
+
+# --- the wait before the next attempt -----------------------------------------------------------
+
+
+def next_wait(attempts, retry_after=None):
+    """The wait after ``attempts`` failed attempts (None: no attempt left)."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    base = RETRY_SCHEDULE[attempts - 1]
+    wait = base * random.uniform(1 - JITTER, 1 + JITTER)
+    if retry_after is not None:
+        wait = max(wait, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
+    return wait
+
+
+# --- claims and sending -------------------------------------------------------------------------
+
+
+def claim(*, limit, ids=None, exclude=()):
+    """Claim up to ``limit`` due deliveries of active endpoints that no other sender holds; return them."""
+    now = timezone.now()
+    due = WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True)
+    due = due.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)).exclude(pk__in=exclude)
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    due = due.order_by("next_attempt_at", "id")
+    if connection.features.has_select_for_update_skip_locked:
+        of = ("self",) if connection.features.has_select_for_update_of else ()
+        due = due.select_for_update(skip_locked=True, of=of)
+    with transaction.atomic():
+        claimed = list(due.values_list("pk", flat=True)[:limit])
+        if claimed:
+            WebhookDelivery.objects.filter(pk__in=claimed).update(lease_until=now + LEASE)
+    if not claimed:
+        return []
+    return list(WebhookDelivery.objects.filter(pk__in=claimed).select_related("endpoint").order_by("next_attempt_at", "id"))
+
+
+def send_due(*, limit=1000, ids=None):
+    """Send up to ``limit`` due deliveries (only ``ids``, when given); return a summary dict.
+
+    Used after a commit (for the deliveries it wrote), by the ``send_webhooks`` task and by
+    ``manage.py liveness_sync`` / ``liveness_webhooks``.
+    """
+    summary = {"sent": 0, "retrying": 0, "failed": 0}
+    seen = []
+    timeout = liveness_settings.WEBHOOKS["TIMEOUT_SECONDS"]
+    with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="liveness-webhooks") as pool:
+        while len(seen) < limit:
+            batch = claim(limit=min(BATCH_SIZE, limit - len(seen)), ids=ids, exclude=seen)
+            if not batch:
+                break
+            seen += [delivery.pk for delivery in batch]
+            calls = {
+                pool.submit(post, delivery.endpoint.url, *request_of(delivery), timeout=timeout): delivery for delivery in batch
+            }
+            for future in as_completed(calls):
+                summary[record_attempt(calls[future], future.result())] += 1
+    return summary
+
+
+def request_of(delivery, *, now=None):
+    """The body and the signed headers of ``delivery``, signed now with the endpoint's secrets."""
+    body = signing.encode_body(delivery.payload)
+    return body, signing.signed_headers(delivery.event_id, body, delivery.endpoint.signing_secrets(now), now=now)
+
+
+def record_attempt(delivery, attempt):
+    """Write what ``attempt`` did to ``delivery`` (and its endpoint's health); return "sent",
+    "retrying" or "failed"."""
+    now = timezone.now()
+    attempts = delivery.attempts + 1
+    fields = {
+        "attempts": F("attempts") + 1,
+        "last_attempt_at": now,
+        "last_response_status": attempt.status,
+        "last_response_body": attempt.body,
+        "last_error": attempt.error,
+        "last_duration_ms": attempt.duration_ms,
+        "lease_until": None,
+    }
+    if attempt.ok:
+        outcome, fields["status"], fields["delivered_at"] = "sent", Status.SUCCEEDED, now
+    else:
+        wait = next_wait(attempts, attempt.retry_after) if attempt.retryable else None
+        if wait is None:
+            outcome, fields["status"] = "failed", Status.FAILED
+        else:
+            outcome, fields["next_attempt_at"] = "retrying", now + wait
+    # Only while the claim is ours: a replay meanwhile (which drops the claim) starts over untouched.
+    WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING, lease_until=delivery.lease_until).update(**fields)
+    _record_health(delivery.endpoint, ok=attempt.ok, now=now)
+    if not attempt.ok:
+        logger.info(
+            "Webhook delivery %s (%s) to endpoint %s: %s, %s.",
+            delivery.event_id,
+            delivery.event_type,
+            delivery.endpoint_id,
+            attempt.status or attempt.error,
+            outcome,
+        )
+    return outcome
+
+
+def _record_health(endpoint, *, ok, now):
+    endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
+    if ok:
+        if endpoint.failing_since is not None:
+            endpoints.update(failing_since=None)
+            endpoint.failing_since = None
+        return
+    if endpoint.failing_since is None:
+        endpoints.filter(failing_since__isnull=True).update(failing_since=now)
+        return
+    reason = f"Every delivery attempt failed since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC."
+    disabled = endpoints.filter(is_active=True, failing_since__lte=now - DISABLE_AFTER).update(
+        is_active=False, disabled_at=now, disabled_reason=reason
+    )
+    if disabled:
+        from .outbox import forget_subscriptions
+
+        forget_subscriptions()
+        endpoint.refresh_from_db()
+        logger.warning("Webhook endpoint %s disabled: %s", endpoint.pk, reason)
+        signals.webhook_endpoint_disabled.send_robust(sender=WebhookEndpoint, endpoint=endpoint, reason=reason)
+
+
+# --- after the commit: sending without holding the request --------------------------------------
+
+_threads = set()
+_threads_lock = threading.Lock()
+
+
+def send_after_commit(ids):
+    """Send the deliveries ``ids`` just committed: as a task when ``TASKS`` has workers, else in
+    a thread of this process, so that a slow receiver holds neither a transaction nor the request.
+    Whatever this does not send (the process died), ``liveness_sync`` sends once it is due."""
+    from .. import tasks  # tasks imports the services, which import this package
+
+    if tasks.in_background():
+        tasks.send_webhooks.enqueue(list(ids))
+        return
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        # An in-memory SQLite database (test runs) fails a second writer at once instead of
+        # making it wait: send here, after the commit all the same.
+        _send_in_thread(list(ids), close=False)
+        return
+    # Not a daemon: a process that exits (a management command, a worker restarting) finishes the
+    # attempt first, which the timeouts keep short.
+    thread = threading.Thread(target=_send_in_thread, args=(list(ids),), name="liveness-webhooks-after-commit")
+    with _threads_lock:
+        _threads.add(thread)
+    thread.start()
+
+
+def _send_in_thread(ids, close=True):
+    try:
+        send_due(ids=ids)
+    except Exception:
+        logger.exception("Sending webhook deliveries after the commit failed; liveness_sync sends them later.")
+    finally:
+        if close:
+            connections.close_all()  # this thread's connections only
+        with _threads_lock:
+            _threads.discard(threading.current_thread())
+
+
+def wait_for_deliveries(timeout=10):
+    """Wait until the deliveries sent after commits in this process's threads are done (for tests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _threads_lock:
+            threads = list(_threads)
+        if not threads:
+            return True
+        for thread in threads:
+            thread.join(max(0, deadline - time.monotonic()))
+        if time.monotonic() >= deadline:
+            with _threads_lock:
+                return not _threads
