@@ -37,6 +37,11 @@ def reference_image_path(instance, filename):
     return f"liveness/reference-images/{uuid.uuid4().hex}{suffix}"
 
 
+def session_image_path(instance, filename):
+    suffix = PurePath(filename).suffix.lower()
+    return f"liveness/session-images/{uuid.uuid4().hex}{suffix}"
+
+
 def _new_external_id():
     return uuid.uuid4().hex
 
@@ -64,6 +69,12 @@ class Subject(models.Model):
     )
     erased_at = models.DateTimeField(
         null=True, blank=True, help_text=_("Biometric data erased; no new sessions are allowed.")
+    )
+    # Sent as every session's deviceCorrelationId, so that the Face service sees one device, not a
+    # new one per session (its abuse detection works per device). Made at the first session.
+    device_correlation_id = models.CharField(max_length=64, blank=True, editable=False)
+    locked_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=_("Too many failed checks: no new sessions until then.")
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -232,6 +243,12 @@ class LivenessSession(models.Model):
     # The hosted capture page (api/capture.py): where it sends the person back, and when its one-time
     # link was opened (a second opening is refused).
     return_url = models.URLField(max_length=2000, blank=True, editable=False)
+    # The capture the provider kept (review evidence): its id there, and the copy stored here with
+    # the reference images' rules. An id without a file is fetched again by the sync.
+    session_image_id = models.CharField(max_length=128, blank=True, editable=False)
+    session_image = models.FileField(
+        storage=reference_image_storage, upload_to=session_image_path, blank=True, editable=False
+    )
     capture_link_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -320,6 +337,13 @@ class LivenessEvent(models.Model):
         PURGED = "purged", _("retention purge")
         CLIENT_EVENT = "client_event", _("reported by the frontend")
         CAPTURE_LINK_OPENED = "capture_link_opened", _("capture link opened")
+        SESSION_IMAGE_STORED = "session_image_stored", _("session image stored")
+        SESSION_IMAGE_VIEWED = "session_image_viewed", _("session image viewed")
+        DEVICE_ID_RESET = "device_id_reset", _("device correlation id reset")
+        SUBJECT_LOCKED = "subject_locked", _("subject locked")
+        LOCK_LIFTED = "lock_lifted", _("lock lifted")
+        LOW_QUALITY_REFERENCE = "low_quality_reference", _("low-quality reference image")
+        DUPLICATE_REFERENCE = "duplicate_reference", _("reference photo also on another subject")
 
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
