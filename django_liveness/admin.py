@@ -171,6 +171,21 @@ class ReviewQueueFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DuplicatePhotoFilter(admin.SimpleListFilter):
+    """Reference images whose photo (SHA-256) is also another subject's: one face enrolled as many people?"""
+
+    title = _("same photo on another subject")
+    parameter_name = "duplicate"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Same photo on another subject"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return services.with_duplicate_flags(queryset).filter(is_duplicate=True)
+        return queryset
+
+
 class SubjectFilter(admin.SimpleListFilter):
     """``?subject=<uuid>`` from a subject's page; not a list of every subject."""
 
@@ -697,7 +712,7 @@ class SubjectAdmin(LivenessMedia, ConfirmActionMixin, admin.ModelAdmin):
 @admin.register(ReferenceImage)
 class ReferenceImageAdmin(LivenessMedia, admin.ModelAdmin):
     list_display = ["id", "subject", "content_type", "width", "height", "is_active", "quality_for_recognition", "created_at"]
-    list_filter = ["is_active", "content_type", "quality_for_recognition"]
+    list_filter = ["is_active", "content_type", "quality_for_recognition", DuplicatePhotoFilter]
     list_select_related = ["subject"]
     search_fields = ["subject__external_id", "sha256"]
     fields = ["preview", "subject", "content_type", "size", "width", "height", "sha256", "is_active", "face_rectangle", "quality_for_recognition", "created_at"]

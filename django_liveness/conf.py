@@ -22,6 +22,11 @@ DEFAULTS = {
     "OPTIONS": {},
     # matchConfidence a liveness-with-verify session needs to count as the same person.
     "VERIFY_CONFIDENCE_THRESHOLD": 0.6,
+    # Half-width of a grey zone around that threshold: a matchConfidence inside it goes to review
+    # instead of passing or failing by a hair (0 turns it off).
+    "VERIFY_REVIEW_BAND": 0.05,
+    # Refuse verify sessions with a reference image the service rated "low" for recognition.
+    "REQUIRE_REFERENCE_QUALITY": False,
     # Lifetime of the session auth token handed to the frontend (Face API allows 60..86400).
     "AUTH_TOKEN_TTL_SECONDS": 600,
     "OPERATION_MODE": "Passive",
@@ -133,12 +138,15 @@ def validate(user_settings):
     threshold = merged["VERIFY_CONFIDENCE_THRESHOLD"]
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
         _fail("VERIFY_CONFIDENCE_THRESHOLD", f"must be a number between 0 and 1, got {threshold!r}.")
+    band = merged["VERIFY_REVIEW_BAND"]
+    if isinstance(band, bool) or not isinstance(band, (int, float)) or not 0 <= band <= 0.5:
+        _fail("VERIFY_REVIEW_BAND", f"must be a number from 0 to 0.5, got {band!r}.")
     ttl = merged["AUTH_TOKEN_TTL_SECONDS"]
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= 86400:
         _fail("AUTH_TOKEN_TTL_SECONDS", f"must be an integer from 60 to 86400 (Face API limits), got {ttl!r}.")
     if merged["OPERATION_MODE"] not in OPERATION_MODES:
         _fail("OPERATION_MODE", f"must be one of {', '.join(OPERATION_MODES)}, got {merged['OPERATION_MODE']!r}.")
-    for key in ("DELETE_REMOTE_SESSION_ON_RESULT", "REQUIRE_CONSENT", "COMPLETE_IN_BACKGROUND"):
+    for key in ("DELETE_REMOTE_SESSION_ON_RESULT", "REQUIRE_CONSENT", "COMPLETE_IN_BACKGROUND", "REQUIRE_REFERENCE_QUALITY"):
         if not isinstance(merged[key], bool):
             _fail(key, f"must be True or False, got {merged[key]!r}.")
     storage = merged["REFERENCE_IMAGE_STORAGE"]

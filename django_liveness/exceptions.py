@@ -92,6 +92,12 @@ class NoReferenceImage(ServiceError):
     code = "no_reference_image"
 
 
+class ReferenceQualityLow(ServiceError):
+    """REQUIRE_REFERENCE_QUALITY: the service rated the reference image "low" for recognition."""
+
+    code = "reference_quality_low"
+
+
 class ConsentRequired(ServiceError):
     code = "consent_required"
 

@@ -130,7 +130,7 @@ class ReferenceImage(models.Model):
     size = models.PositiveIntegerField(help_text=_("Bytes."))
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
+    sha256 = models.CharField(max_length=64, db_index=True)  # finds the same photo on another subject
     is_active = models.BooleanField(default=True)
     face_rectangle = models.JSONField(null=True, blank=True)
     quality_for_recognition = models.CharField(max_length=8, choices=Quality.choices, blank=True)

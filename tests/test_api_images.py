@@ -16,7 +16,8 @@ def test_upload_stores_the_image_and_never_returns_a_url(owner, subject):
     response = upload(client_for(owner), subject)
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "content_type", "size", "width", "height", "sha256", "is_active", "quality_for_recognition", "created_at"}
+    assert set(body) == {"id", "content_type", "size", "width", "height", "sha256", "is_active", "quality_for_recognition", "warnings", "created_at"}
+    assert body["warnings"] == []
     assert (body["content_type"], body["width"], body["height"], body["is_active"]) == ("image/jpeg", 480, 640, True)
     listed = client_for(owner).get(f"{API}/subjects/{subject.pk}/reference-images/").json()
     assert [item["id"] for item in listed["results"]] == [body["id"]]

@@ -180,7 +180,7 @@ def test_passed_verify_session_is_completed_once_and_fires_verified(verify_sessi
     [
         ({"decision": "spoofface"}, "failed", "spoof"),
         ({"same_person": False}, "failed", "not_identical"),
-        ({"match_confidence": 0.55}, "failed", "low_confidence"),  # identical for the service, not for us
+        ({"match_confidence": 0.5}, "failed", "low_confidence"),  # identical for the service, not for us
     ],
 )
 def test_failed_verify_session_fires_liveness_failed_with_the_reason(verify_session, locmem, oncommit, choice, outcome, reason):

@@ -70,7 +70,17 @@ class OwnSubjectSerializer(SubjectSerializer):
         read_only_fields = ["id", "external_id", "user", "verified_at", "created_at"]
 
 
+REFERENCE_WARNINGS = {
+    "low_quality": "The service rated the photo low for face recognition (known once a verify session used it).",
+    "duplicate_photo": "The same photo (SHA-256) is a reference image of another subject.",
+}
+
+
 class ReferenceImageSerializer(ModelSerializer):
+    warnings = serializers.SerializerMethodField(
+        help_text="Why a reviewer may want to look at this photo: `low_quality`, `duplicate_photo`."
+    )
+
     class Meta:
         model = ReferenceImage
         fields = [
@@ -82,10 +92,20 @@ class ReferenceImageSerializer(ModelSerializer):
             "sha256",
             "is_active",
             "quality_for_recognition",
+            "warnings",
             "created_at",
         ]
         read_only_fields = fields
         extra_kwargs = {"quality_for_recognition": BLANK_CHOICE}
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=list(REFERENCE_WARNINGS))))
+    def get_warnings(self, image):
+        warnings = []
+        if image.quality_for_recognition == ReferenceImage.Quality.LOW:
+            warnings.append("low_quality")
+        if getattr(image, "is_duplicate", False):
+            warnings.append("duplicate_photo")
+        return warnings
 
 
 class ReferenceImageUploadSerializer(serializers.Serializer):

@@ -298,7 +298,8 @@ class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
         return self._subject
 
     def get_queryset(self):
-        return permissions.visible_images(self.request.user, self.get_subject()).order_by("-created_at")
+        images = permissions.visible_images(self.request.user, self.get_subject()).order_by("-created_at")
+        return services.with_duplicate_flags(images)
 
     def get_object(self):
         image = permissions.get_or_404(self.get_queryset(), self.kwargs["pk"], "reference image")
@@ -321,7 +322,7 @@ class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
 
         def replay(pk):
             # The key is the caller's own: answer as the first time, whatever "view" permissions they hold.
-            image = permissions.get_or_404(subject.reference_images.all(), pk, "reference image")
+            image = permissions.get_or_404(services.with_duplicate_flags(subject.reference_images.all()), pk, "reference image")
             return Response(ReferenceImageSerializer(image).data)
 
         return idempotent(f"upload:{subject.pk}", store, request, replay)

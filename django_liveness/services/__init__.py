@@ -35,6 +35,7 @@ from .subjects import (
     find_or_create_subject,
     record_image_view,
     update_subject,
+    with_duplicate_flags,
 )
 
 __all__ = [
@@ -65,4 +66,5 @@ __all__ = [
     "start_session",
     "sync_sessions",
     "update_subject",
+    "with_duplicate_flags",
 ]

@@ -20,7 +20,7 @@ from .. import signals, webhooks
 from ..backends import get_backend
 from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
 from ..conf import liveness_settings
-from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, SessionNotFound
+from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, ReferenceQualityLow, SessionNotFound
 from ..images import read_image_bytes
 from ..models import LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
 from .base import (
@@ -53,9 +53,12 @@ def compute_outcome(decision, *, verify, is_identical=None, match_confidence=Non
         return Outcome.NEEDS_REVIEW, "uncertain"
     if not verify:
         return Outcome.PASSED, ""
+    threshold, band = liveness_settings.VERIFY_CONFIDENCE_THRESHOLD, liveness_settings.VERIFY_REVIEW_BAND
+    if match_confidence is not None and abs(match_confidence - threshold) < band:
+        return Outcome.NEEDS_REVIEW, "borderline"  # too close to call either way: a person decides
     if not is_identical:
         return Outcome.FAILED, "not_identical"
-    if match_confidence is None or match_confidence < liveness_settings.VERIFY_CONFIDENCE_THRESHOLD:
+    if match_confidence is None or match_confidence < threshold:
         return Outcome.FAILED, "low_confidence"
     return Outcome.PASSED, ""
 
@@ -94,6 +97,12 @@ def start_session(subject, *, verify, operation_mode=None, device_correlation_id
         _fail(session, error, operation="create")
         raise
     session = _record_created(session, created, started_by=started_by)
+    if session.reference_image_id and not session.is_final:
+        try:
+            check_reference_quality(session.reference_image)  # the service rates it when it first sees it
+        except ReferenceQualityLow:
+            cancel_session(session)
+            raise
     if session.is_final:
         delete_remote_session(session)
         check_subject_may_proceed(Subject.objects.get(pk=session.subject_id))  # raises the reason, if it is the subject's
@@ -112,6 +121,7 @@ def _new_session(subject, *, verify, **fields):
             raise NoReferenceImage(
                 _("The subject has no active reference image; upload one before a liveness-with-verify session.")
             )
+        check_reference_quality(reference)
     kind = LivenessSession.Kind.LIVENESS_WITH_VERIFY if verify else LivenessSession.Kind.LIVENESS
     return LivenessSession.objects.create(subject=locked, kind=kind, reference_image=reference, **fields)
 
@@ -318,14 +328,25 @@ def _store_result(session, result, now, *, actor):
 
 
 def _store_reference_facts(reference, facts):
-    """Keep what the provider found in the reference image; no write when nothing changed."""
+    """Keep what the provider found in the reference image; no write when nothing changed. A first
+    "low" rating is an event: the admin and the API flag the image."""
     if facts is None or not facts.face_rectangle:
         return
     quality = facts.quality_for_recognition or ""
     if (reference.face_rectangle, reference.quality_for_recognition) == (facts.face_rectangle, quality):
         return
+    if quality == ReferenceImage.Quality.LOW and reference.quality_for_recognition != quality:
+        log_event(Event.LOW_QUALITY_REFERENCE, subject=reference.subject, data={"reference_image": str(reference.pk)})
     ReferenceImage.objects.filter(pk=reference.pk).update(face_rectangle=facts.face_rectangle, quality_for_recognition=quality)
     reference.face_rectangle, reference.quality_for_recognition = facts.face_rectangle, quality
+
+
+def check_reference_quality(reference):
+    """Raise ReferenceQualityLow for a reference rated "low", when REQUIRE_REFERENCE_QUALITY is on."""
+    if liveness_settings.REQUIRE_REFERENCE_QUALITY and reference.quality_for_recognition == ReferenceImage.Quality.LOW:
+        raise ReferenceQualityLow(
+            _("The reference image is of low quality for face recognition; upload a sharper, well-lit photo.")
+        )
 
 
 @atomic_with_retry

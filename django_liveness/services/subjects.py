@@ -5,6 +5,7 @@ import logging
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from ..exceptions import StorageUnavailable, SubjectConflict, SubjectHasSessions
@@ -157,12 +158,38 @@ def add_reference_image(subject, source, *, actor=None):
                 actor=actor,
                 data={"reference_image": str(image.pk), "sha256": image.sha256, "size": image.size},
             )
+            _flag_duplicate_photo(image, actor=actor)
     except Exception:
         # The database write failed after the file was stored: leave no orphan file behind.
         if image.file.name:
             image.file.storage.delete(image.file.name)
         raise
     return image
+
+
+def with_duplicate_flags(images):
+    """``images`` annotated with ``is_duplicate``: the same photo (SHA-256) is on another subject."""
+    others = ReferenceImage.objects.filter(sha256=OuterRef("sha256")).exclude(subject_id=OuterRef("subject_id"))
+    return images.annotate(is_duplicate=Exists(others))
+
+
+def _flag_duplicate_photo(image, *, actor=None):
+    """The same photo on two subjects is the cheapest way to enrol one face as many people: record
+    it on the new image's subject (the admin filters on it) for a person to look at."""
+    others = list(
+        ReferenceImage.objects.filter(sha256=image.sha256)
+        .exclude(subject_id=image.subject_id)
+        .values_list("subject_id", flat=True)
+        .distinct()[:10]
+    )
+    image.is_duplicate = bool(others)
+    if others:
+        log_event(
+            Event.DUPLICATE_REFERENCE,
+            subject=image.subject,
+            actor=actor,
+            data={"reference_image": str(image.pk), "other_subjects": [str(pk) for pk in others]},
+        )
 
 
 def _store_file(image, validated):
