@@ -295,3 +295,14 @@ def test_lockout_none_disables_it(owner, subject, settings):
 def test_a_wrong_lockout_setting_is_refused(lockout):
     with pytest.raises(LivenessConfigurationError, match="LOCKOUT"):
         validate({"LOCKOUT": lockout})
+
+
+def test_a_refused_start_uses_up_no_rate_limit_quota(owner, subject, settings):
+    settings.LIVENESS = {**settings.LIVENESS, "THROTTLE_RATES": {"session_create_subject": "1/hour"}}
+    client = client_for(owner)
+    subject.locked_until = timezone.now() + timedelta(minutes=5)
+    subject.save(update_fields=["locked_until"])
+    assert [start(client, subject, verify=False).json()["code"] for _ in range(3)] == ["subject_locked"] * 3
+    services.lift_lock(subject)
+    assert start(client, subject, verify=False).status_code == 201
+    assert start(client, subject, verify=False).json()["code"] == "throttled"  # the one start was counted
