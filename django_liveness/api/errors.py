@@ -3,7 +3,8 @@
     {"detail": "<what was wrong>", "code": "<stable code>", "fields": {"<field>": ["..."]}}
 
 ``fields`` is present for validation errors only. Provider throttling and outages are 503 with
-Retry-After, a subject locked after too many failed checks 429 with Retry-After; the views handle errors themselves, whatever the host's EXCEPTION_HANDLER is.
+Retry-After, a subject locked after too many failed checks 429 with Retry-After; the views handle
+errors themselves, whatever the host's EXCEPTION_HANDLER is.
 """
 
 import logging
