@@ -56,7 +56,6 @@ def test_new_session_is_not_started_and_reports_service_dates(emulator):
         ({**PARAMS, "livenessOperationMode": "Active"}, "livenessOperationMode"),
         ({**PARAMS, "authTokenTimeToLiveInSeconds": 59}, "authTokenTimeToLiveInSeconds"),
         ({**PARAMS, "deviceCorrelationId": None}, "deviceCorrelationId is required"),
-        ({**PARAMS, "deviceCorrelationIdSetInClient": True}, "deviceCorrelationId must be null"),
         ({**PARAMS, "livenessSingleModalModel": "v9"}, "livenessSingleModalModel"),
         ({**PARAMS, "verifyConfidenceThreshold": 0.5}, "only valid for liveness with verify"),
     ],

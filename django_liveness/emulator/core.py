@@ -98,8 +98,6 @@ class CreateParams:
         correlation = self.device_correlation_id
         if correlation is not None and (not isinstance(correlation, str) or len(correlation) > 64):
             raise bad_argument("deviceCorrelationId must be a string of at most 64 characters.")
-        if self.device_correlation_id_set_in_client and correlation is not None:
-            raise bad_argument("deviceCorrelationId must be null when deviceCorrelationIdSetInClient is true.")
         if not self.device_correlation_id_set_in_client and not correlation:
             raise bad_argument("deviceCorrelationId is required when deviceCorrelationIdSetInClient is false.")
         threshold = self.verify_confidence_threshold
