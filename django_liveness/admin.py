@@ -203,6 +203,21 @@ class SubjectFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LockedFilter(admin.SimpleListFilter):
+    """Subjects locked out of new sessions now (LIVENESS['LOCKOUT'])."""
+
+    title = _("lock")
+    parameter_name = "locked"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Locked"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(locked_until__gt=timezone.now())
+        return queryset
+
+
 def _is_uuid(value):
     import uuid
 
@@ -626,14 +641,19 @@ class ConsentInline(admin.StackedInline):
 @admin.register(Subject)
 class SubjectAdmin(LivenessMedia, ConfirmActionMixin, admin.ModelAdmin):
     list_display = ["external_id", "display_name", "user", "verified_at", "erased_at", "created_at"]
-    list_filter = ["verified_at", "erased_at", "created_at"]
+    list_filter = [LockedFilter, "verified_at", "erased_at", "created_at"]
     search_fields = ["external_id", "display_name", "user__username", "user__email"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
-    readonly_fields = ["id", "verified_at", "erased_at", "not_erased", "created_at", "updated_at", "recent_sessions"]
-    fields = ["id", "external_id", "display_name", "user", "verified_at", "erased_at", "created_at", "updated_at", "recent_sessions"]
+    readonly_fields = [
+        "id", "verified_at", "erased_at", "not_erased", "lock", "device_correlation_id", "created_at", "updated_at", "recent_sessions"
+    ]
+    fields = [
+        "id", "external_id", "display_name", "user", "verified_at", "erased_at", "lock", "device_correlation_id", "created_at",
+        "updated_at", "recent_sessions",
+    ]
     inlines = [ReferenceImageInline, ConsentInline]
-    actions = ["erase_biometric_data"]
+    actions = ["erase_biometric_data", "lift_lock", "reset_device_correlation_id"]
     RECENT = 20
 
     def get_fields(self, request, obj=None):
@@ -644,6 +664,14 @@ class SubjectAdmin(LivenessMedia, ConfirmActionMixin, admin.ModelAdmin):
     @admin.display(description=_("erased at"))
     def not_erased(self, subject):
         return _("Not erased")
+
+    @admin.display(description=_("lock"))
+    def lock(self, subject):
+        if services.is_locked(subject):
+            return gettext("Locked until %(locked_until)s: too many failed checks.") % {
+                "locked_until": formats.localize(timezone.localtime(subject.locked_until))
+            }
+        return gettext("Not locked")
 
     @admin.display(description=_("sessions"))
     def recent_sessions(self, subject):
@@ -706,6 +734,56 @@ class SubjectAdmin(LivenessMedia, ConfirmActionMixin, admin.ModelAdmin):
             privacy.erase_subject(subject, actor=request.user)
         erased = queryset.count()
         self.message_user(request, ngettext("%(count)d subject erased.", "%(count)d subjects erased.", erased) % {"count": erased}, messages.SUCCESS)
+        return None
+
+
+    @admin.action(description=_("Lift the lock after failed checks"), permissions=["change"])
+    def lift_lock(self, request, queryset):
+        page = self.confirmation(
+            request,
+            queryset,
+            action="lift_lock",
+            title=_("Lift the lock?"),
+            question=_(
+                "These subjects may start sessions again at once. The failed checks before now no longer count "
+                "towards a new lock."
+            ),
+            objects=queryset,
+        )
+        if page is not None:
+            return page
+        lifted = sum(services.lift_lock(subject, actor=request.user) for subject in queryset)
+        self.message_user(
+            request,
+            ngettext("%(count)d lock lifted.", "%(count)d locks lifted.", lifted) % {"count": lifted},
+            messages.SUCCESS,
+        )
+        return None
+
+    @admin.action(description=_("Reset the device correlation id"), permissions=["change"])
+    def reset_device_correlation_id(self, request, queryset):
+        page = self.confirmation(
+            request,
+            queryset,
+            action="reset_device_correlation_id",
+            title=_("Reset the device correlation id?"),
+            question=_(
+                "The next session of these subjects sends the Face service a new device id: the attempts counted "
+                "against the old one (its abuse detection works per device) no longer apply. Do it when the person "
+                "changed devices."
+            ),
+            objects=queryset,
+        )
+        if page is not None:
+            return page
+        for subject in queryset:
+            services.reset_device_correlation_id(subject, actor=request.user)
+        reset = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)d device id reset.", "%(count)d device ids reset.", reset) % {"count": reset},
+            messages.SUCCESS,
+        )
         return None
 
 

@@ -79,13 +79,20 @@ DEFAULTS = {
         "ALLOWED_PRIVATE_HOSTS": [],
         "TIMEOUT_SECONDS": 10,
     },
+    # Lock a subject out of new sessions after FAILURES failed checks (spoof, different person) within
+    # WINDOW_SECONDS, for LOCK_SECONDS (docs/settings.md); None disables the lockout.
+    "LOCKOUT": {
+        "FAILURES": 5,
+        "WINDOW_SECONDS": 900,
+        "LOCK_SECONDS": 3600,
+    },
     # How long an Idempotency-Key is remembered.
     "IDEMPOTENCY_KEY_TTL_SECONDS": 24 * 3600,
     # Subscription key the mounted emulator accepts (test mode only; never a real Azure key).
     "EMULATOR_KEY": "emulator-key",
 }
 
-DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC", "CAPTURE", "WEBHOOKS")
+DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC", "CAPTURE", "WEBHOOKS", "LOCKOUT")
 
 
 def _is_drf_rate(rate):
@@ -122,6 +129,9 @@ def validate(user_settings):
     merged = {}
     for key, default in DEFAULTS.items():
         value = user_settings.get(key, default)
+        if key == "LOCKOUT" and value is None:
+            merged[key] = None
+            continue
         if key in DICT_SETTINGS and key != "OPTIONS":
             if not isinstance(value, dict):
                 _fail(key, f"must be a dict, got {value!r}.")
@@ -161,6 +171,9 @@ def validate(user_settings):
     for scope, rate in merged["THROTTLE_RATES"].items():
         if rate is not None and not _is_drf_rate(rate):
             _fail(f"THROTTLE_RATES'][{scope!r}", f"must be a DRF rate like '10/hour' or None, got {rate!r}.")
+    for sub_key, number in (merged["LOCKOUT"] or {}).items():
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            _fail(f"LOCKOUT'][{sub_key!r}", f"must be a whole number of at least 1, got {number!r}.")
     _validate_capture(merged["CAPTURE"])
     _validate_webhooks(merged["WEBHOOKS"])
     if not isinstance(merged["EMULATOR_KEY"], str) or not merged["EMULATOR_KEY"]:

@@ -106,6 +106,18 @@ class SubjectErased(ServiceError):
     code = "subject_erased"
 
 
+class SubjectLocked(ServiceError):
+    """Too many failed checks in LIVENESS['LOCKOUT']'s window: no new sessions until ``locked_until``.
+    ``retry_after`` is the seconds left, for the API's Retry-After."""
+
+    code = "subject_locked"
+
+    def __init__(self, message="", *, locked_until, retry_after):
+        super().__init__(message)
+        self.locked_until = locked_until
+        self.retry_after = retry_after
+
+
 class SubjectConflict(ServiceError):
     """The external_id and the user asked for belong to two different subjects."""
 

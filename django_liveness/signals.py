@@ -22,6 +22,9 @@ session_reviewed = Signal()
 session_ended = Signal()
 # subject, actor: biometric data of the subject was erased
 subject_erased = Signal()
+# subject, locked_until, failures: the subject failed too many checks (LIVENESS['LOCKOUT']) and gets
+# no new sessions until locked_until; sent once per lock
+subject_locked = Signal()
 # endpoint, reason: a webhook endpoint was disabled (every attempt failed for days, or staff did);
 # sender is the WebhookEndpoint class
 webhook_endpoint_disabled = Signal()

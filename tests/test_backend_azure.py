@@ -12,7 +12,7 @@ from django_liveness.backends.azure import AzureFaceBackend
 from django_liveness.backends.base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, ProviderStatus
 from django_liveness.checks import check_liveness_settings
 from django_liveness.emulator.client import FrontendCallFailed
-from django_liveness.emulator.core import LIVENESS
+from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY
 from django_liveness.emulator.views import api_for
 from django_liveness.exceptions import (
     BackendError,
@@ -345,3 +345,16 @@ def test_an_unreachable_endpoint_is_named_in_the_error(api_version, caplog):
         backend.create_session(**CREATE)
     assert endpoint in unavailable.value.message and "emulator-key" not in unavailable.value.message
     backend.close()
+
+
+@both_versions
+@pytest.mark.parametrize("verify", [False, True])
+def test_device_id_set_in_client_reaches_the_service_as_the_flag_and_no_id(azure_backend, emulator_server, verify):
+    create = {**CREATE, "device_correlation_id": None}
+    if verify:
+        created = azure_backend.create_verify_session(reference_image=_sample(), **create)
+    else:
+        created = azure_backend.create_session(**create)
+    kind = LIVENESS_WITH_VERIFY if verify else LIVENESS
+    params = emulator_server.state.emulator.get_session(kind, created.session_id).params
+    assert (params.device_correlation_id_set_in_client, params.device_correlation_id) == (True, None)

@@ -58,7 +58,8 @@ def delivered_types(receiver):
     return sorted(event["type"] for event in receiver.delivered())
 
 
-def test_every_event_type_reaches_the_receiver_signed_and_matching_its_schema(receiver):
+def test_every_event_type_reaches_the_receiver_signed_and_matching_its_schema(receiver, settings):
+    settings.LIVENESS = {**settings.LIVENESS, "LOCKOUT": {"FAILURES": 1, "WINDOW_SECONDS": 900, "LOCK_SECONDS": 3600}}
     subscribe(receiver)
     locmem = locmem_backend()
     staff = UserFactory()
@@ -70,8 +71,9 @@ def test_every_event_type_reaches_the_receiver_signed_and_matching_its_schema(re
     services.refresh_session(verified)  # session.completed, liveness.verified
     spoof = services.start_session(subject, verify=False)
     locmem.complete(spoof, decision="spoofface")
-    services.refresh_session(spoof)  # session.completed, liveness.failed
+    services.refresh_session(spoof)  # session.completed, liveness.failed, subject.locked
     services.review_session(spoof, reviewer=staff, decision="approved", note="It is really them.")  # session.reviewed
+    services.lift_lock(subject, actor=staff)
     canceled = services.start_session(subject, verify=False)
     services.cancel_session(canceled)  # session.ended
     privacy.erase_subject(subject)  # subject.erased
@@ -79,8 +81,8 @@ def test_every_event_type_reaches_the_receiver_signed_and_matching_its_schema(re
 
     delivered = receiver.delivered()
     assert sorted({event["type"] for event in delivered}) == sorted(webhooks.EVENT_TYPES)
-    assert len(delivered) == len(receiver.requests) == 10  # 3 created, 2 completed, one of each other type
-    assert len({event["id"] for event in delivered}) == 10
+    assert len(delivered) == len(receiver.requests) == 11  # 3 created, 2 completed, one of each other type
+    assert len({event["id"] for event in delivered}) == 11
     for request in receiver.requests:
         event = json.loads(request["body"])
         jsonschema.validate(event, events.SCHEMAS[event["type"]], format_checker=jsonschema.FormatChecker())
@@ -97,6 +99,7 @@ def test_every_event_type_reaches_the_receiver_signed_and_matching_its_schema(re
     assert by_type["session.reviewed"]["data"]["session"]["outcome"] == "passed"
     assert by_type["session.reviewed"]["data"]["session"]["provider_outcome"] == "failed"
     assert by_type["session.ended"]["data"]["session"]["status"] == "canceled"
+    assert by_type["subject.locked"]["data"]["failures"] == 1
     assert by_type["subject.erased"]["data"]["subject"] == {"id": str(subject.pk), "external_id": subject.external_id}
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"succeeded"}
 

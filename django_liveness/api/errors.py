@@ -3,7 +3,8 @@
     {"detail": "<what was wrong>", "code": "<stable code>", "fields": {"<field>": ["..."]}}
 
 ``fields`` is present for validation errors only. Provider throttling and outages are 503 with
-Retry-After; the views handle errors themselves, whatever the host's EXCEPTION_HANDLER is.
+Retry-After, a subject locked after too many failed checks 429 with Retry-After; the views handle
+errors themselves, whatever the host's EXCEPTION_HANDLER is.
 """
 
 import logging
@@ -38,6 +39,11 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class TooManyFailures(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "subject_locked"
+
+
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "request_too_large"
@@ -46,6 +52,10 @@ class RequestTooLarge(exceptions.APIException):
 
 def to_api_exception(error):
     """Translate django-liveness and Django errors into DRF's exceptions (or return None)."""
+    if isinstance(error, liveness.SubjectLocked):
+        locked = TooManyFailures(error.message, code=error.code)
+        locked.wait = error.retry_after
+        return locked
     if isinstance(error, (liveness.InvalidSessionState, liveness.SubjectHasSessions)):
         return Conflict(error.message, code=error.code)
     if isinstance(error, liveness.ServiceError):
@@ -95,7 +105,7 @@ def error_response(error, context):
     response = exception_handler(error, context)
     if response is None:
         return None
-    if isinstance(error, ServiceUnavailable):
+    if isinstance(error, (ServiceUnavailable, TooManyFailures)):
         response["Retry-After"] = str(error.wait)
     data = response.data
     if isinstance(error, exceptions.ValidationError) and isinstance(data, dict) and set(data) == {"detail"}:

@@ -5,6 +5,7 @@ number 0), a user id a whole number (not 1.5).
 """
 
 from django.db import models
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -116,7 +117,18 @@ class SessionCreateSerializer(serializers.Serializer):
     subject = serializers.UUIDField()
     verify = serializers.BooleanField(default=False, help_text="Liveness with verification against the subject's active reference image.")
     operation_mode = serializers.ChoiceField(choices=LivenessSession.OperationMode.choices, required=False)
-    device_correlation_id = StrictCharField(max_length=64, required=False, allow_blank=False)
+    device_correlation_id = StrictCharField(
+        max_length=64,
+        required=False,
+        allow_blank=False,
+        help_text="The device's id for the Face service's abuse detection; by default the subject's own, the same "
+        "for all its sessions.",
+    )
+    device_correlation_id_set_in_client = serializers.BooleanField(
+        default=False,
+        help_text="The frontend's SDK sets the device correlation id: the service is sent "
+        "`deviceCorrelationIdSetInClient` and no id.",
+    )
     return_url = StrictCharField(
         max_length=2000,
         required=False,
@@ -124,6 +136,15 @@ class SessionCreateSerializer(serializers.Serializer):
         help_text="Where the hosted capture page (`capture_url`) sends the person once the check is done: a path on "
         "this site, or a URL on a host of `LIVENESS['CAPTURE']['RETURN_URL_HOSTS']`.",
     )
+
+
+    def validate(self, data):
+        if data["device_correlation_id_set_in_client"] and "device_correlation_id" in data:
+            raise serializers.ValidationError(
+                {"device_correlation_id": [_("Leave it out when the frontend sets the device correlation id.")]},
+                code="device_correlation_id_set_in_client",
+            )
+        return data
 
 
 class VerificationSerializer(serializers.Serializer):

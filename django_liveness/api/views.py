@@ -431,6 +431,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
                     verify=data["verify"],
                     operation_mode=data.get("operation_mode"),
                     device_correlation_id=data.get("device_correlation_id", ""),
+                    device_correlation_id_set_in_client=data["device_correlation_id_set_in_client"],
                     return_url=data.get("return_url", ""),
                     started_by=request.user,
                 )

@@ -132,11 +132,11 @@ class AzureFaceBackend(BaseLivenessBackend):
     # --- calls -------------------------------------------------------------------------
 
     def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        body = _create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+        body = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
         return self._wire.created_session(self.client.create_session(body), expires_at=token_expiry(auth_token_ttl_seconds))
 
     def create_verify_session(self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        fields = _create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+        fields = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
         body = self.client.create_verify_session(fields, reference_image)
         return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 
@@ -164,9 +164,13 @@ class AzureFaceBackend(BaseLivenessBackend):
             start = sessions[-1].session_id
 
 
-def _create_fields(operation_mode, device_correlation_id, ttl):
+def create_fields(operation_mode, device_correlation_id, ttl):
+    """The create call's fields, in both API versions. ``device_correlation_id=None``: the frontend's
+    SDK sets it (deviceCorrelationIdSetInClient), and the id must then be left out."""
     fields = {"livenessOperationMode": operation_mode, "authTokenTimeToLiveInSeconds": ttl}
-    if device_correlation_id:
+    if device_correlation_id is None:
+        fields["deviceCorrelationIdSetInClient"] = True
+    elif device_correlation_id:
         fields["deviceCorrelationId"] = device_correlation_id
     return fields
 

@@ -48,6 +48,7 @@ class PreviewClient:
         content = self._models.CreateLivenessWithVerifySessionContent(
             liveness_operation_mode=fields["livenessOperationMode"],
             device_correlation_id=fields.get("deviceCorrelationId"),
+            device_correlation_id_set_in_client=fields.get("deviceCorrelationIdSetInClient"),
             auth_token_time_to_live_in_seconds=fields["authTokenTimeToLiveInSeconds"],
         )
         create = self._client.create_liveness_with_verify_session

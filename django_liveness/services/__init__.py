@@ -11,12 +11,15 @@ this layer and uses the same helpers.
 The modules: ``base`` (locks, events, signals, files), ``subjects`` (subjects and reference
 images), ``sessions`` (the session state machine), ``sync`` (sessions nobody completed, shared by
 many workers), ``reviews`` (staff decisions), ``idempotency`` (the records behind the REST API's
-Idempotency-Key), ``capture`` (the hosted capture link and the frontend's reports).
+Idempotency-Key), ``capture`` (the hosted capture link and the frontend's reports), ``devices`` (the subject's device
+correlation id), ``lockout`` (the lock after repeated failed checks).
 """
 
 from .capture import CLIENT_EVENT_CODES, open_capture_link, record_client_event
 from .base import STALE_CREATED_AFTER, has_valid_consent, log_event
+from .devices import reset_device_correlation_id
 from .idempotency import claim_idempotency_key, record_idempotent_answer, release_idempotency_key
+from .lockout import is_locked, lift_lock
 from .reviews import effective_outcome, effective_outcome_filter, flag_for_review, review_session
 from .sessions import (
     cancel_open_sessions,
@@ -55,6 +58,8 @@ __all__ = [
     "flag_for_review",
     "get_audit_entries",
     "has_valid_consent",
+    "is_locked",
+    "lift_lock",
     "log_event",
     "open_capture_link",
     "record_client_event",
@@ -62,6 +67,7 @@ __all__ = [
     "record_image_view",
     "refresh_session",
     "release_idempotency_key",
+    "reset_device_correlation_id",
     "review_session",
     "start_session",
     "sync_sessions",

@@ -3,13 +3,15 @@ after commit, and file deletion after commit."""
 
 import functools
 import logging
+import math
 from datetime import timedelta
 
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..conf import liveness_settings
-from ..exceptions import ConsentRequired, SubjectErased
+from ..exceptions import ConsentRequired, SubjectErased, SubjectLocked
 from ..models import Consent, LivenessEvent, LivenessSession, Subject
 
 logger = logging.getLogger("django_liveness")
@@ -123,6 +125,15 @@ def check_subject_may_proceed(subject):
         raise SubjectErased(_("This subject's biometric data was erased; no new sessions or images are accepted."))
     if liveness_settings.REQUIRE_CONSENT and not has_valid_consent(subject):
         raise ConsentRequired(_("The subject has not given (or has withdrawn) consent to biometric processing."))
+    now = timezone.now()
+    # A lock stays until it ends or staff lift it, even if LIVENESS['LOCKOUT'] was set to None since.
+    if subject.locked_until is not None and subject.locked_until > now:
+        raise SubjectLocked(
+            _("Too many failed liveness checks: no new sessions until %(locked_until)s.")
+            % {"locked_until": subject.locked_until.isoformat()},
+            locked_until=subject.locked_until,
+            retry_after=math.ceil((subject.locked_until - now).total_seconds()),
+        )
 
 
 def mark_verified(session, now):

@@ -9,7 +9,6 @@ commit with ``send_robust``, so a failing receiver never undoes a stored result.
 import contextlib
 import contextvars
 import logging
-import uuid
 from datetime import timedelta
 
 from django.db import transaction
@@ -23,6 +22,7 @@ from ..conf import liveness_settings
 from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, ReferenceQualityLow, SessionNotFound
 from ..images import read_image_bytes
 from ..models import LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from . import devices, lockout
 from .base import (
     STALE_CREATED_AFTER,
     atomic_with_retry,
@@ -66,8 +66,20 @@ def compute_outcome(decision, *, verify, is_identical=None, match_confidence=Non
 # --- sessions -----------------------------------------------------------------------------
 
 
-def start_session(subject, *, verify, operation_mode=None, device_correlation_id="", return_url="", started_by=None):
+def start_session(
+    subject,
+    *,
+    verify,
+    operation_mode=None,
+    device_correlation_id="",
+    device_correlation_id_set_in_client=False,
+    return_url="",
+    started_by=None,
+):
     """Create a session at the provider and return it, with ``auth_token`` for the frontend.
+
+    The provider gets ``device_correlation_id`` when given, else the subject's own (``devices``);
+    with ``device_correlation_id_set_in_client`` it gets none and the frontend's SDK sets it.
 
     Raises ServiceError subclasses (nothing stored) when the subject may not start a session,
     and BackendError subclasses when the provider fails (the session is then stored as failed).
@@ -78,13 +90,15 @@ def start_session(subject, *, verify, operation_mode=None, device_correlation_id
         subject,
         verify=verify,
         operation_mode=operation_mode or liveness_settings.OPERATION_MODE,
-        device_correlation_id=device_correlation_id or str(uuid.uuid4()),
+        device_correlation_id=device_correlation_id,
+        set_in_client=device_correlation_id_set_in_client,
         return_url=return_url,
         started_by=started_by if getattr(started_by, "is_authenticated", False) else None,
     )
     options = {
         "operation_mode": session.operation_mode,
-        "device_correlation_id": session.device_correlation_id,
+        # None asks the provider to take the id from the frontend (deviceCorrelationIdSetInClient).
+        "device_correlation_id": None if device_correlation_id_set_in_client else session.device_correlation_id,
         "auth_token_ttl_seconds": liveness_settings.AUTH_TOKEN_TTL_SECONDS,
     }
     backend = get_backend()
@@ -111,8 +125,8 @@ def start_session(subject, *, verify, operation_mode=None, device_correlation_id
 
 
 @atomic_with_retry
-def _new_session(subject, *, verify, **fields):
-    locked = lock_subject(subject.pk)  # an erasure or a withdrawn consent committed meanwhile counts
+def _new_session(subject, *, verify, device_correlation_id, set_in_client, **fields):
+    locked = lock_subject(subject.pk)  # an erasure, a withdrawn consent or a lock committed meanwhile counts
     check_subject_may_proceed(locked)
     reference = None
     if verify:
@@ -122,8 +136,12 @@ def _new_session(subject, *, verify, **fields):
                 _("The subject has no active reference image; upload one before a liveness-with-verify session.")
             )
         check_reference_quality(reference)
+    if not (device_correlation_id or set_in_client):
+        device_correlation_id = devices.device_correlation_id(locked)
     kind = LivenessSession.Kind.LIVENESS_WITH_VERIFY if verify else LivenessSession.Kind.LIVENESS
-    return LivenessSession.objects.create(subject=locked, kind=kind, reference_image=reference, **fields)
+    return LivenessSession.objects.create(
+        subject=locked, kind=kind, reference_image=reference, device_correlation_id=device_correlation_id, **fields
+    )
 
 
 @atomic_with_retry
@@ -325,6 +343,7 @@ def _store_result(session, result, now, *, actor):
     elif outcome == Outcome.FAILED:
         send_on_commit(signals.liveness_failed, session=session, subject=subject, reason=reason)
         webhooks.record(webhooks.LIVENESS_FAILED, session=session, reason=reason)
+        lockout.count_failure(session, reason, now)
 
 
 def _store_reference_facts(reference, facts):

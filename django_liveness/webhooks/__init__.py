@@ -31,6 +31,7 @@ from .events import (
     SESSION_ENDED,
     SESSION_REVIEWED,
     SUBJECT_ERASED,
+    SUBJECT_LOCKED,
     WEBHOOK_TEST,
 )
 from .outbox import record
@@ -45,6 +46,7 @@ __all__ = [
     "SESSION_ENDED",
     "SESSION_REVIEWED",
     "SUBJECT_ERASED",
+    "SUBJECT_LOCKED",
     "WEBHOOK_TEST",
     "create_endpoint",
     "disable_endpoint",

@@ -19,6 +19,7 @@ LIVENESS_VERIFIED = "liveness.verified"
 LIVENESS_FAILED = "liveness.failed"
 SESSION_REVIEWED = "session.reviewed"
 SUBJECT_ERASED = "subject.erased"
+SUBJECT_LOCKED = "subject.locked"
 # Sent only by "send test event" (the admin, webhooks.send_test_event), whatever an endpoint subscribes to.
 WEBHOOK_TEST = "webhook.test"
 
@@ -30,6 +31,7 @@ EVENT_TYPES = (
     LIVENESS_FAILED,
     SESSION_REVIEWED,
     SUBJECT_ERASED,
+    SUBJECT_LOCKED,
 )
 
 
@@ -151,6 +153,10 @@ _DATA = {
         {"decision": {"enum": ["approved", "rejected"]}},
     ),
     SUBJECT_ERASED: ({"subject": SUBJECT_SCHEMA}, {"erased_at": _TIME}),
+    SUBJECT_LOCKED: (
+        {"subject": SUBJECT_SCHEMA},
+        {"locked_until": _TIME, "failures": {"type": "integer", "minimum": 1}},
+    ),
     WEBHOOK_TEST: ({}, {"endpoint_id": {"type": "string", "format": "uuid"}, "message": {"type": "string"}}),
 }
 
