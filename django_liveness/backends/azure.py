@@ -131,12 +131,14 @@ class AzureFaceBackend(BaseLivenessBackend):
 
     # --- calls -------------------------------------------------------------------------
 
-    def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        body = _create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+    def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False):
+        body = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
         return self._wire.created_session(self.client.create_session(body), expires_at=token_expiry(auth_token_ttl_seconds))
 
-    def create_verify_session(self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        fields = _create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+    def create_verify_session(
+        self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False
+    ):
+        fields = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
         body = self.client.create_verify_session(fields, reference_image)
         return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 
@@ -164,10 +166,12 @@ class AzureFaceBackend(BaseLivenessBackend):
             start = sessions[-1].session_id
 
 
-def _create_fields(operation_mode, device_correlation_id, ttl):
+def create_fields(operation_mode, device_correlation_id, ttl, enable_session_image=False):
     fields = {"livenessOperationMode": operation_mode, "authTokenTimeToLiveInSeconds": ttl}
     if device_correlation_id:
         fields["deviceCorrelationId"] = device_correlation_id
+    if enable_session_image:  # both versions' create (JSON and multipart) take it; absent means false
+        fields["enableSessionImage"] = True
     return fields
 
 
