@@ -10,7 +10,7 @@ this layer and uses the same helpers.
 
 The modules: ``base`` (locks, events, signals, files), ``subjects`` (subjects and reference
 images), ``sessions`` (the session state machine), ``sync`` (sessions nobody completed, shared by
-many workers), ``reviews`` (staff decisions), ``idempotency`` (the records behind the REST API's
+many workers), ``session_images`` (the capture kept as review evidence), ``reviews`` (staff decisions), ``idempotency`` (the records behind the REST API's
 Idempotency-Key), ``capture`` (the hosted capture link and the frontend's reports).
 """
 
@@ -18,6 +18,7 @@ from .capture import CLIENT_EVENT_CODES, open_capture_link, record_client_event
 from .base import STALE_CREATED_AFTER, has_valid_consent, log_event
 from .idempotency import claim_idempotency_key, record_idempotent_answer, release_idempotency_key
 from .reviews import effective_outcome, effective_outcome_filter, flag_for_review, review_session
+from .session_images import record_view as record_session_image_view
 from .sessions import (
     cancel_open_sessions,
     cancel_session,
@@ -59,6 +60,7 @@ __all__ = [
     "record_client_event",
     "record_idempotent_answer",
     "record_image_view",
+    "record_session_image_view",
     "refresh_session",
     "release_idempotency_key",
     "review_session",

@@ -68,7 +68,9 @@ def record(session, fetched, *, actor=None):
         validated = validate_reference_image(fetched)
     except ValidationError as error:
         # Bytes that cannot be cleaned are not kept, and fetching them again gives the same bytes.
-        record_remote_error(session, BackendError(error.messages[0], code="invalid_image"), operation=OPERATION, actor=actor)
+        record_remote_error(
+            session, BackendError(error.messages[0], code="invalid_image"), operation=OPERATION, actor=actor
+        )
         LivenessSession.objects.filter(pk=session.pk).update(session_image_id="")
         session.session_image_id = ""
         return True
@@ -107,6 +109,14 @@ def delete(sessions):
     """Delete the stored images of the queryset ``sessions`` once the deletion commits, and forget
     the provider's ids (an image purged or erased is never fetched again). Returns how many."""
     sessions = sessions.exclude(session_image_id="", session_image="")
-    files = [(LivenessSession._meta.get_field("session_image").storage, name) for name in sessions.values_list("session_image", flat=True)]
+    files = [
+        (LivenessSession._meta.get_field("session_image").storage, name)
+        for name in sessions.values_list("session_image", flat=True)
+    ]
     delete_files_on_commit(files)
     return sessions.update(session_image="", session_image_id="")
+
+
+def record_view(session, *, actor):
+    """Note in the event log that ``actor`` looked at the session image of ``session``."""
+    log_event(LivenessEvent.Kind.SESSION_IMAGE_VIEWED, session=session, actor=actor)
