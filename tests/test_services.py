@@ -183,7 +183,7 @@ def test_passed_verify_session_is_completed_once_and_fires_verified(verify_sessi
         "session_image_stored",  # fetched before the remote deletion
         "remote_deleted",
     ]
-    assert [call[0] for call in locmem.calls] == ["create_verify_session", "get_result", "delete_session"]
+    assert [call[0] for call in locmem.calls] == ["create_verify_session", "get_result", "get_session_image", "delete_session"]
 
 
 @pytest.mark.parametrize(
