@@ -171,6 +171,44 @@ def test_the_subject_page_fits_the_screen(reviewer_page, demo):
     assert_no_serious_axe_violations(page)
 
 
+def capture_views(demo):
+    sql = "SELECT count(*) FROM django_liveness_livenessevent WHERE kind = 'session_image_viewed'"
+    return stored(demo, sql)[0][0]
+
+
+def test_the_review_page_shows_the_capture_beside_the_reference(reviewer_page, size, demo, waiting):
+    page = reviewer_page
+
+    before = capture_views(demo)
+    page.goto(f"{demo['base']}{SESSIONS}{waiting}/change/")
+    assert capture_views(demo) == before  # the page itself fetches no image
+    page.click(".field-session_image_preview .liveness-image-reveal")
+    page.click(".field-reference_image_preview .liveness-image-reveal")
+    capture, reference = page.locator("img[alt='capture']"), page.locator("img[alt='reference image']")
+    for image in (capture, reference):
+        assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
+    assert capture_views(demo) == before + 1
+    capture_box, reference_box = capture.bounding_box(), reference.bounding_box()
+    if size == "desktop":  # side by side; one under the other on a phone
+        assert capture_box["x"] + capture_box["width"] <= reference_box["x"] and capture_box["y"] == reference_box["y"]
+    assert page.locator(".field-session_image_preview svg rect").count() == 1  # the capture's face box
+    assert_nothing_scrolls_sideways(page)
+    if size == "desktop":
+        page.locator("fieldset.liveness-evidence").scroll_into_view_if_needed()
+        screenshot(page, "admin-review-evidence.png", full_page=False)
+
+
+def test_the_review_queue_shows_a_logged_thumbnail(reviewer_page, demo, waiting):
+    page = reviewer_page
+
+    before = capture_views(demo)
+    page.goto(f"{demo['base']}{SESSIONS}?queue=yes")
+    thumbnail = page.locator("#result_list img.liveness-thumbnail")
+    assert thumbnail.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
+    assert capture_views(demo) == before + 1  # a thumbnail is a view of biometric data: logged
+    assert_nothing_scrolls_sideways(page)
+
+
 def test_a_review_returns_to_the_queue(browser, demo, waiting):
     page = logged_in_page(browser, demo, "reviewer", "reviewer-password")
     page.goto(f"{demo['base']}{SESSIONS}?queue=yes")
@@ -186,42 +224,3 @@ def test_a_review_returns_to_the_queue(browser, demo, waiting):
     assert page.inner_text(".messagelist") == f"Liveness session {waiting[:8]} of Una Certain rejected."
     assert stored(demo, "SELECT review_status FROM django_liveness_livenesssession WHERE id = ?", (waiting.replace("-", ""),)) == [("rejected",)]
     page.context.close()
-
-
-def test_the_review_page_shows_the_capture_beside_the_reference(reviewer_page, size, demo, waiting):
-    page = reviewer_page
-
-    def capture_views():
-        return stored(demo, "SELECT count(*) FROM django_liveness_livenessevent WHERE kind = 'session_image_viewed'")[0][0]
-
-    before = capture_views()
-    page.goto(f"{demo['base']}{SESSIONS}{waiting}/change/")
-    assert capture_views() == before  # the page itself fetches no image
-    page.click(".field-session_image_preview .liveness-image-reveal")
-    page.click(".field-reference_image_preview .liveness-image-reveal")
-    capture, reference = page.locator("img[alt='capture']"), page.locator("img[alt='reference image']")
-    for image in (capture, reference):
-        assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
-    assert capture_views() == before + 1
-    capture_box, reference_box = capture.bounding_box(), reference.bounding_box()
-    if size == "desktop":  # side by side; one under the other on a phone
-        assert capture_box["x"] + capture_box["width"] <= reference_box["x"] and capture_box["y"] == reference_box["y"]
-    assert page.locator(".field-session_image_preview svg rect").count() == 1  # the capture's face box
-    assert_nothing_scrolls_sideways(page)
-    if size == "desktop":
-        page.locator("fieldset.liveness-evidence").scroll_into_view_if_needed()
-        screenshot(page, "admin-review-evidence.png", full_page=False)
-
-
-def test_the_review_queue_shows_a_logged_thumbnail(reviewer_page, demo, waiting):
-    page = reviewer_page
-
-    def capture_views():
-        return stored(demo, "SELECT count(*) FROM django_liveness_livenessevent WHERE kind = 'session_image_viewed'")[0][0]
-
-    before = capture_views()
-    page.goto(f"{demo['base']}{SESSIONS}?queue=yes")
-    thumbnail = page.locator("#result_list img.liveness-thumbnail")
-    assert thumbnail.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
-    assert capture_views() == before + 1  # a thumbnail is a view of biometric data: logged
-    assert_nothing_scrolls_sideways(page)
