@@ -6,7 +6,8 @@ the lease runs out, so no session is fetched twice at once, and one whose worker
 again once its lease expires. The provider calls of a batch run in threads, at most
 ``SYNC["CONCURRENCY"]`` at once per process; each answer is written as it arrives, in its own short
 transaction, while the other calls go on; then the sessions that ended get their session image
-fetched (one whose fetch failed earlier is claimed again) and are deleted at the provider. A 429 holds every call of the process back for its Retry-After (``ProviderGate``).
+fetched (one whose fetch failed earlier is claimed again) and are deleted at the provider. A 429
+holds every call of the process back for its Retry-After (``ProviderGate``).
 """
 
 import logging
