@@ -1,8 +1,8 @@
 """Admin screens where staff see, judge and act on liveness decisions.
 
 Everything the provider produced is read-only, sessions are never added by hand, the auth token
-is never shown, and reference images are served only by a permission-checked view that records
-who looked. Actions and reviews go through ``django_liveness.services``.
+is never shown, and reference and session images are served only by permission-checked views
+that record who looked. Actions and reviews go through ``django_liveness.services``.
 """
 
 import json
@@ -26,9 +26,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from PIL import Image, UnidentifiedImageError
 
 from . import privacy, services
 from .exceptions import BackendError, InvalidSessionState, LivenessError
+from .images import FORMATS
 from .models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
 
 Review = LivenessSession.ReviewStatus
@@ -77,27 +79,42 @@ def _image_url(image):
     return reverse("admin:django_liveness_referenceimage_file", args=[image.pk])
 
 
+def _session_image_url(session):
+    return reverse("admin:django_liveness_livenesssession_session_image", args=[session.pk])
+
+
+def may_see_images(user):
+    """Who may see a reference image may see the capture it was compared with, and nobody else."""
+    return user.has_perms(["django_liveness.view_referenceimage", "django_liveness.view_livenesssession"])
+
+
 def image_with_face(image, face_rectangle, width=320):
-    """A link that shows the image (with its face rectangle drawn over it) only when staff click it.
+    """A reference image's ``revealed_image``."""
+    return revealed_image(_image_url(image), (image.width, image.height), face_rectangle, _("reference image"), width)
+
+
+def revealed_image(url, size, face_rectangle, alt, width=320):
+    """A link that shows the image at ``url`` (``size`` is its (width, height) in pixels, with its
+    face rectangle drawn over it) only when staff click it.
 
     Every fetch of the file is a logged view of biometric data, so a page never loads it by
     itself: the image waits in a <template> until ``reveal_image.js`` shows it. Without
     JavaScript the link opens the file itself, which is logged the same way.
     """
+    image_width, image_height = size
     overlay = ""
     if face_rectangle:
         overlay = format_html(
             '<svg viewBox="0 0 {} {}" aria-hidden="true">'
             '<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#e5534b" stroke-width="{}"/></svg>',
-            image.width,
-            image.height,
+            image_width,
+            image_height,
             face_rectangle["left"],
             face_rectangle["top"],
             face_rectangle["width"],
             face_rectangle["height"],
-            max(2, image.width // 150),
+            max(2, image_width // 150),
         )
-    url = _image_url(image)
     return format_html(
         '<span class="liveness-image">'
         '<a class="button liveness-image-reveal" href="{}" target="_blank" rel="noopener noreferrer">{}</a>'
@@ -107,10 +124,19 @@ def image_with_face(image, face_rectangle, width=320):
         _("Show image (logged)"),
         url,
         width,
-        round(image.height * width / image.width),
-        _("reference image"),
+        round(image_height * width / image_width),
+        alt,
         overlay,
     )
+
+
+def _stored_size(file):
+    """(width, height) of a stored image, read from its header (no pixels), or None if unreadable."""
+    try:
+        with file.open("rb") as stored, Image.open(stored) as image:
+            return image.size
+    except (OSError, ValueError, UnidentifiedImageError):
+        return None
 
 
 class LivenessMedia:
@@ -357,7 +383,10 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
             },
         ),
         (_("Review"), {"fields": ["review_status", "reviewed_by", "reviewed_at", "review_note"]}),
-        (_("Reference image used"), {"fields": ["reference_image_preview"]}),
+        (
+            _("Evidence: the capture and the reference image"),
+            {"fields": ["session_image_preview", "reference_image_preview"], "classes": ["liveness-evidence"]},
+        ),
         (_("Timeline"), {"fields": ["timeline"]}),
         (_("Provider payload"), {"fields": ["raw_payload"], "classes": ["collapse"]}),
     ]
@@ -450,6 +479,32 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
             ),
         )
 
+    @admin.display(description=_("capture"))
+    def session_image_preview(self, session):
+        if not session.session_image:
+            return _("(pending: the sync fetches it)") if session.session_image_id else "-"
+        size = _stored_size(session.session_image)
+        if size is None:
+            return _("(the stored file cannot be read)")
+        return revealed_image(_session_image_url(session), size, session.face_rectangle, _("capture"))
+
+    @admin.display(description=_("capture"))
+    def capture_thumbnail(self, session):
+        # Loaded with the page, through the logged view: a thumbnail is a view of biometric data too.
+        if not session.session_image:
+            return "-"
+        return format_html(
+            '<img class="liveness-thumbnail" src="{}" width="48" alt="{}" loading="lazy" referrerpolicy="no-referrer">',
+            _session_image_url(session),
+            _("capture"),
+        )
+
+    def get_list_display(self, request):
+        # The review queue shows who stood in front of the camera; other lists stay narrow.
+        if request.GET.get(ReviewQueueFilter.parameter_name) == "yes" and may_see_images(request.user):
+            return ["capture_thumbnail", *self.list_display]
+        return self.list_display
+
     @admin.display(description=_("reference image"))
     def reference_image_preview(self, session):
         image = session.reference_image
@@ -484,7 +539,24 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
 
     def get_urls(self):
         review = self.admin_site.admin_view(self.review_view)
-        return [path("<path:object_id>/review/", review, name="django_liveness_livenesssession_review"), *super().get_urls()]
+        image = self.admin_site.admin_view(self.session_image_view)
+        return [
+            path("<path:object_id>/review/", review, name="django_liveness_livenesssession_review"),
+            path("<path:object_id>/session-image/", image, name="django_liveness_livenesssession_session_image"),
+            *super().get_urls(),
+        ]
+
+    def session_image_view(self, request, object_id):
+        """Stream the session image from storage to staff allowed to see it, and log that they did."""
+        if not may_see_images(request.user):
+            raise PermissionDenied
+        session = LivenessSession.objects.select_related("subject").filter(pk=object_id).first() if _is_uuid(object_id) else None
+        return stream_image(
+            session.session_image if session else None,
+            content_type=_content_type(session.session_image.name) if session else "",
+            name=object_id,
+            record=lambda: services.record_session_image_view(session, actor=request.user),
+        )
 
     def changelist_view(self, request, extra_context=None):
         # Staff review or look here; Django's "Select ... to change" promises edits nobody can make.
@@ -822,19 +894,33 @@ class ReferenceImageAdmin(LivenessMedia, admin.ModelAdmin):
         if not request.user.has_perm("django_liveness.view_referenceimage"):
             raise PermissionDenied
         image = ReferenceImage.objects.select_related("subject").filter(pk=pk).first()
-        # Object storages open lazily and would fail mid-stream: ask first whether the file is there.
-        if image is None or not image.file.storage.exists(image.file.name):
-            raise Http404
-        try:
-            file = image.file.open("rb")
-        except FileNotFoundError:  # deleted since
-            raise Http404 from None
-        services.record_image_view(image, actor=request.user)
-        response = FileResponse(file, content_type=image.content_type)
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Disposition"] = f'inline; filename="{image.pk}"'
-        return response
+        return stream_image(
+            image.file if image else None,
+            content_type=image.content_type if image else "",
+            name=pk,
+            record=lambda: services.record_image_view(image, actor=request.user),
+        )
+
+
+def _content_type(name):
+    return next((content_type for content_type, extension in FORMATS.values() if name.endswith(extension)), "")
+
+
+def stream_image(file, *, content_type, name, record):
+    """A private, uncached response streaming ``file`` (a FieldFile, or None: 404); ``record()`` logs the view."""
+    # Object storages open lazily and would fail mid-stream: ask first whether the file is there.
+    if not file or not file.storage.exists(file.name):
+        raise Http404
+    try:
+        opened = file.open("rb")
+    except FileNotFoundError:  # deleted since
+        raise Http404 from None
+    record()
+    response = FileResponse(opened, content_type=content_type or "application/octet-stream")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
 
 
 @admin.register(LivenessEvent)

@@ -34,6 +34,9 @@ DEFAULTS = {
     "DELETE_REMOTE_SESSION_ON_RESULT": True,
     # Key of settings.STORAGES that holds reference images (keep it private).
     "REFERENCE_IMAGE_STORAGE": "default",
+    # Ask the provider to keep each session's captured image and store it here as review evidence:
+    # "verify" (liveness-with-verify sessions only), True (every session) or False.
+    "STORE_SESSION_IMAGE": "verify",
     # complete/ enqueues the result fetch as a task and answers 202 (with a task backend in TASKS).
     "COMPLETE_IN_BACKGROUND": False,
     # Refuse uploads and sessions for a subject without valid consent.
@@ -42,6 +45,7 @@ DEFAULTS = {
     "RETENTION": {
         "REFERENCE_IMAGE_DAYS": 365,
         "RESULT_PAYLOAD_DAYS": 30,
+        "SESSION_IMAGE_DAYS": 90,
         "SESSION_DAYS": 1095,
         # Webhook deliveries that were delivered or given up (pending ones are kept).
         "WEBHOOK_DELIVERY_DAYS": 30,
@@ -159,6 +163,8 @@ def validate(user_settings):
     for key in ("DELETE_REMOTE_SESSION_ON_RESULT", "REQUIRE_CONSENT", "COMPLETE_IN_BACKGROUND", "REQUIRE_REFERENCE_QUALITY"):
         if not isinstance(merged[key], bool):
             _fail(key, f"must be True or False, got {merged[key]!r}.")
+    if not (isinstance(merged["STORE_SESSION_IMAGE"], bool) or merged["STORE_SESSION_IMAGE"] == "verify"):
+        _fail("STORE_SESSION_IMAGE", f"must be 'verify', True or False, got {merged['STORE_SESSION_IMAGE']!r}.")
     storage = merged["REFERENCE_IMAGE_STORAGE"]
     storages = getattr(django_settings, "STORAGES", {}) or {}
     if not isinstance(storage, str) or storage not in storages:

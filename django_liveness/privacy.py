@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import services, signals, webhooks
+from .services import session_images
 from .backends import get_backend
 from .backends.base import LIST_SESSIONS
 from .conf import liveness_settings
@@ -134,6 +135,7 @@ def erase_subject(subject, *, actor=None):
         "images": 0,
         "sessions_canceled": services.cancel_open_sessions(sessions, actor=actor),
         "sessions_redacted": 0,
+        "session_images": 0,
         "remote_deleted": 0,
         "already_erased": already_erased,
     }
@@ -143,6 +145,7 @@ def erase_subject(subject, *, actor=None):
         lock_subject(subject.pk)
         summary["images"] = _delete_images(list(ReferenceImage.objects.filter(subject=subject)), actor=actor)
         summary["sessions_redacted"] = _redact(sessions)
+        summary["session_images"] = session_images.delete(sessions)
         _redact_image_digests(subject)
         done = {key: value for key, value in summary.items() if key != "already_erased"}
         if not already_erased or any(done.values()):
@@ -167,6 +170,7 @@ def purge(*, now=None, dry_run=False):
     summary = {
         "reference_images": 0,
         "payloads_redacted": 0,
+        "session_images": 0,
         "sessions_deleted": 0,
         "remote_deleted": 0,
         "subjects_erased": 0,
@@ -185,6 +189,12 @@ def purge(*, now=None, dry_run=False):
         if payload_cutoff
         else LivenessSession.objects.none()
     )
+    session_images_cutoff = _cutoff(now, "SESSION_IMAGE_DAYS")
+    old_session_images = (  # counted from the capture: the review and a dispute come after it
+        LivenessSession.objects.filter(completed_at__lt=session_images_cutoff).exclude(session_image_id="", session_image="")
+        if session_images_cutoff
+        else LivenessSession.objects.none()
+    )
     session_cutoff = _cutoff(now, "SESSION_DAYS")
     old_sessions = LivenessSession.objects.filter(created_at__lt=session_cutoff) if session_cutoff else LivenessSession.objects.none()
     leftovers = LivenessSession.objects.exclude(status__in=LivenessSession.OPEN_STATUSES).exclude(provider_session_id="").filter(
@@ -192,6 +202,8 @@ def purge(*, now=None, dry_run=False):
     )
     if not liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
         leftovers = leftovers.filter(pk__in=old_sessions)  # kept at the provider until retention deletes the row
+    # A session image still to fetch: the sync fetches it, then deletes the remote session.
+    leftovers = leftovers.exclude(pk__in=session_images.missing_filter(LivenessSession.objects.all()))
     # Expired Idempotency-Key rows: the API deletes one only when its key is used again.
     expired_keys = IdempotencyKey.objects.filter(
         created_at__lt=now - timedelta(seconds=liveness_settings.IDEMPOTENCY_KEY_TTL_SECONDS)
@@ -207,6 +219,7 @@ def purge(*, now=None, dry_run=False):
         return {
             "reference_images": images.count(),
             "payloads_redacted": payloads.count(),
+            "session_images": old_session_images.count(),
             "sessions_deleted": old_sessions.count(),
             "remote_deleted": leftovers.count(),
             "subjects_erased": withdrawn.count(),
@@ -224,6 +237,7 @@ def purge(*, now=None, dry_run=False):
     with transaction.atomic():
         summary["reference_images"] = _delete_images(list(images.select_related("subject")), actor=None)
         summary["payloads_redacted"] = _redact(payloads)
+        summary["session_images"] = session_images.delete(old_session_images)
         # Only rows gone at the provider too; the others wait for a run where the provider answers.
         deletable = old_sessions.filter(Q(remote_deleted_at__isnull=False) | Q(provider_session_id=""))
         summary["sessions_deleted"] = deletable.delete()[1].get(LivenessSession._meta.label, 0)

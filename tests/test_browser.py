@@ -421,7 +421,7 @@ def test_staff_review_screens(staff_page, demo):
     page.click("#result_list tbody tr:last-child th a")
     page.wait_for_selector("#review")
     assert "Review this decision" in page.inner_text("#review")
-    page.locator(".liveness-image-reveal").first.click()  # images are shown (and logged) on request only
+    page.locator(".field-reference_image_preview .liveness-image-reveal").click()  # shown (and logged) on request only
     loaded = "img => img.decode().then(() => img.naturalWidth)"
     assert page.locator("img[alt='reference image']").first.evaluate(loaded) == 480
     assert run_axe(page, exclude=DJANGO_ADMIN_OWN) == []

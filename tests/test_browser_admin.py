@@ -29,7 +29,9 @@ SESSIONS = "/admin/django_liveness/livenesssession/"
 # Run in the demo's database by `manage.py shell`: the demo creates sessions only when someone
 # runs its page, and the list needs one waiting for review (with a reference image) and one passed.
 CREATE_SESSIONS = """
+from django.core.files.base import ContentFile
 from django_liveness import services
+from django_liveness.images import sample_face_image
 from django_liveness.testing import LivenessSessionFactory, ReferenceImageFactory, SubjectFactory
 
 subject = SubjectFactory(external_id="crm-4711", display_name="Una Certain")
@@ -40,6 +42,11 @@ waiting = LivenessSessionFactory(
     is_identical=True, match_confidence=0.92,
 )
 services.record_client_event(waiting, code="CameraPermissionDenied", message="Permission denied by the user.")
+# The capture the provider kept, as the sync stores it (another shade, so the two pictures differ).
+waiting.session_image_id = "demo-capture"
+waiting.face_rectangle = {"left": 120, "top": 200, "width": 240, "height": 240}
+waiting.session_image.save("capture.png", ContentFile(sample_face_image(480, 640, "PNG")), save=False)
+waiting.save()
 LivenessSessionFactory(completed=True, subject=SubjectFactory(display_name="Pat Passed"))
 print(waiting.pk)
 """
@@ -144,7 +151,7 @@ def test_the_session_page_fits_the_screen_and_logs_only_a_shown_image(reviewer_p
     assert_nothing_scrolls_sideways(page)
     assert_no_serious_axe_violations(page)
 
-    page.click("text=Show image (logged)")
+    page.click(".field-reference_image_preview .liveness-image-reveal")
     image = page.locator("img[alt='reference image']")
     assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
     assert image_views() == before + 1
@@ -162,6 +169,44 @@ def test_the_subject_page_fits_the_screen(reviewer_page, demo):
     assert_within_width(page, "#consents-group .field-text_sha256 .readonly")  # the digest wraps
     assert_nothing_scrolls_sideways(page)
     assert_no_serious_axe_violations(page)
+
+
+def capture_views(demo):
+    sql = "SELECT count(*) FROM django_liveness_livenessevent WHERE kind = 'session_image_viewed'"
+    return stored(demo, sql)[0][0]
+
+
+def test_the_review_page_shows_the_capture_beside_the_reference(reviewer_page, size, demo, waiting):
+    page = reviewer_page
+
+    before = capture_views(demo)
+    page.goto(f"{demo['base']}{SESSIONS}{waiting}/change/")
+    assert capture_views(demo) == before  # the page itself fetches no image
+    page.click(".field-session_image_preview .liveness-image-reveal")
+    page.click(".field-reference_image_preview .liveness-image-reveal")
+    capture, reference = page.locator("img[alt='capture']"), page.locator("img[alt='reference image']")
+    for image in (capture, reference):
+        assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
+    assert capture_views(demo) == before + 1
+    capture_box, reference_box = capture.bounding_box(), reference.bounding_box()
+    if size == "desktop":  # side by side; one under the other on a phone
+        assert capture_box["x"] + capture_box["width"] <= reference_box["x"] and capture_box["y"] == reference_box["y"]
+    assert page.locator(".field-session_image_preview svg rect").count() == 1  # the capture's face box
+    assert_nothing_scrolls_sideways(page)
+    if size == "desktop":
+        page.locator("fieldset.liveness-evidence").scroll_into_view_if_needed()
+        screenshot(page, "admin-review-evidence.png", full_page=False)
+
+
+def test_the_review_queue_shows_a_logged_thumbnail(reviewer_page, demo, waiting):
+    page = reviewer_page
+
+    before = capture_views(demo)
+    page.goto(f"{demo['base']}{SESSIONS}?queue=yes")
+    thumbnail = page.locator("#result_list img.liveness-thumbnail")
+    assert thumbnail.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
+    assert capture_views(demo) == before + 1  # a thumbnail is a view of biometric data: logged
+    assert_nothing_scrolls_sideways(page)
 
 
 def test_a_review_returns_to_the_queue(browser, demo, waiting):

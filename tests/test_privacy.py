@@ -137,6 +137,7 @@ def test_purge_applies_retention_and_a_second_run_does_nothing(locmem):
         assert privacy.purge() == {
             "reference_images": 0,
             "payloads_redacted": 1,
+            "session_images": 0,
             "sessions_deleted": 0,
             "remote_deleted": 0,
             "subjects_erased": 0,

@@ -73,7 +73,12 @@ def test_start_session_creates_it_at_the_provider_and_stores_the_token(subject, 
     assert locmem.calls == [
         (
             "create_session",
-            {"operation_mode": "Passive", "device_correlation_id": "device-1", "auth_token_ttl_seconds": 600},
+            {
+                "operation_mode": "Passive",
+                "device_correlation_id": "device-1",
+                "auth_token_ttl_seconds": 600,
+                "enable_session_image": False,  # STORE_SESSION_IMAGE is "verify"
+            },
         )
     ]
     assert created == [{"sender": LivenessSession, "session": session, "subject": subject}]
@@ -171,8 +176,14 @@ def test_passed_verify_session_is_completed_once_and_fires_verified(verify_sessi
         {"sender": LivenessSession, "session": session, "subject": session.subject, "outcome": "passed"}
     ]
     assert failed == []
-    assert event_kinds(session) == ["session_created", "status_changed", "result_stored", "remote_deleted"]
-    assert [call[0] for call in locmem.calls] == ["create_verify_session", "get_result", "delete_session"]
+    assert event_kinds(session) == [
+        "session_created",
+        "status_changed",
+        "result_stored",
+        "session_image_stored",  # fetched before the remote deletion
+        "remote_deleted",
+    ]
+    assert [call[0] for call in locmem.calls] == ["create_verify_session", "get_result", "get_session_image", "delete_session"]
 
 
 @pytest.mark.parametrize(

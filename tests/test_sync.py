@@ -56,7 +56,7 @@ def test_sync_fetches_in_parallel_within_the_bound_and_releases_its_claims(setti
     monkeypatch.setattr(locmem, "get_result", slow_get_result)
     summary = services.sync_sessions()
 
-    assert summary == {"refreshed": 10, "changed": 10, "errors": 0, "remote_deleted": 10}
+    assert summary == {"refreshed": 10, "changed": 10, "errors": 0, "remote_deleted": 10, "session_images": 0}
     assert most[0] == 3  # parallel, and never more than CONCURRENCY
     assert set(LivenessSession.objects.values_list("status", "sync_lease_until")) == {("completed", None)}
     deleted = [kwargs["session_id"] for operation, kwargs in locmem.calls if operation == "delete_session"]

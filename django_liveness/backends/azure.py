@@ -131,12 +131,14 @@ class AzureFaceBackend(BaseLivenessBackend):
 
     # --- calls -------------------------------------------------------------------------
 
-    def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        body = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+    def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False):
+        body = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
         return self._wire.created_session(self.client.create_session(body), expires_at=token_expiry(auth_token_ttl_seconds))
 
-    def create_verify_session(self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        fields = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+    def create_verify_session(
+        self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False
+    ):
+        fields = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
         body = self.client.create_verify_session(fields, reference_image)
         return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 
@@ -164,7 +166,7 @@ class AzureFaceBackend(BaseLivenessBackend):
             start = sessions[-1].session_id
 
 
-def create_fields(operation_mode, device_correlation_id, ttl):
+def create_fields(operation_mode, device_correlation_id, ttl, enable_session_image=False):
     """The create call's fields, in both API versions. ``device_correlation_id=None``: the frontend's
     SDK sets it (deviceCorrelationIdSetInClient), and the id must then be left out."""
     fields = {"livenessOperationMode": operation_mode, "authTokenTimeToLiveInSeconds": ttl}
@@ -172,6 +174,8 @@ def create_fields(operation_mode, device_correlation_id, ttl):
         fields["deviceCorrelationIdSetInClient"] = True
     elif device_correlation_id:
         fields["deviceCorrelationId"] = device_correlation_id
+    if enable_session_image:  # both versions' create (JSON and multipart) take it; absent means false
+        fields["enableSessionImage"] = True
     return fields
 
 

@@ -50,6 +50,7 @@ class PreviewClient:
             device_correlation_id=fields.get("deviceCorrelationId"),
             device_correlation_id_set_in_client=fields.get("deviceCorrelationIdSetInClient"),
             auth_token_time_to_live_in_seconds=fields["authTokenTimeToLiveInSeconds"],
+            enable_session_image=fields.get("enableSessionImage"),
         )
         create = self._client.create_liveness_with_verify_session
         return call(lambda: create(content, verify_image=reference_image), self._endpoint).as_dict()

@@ -217,7 +217,12 @@ class BaseLivenessBackend:
         """Release what the backend holds open (connections); called when it is replaced."""
 
     def create_session(
-        self, *, operation_mode: str, device_correlation_id: str | None, auth_token_ttl_seconds: int
+        self,
+        *,
+        operation_mode: str,
+        device_correlation_id: str | None,
+        auth_token_ttl_seconds: int,
+        enable_session_image: bool = False,
     ) -> CreatedSession:
         raise NotImplementedError
 
@@ -228,6 +233,7 @@ class BaseLivenessBackend:
         operation_mode: str,
         device_correlation_id: str | None,
         auth_token_ttl_seconds: int,
+        enable_session_image: bool = False,
     ) -> CreatedSession:
         raise NotImplementedError
 

@@ -115,19 +115,24 @@ class LocMemBackend(BaseLivenessBackend):
         except EmulatorError as error:
             raise error_for(error.status, error.code, error.message, error.retry_after) from None
 
-    def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        params = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+    def create_session(
+        self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False
+    ):
+        params = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
         body = self._call(
             "create_session",
             lambda: self._api.create_session(LIVENESS, params),
             operation_mode=operation_mode,
             device_correlation_id=device_correlation_id,
             auth_token_ttl_seconds=auth_token_ttl_seconds,
+            enable_session_image=enable_session_image,
         )
         return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 
-    def create_verify_session(self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds):
-        params = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds)
+    def create_verify_session(
+        self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False
+    ):
+        params = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
         body = self._call(
             "create_verify_session",
             lambda: self._api.create_session(LIVENESS_WITH_VERIFY, params, reference_image),
@@ -135,6 +140,7 @@ class LocMemBackend(BaseLivenessBackend):
             operation_mode=operation_mode,
             device_correlation_id=device_correlation_id,
             auth_token_ttl_seconds=auth_token_ttl_seconds,
+            enable_session_image=enable_session_image,
         )
         return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 

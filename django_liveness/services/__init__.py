@@ -10,9 +10,10 @@ this layer and uses the same helpers.
 
 The modules: ``base`` (locks, events, signals, files), ``subjects`` (subjects and reference
 images), ``sessions`` (the session state machine), ``sync`` (sessions nobody completed, shared by
-many workers), ``reviews`` (staff decisions), ``idempotency`` (the records behind the REST API's
-Idempotency-Key), ``capture`` (the hosted capture link and the frontend's reports), ``devices`` (the subject's device
-correlation id), ``lockout`` (the lock after repeated failed checks).
+many workers), ``session_images`` (the capture kept as review evidence), ``reviews`` (staff decisions),
+``idempotency`` (the records behind the REST API's Idempotency-Key), ``capture`` (the hosted capture link and
+the frontend's reports), ``devices`` (the subject's device correlation id), ``lockout`` (the lock after
+repeated failed checks).
 """
 
 from .capture import CLIENT_EVENT_CODES, open_capture_link, record_client_event
@@ -21,6 +22,7 @@ from .devices import reset_device_correlation_id
 from .idempotency import claim_idempotency_key, record_idempotent_answer, release_idempotency_key
 from .lockout import is_locked, lift_lock
 from .reviews import effective_outcome, effective_outcome_filter, flag_for_review, review_session
+from .session_images import record_view as record_session_image_view
 from .sessions import (
     cancel_open_sessions,
     cancel_session,
@@ -65,6 +67,7 @@ __all__ = [
     "record_client_event",
     "record_idempotent_answer",
     "record_image_view",
+    "record_session_image_view",
     "refresh_session",
     "release_idempotency_key",
     "reset_device_correlation_id",

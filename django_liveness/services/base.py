@@ -40,6 +40,20 @@ def log_event(kind, *, session=None, subject=None, actor=None, from_status="", t
     )
 
 
+def record_remote_error(session, error, *, operation, actor=None):
+    """Log a provider's error (a BackendError) on ``operation`` of ``session``: an event and a warning."""
+    log_event(
+        LivenessEvent.Kind.REMOTE_ERROR,
+        session=session,
+        actor=actor,
+        message=error.message,
+        data={"operation": operation, "code": error.code, "status": error.status, "retry_after": error.retry_after},
+    )
+    logger.warning(
+        "Provider error on %s of session %s: %s (HTTP %s) %s", operation, session.pk, error.code, error.status, error.message
+    )
+
+
 def send_on_commit(signal, **kwargs):
     """Send ``signal`` once the transaction commits. ``send_robust`` logs a receiver's error
     itself (logger ``django.dispatch``), and a failing receiver never undoes the change."""

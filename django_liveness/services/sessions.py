@@ -8,7 +8,6 @@ commit with ``send_robust``, so a failing receiver never undoes a stored result.
 
 import contextlib
 import contextvars
-import logging
 from datetime import timedelta
 
 from django.db import transaction
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import signals, webhooks
+from . import session_images
 from ..backends import get_backend
 from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
 from ..conf import liveness_settings
@@ -31,11 +31,10 @@ from .base import (
     lock_subject,
     log_event,
     mark_verified,
+    record_remote_error,
     send_on_commit,
     set_status,
 )
-
-logger = logging.getLogger("django_liveness")
 
 Status = LivenessSession.Status
 Outcome = LivenessSession.Outcome
@@ -101,6 +100,8 @@ def start_session(
         "device_correlation_id": None if device_correlation_id_set_in_client else session.device_correlation_id,
         "auth_token_ttl_seconds": liveness_settings.AUTH_TOKEN_TTL_SECONDS,
     }
+    if session_images.wanted(verify=verify):  # only then: a backend without session images lacks the keyword
+        options["enable_session_image"] = True
     backend = get_backend()
     try:
         if verify:
@@ -206,7 +207,7 @@ def apply_fetched(session, fetched, *, actor=None):
     if isinstance(fetched, SessionNotFound):
         return _end_without_result(session, Status.FAILED, fetched.code, "The provider no longer has this session.")
     if isinstance(fetched, BackendError):
-        _record_remote_error(session, fetched, operation="get_result", actor=actor)
+        record_remote_error(session, fetched, operation="get_result", actor=actor)
         raise fetched
     return _apply_result(session, fetched, actor=actor)
 
@@ -221,7 +222,7 @@ def _apply_result(session, result, *, actor):
     ended = result.status in (ProviderStatus.SUCCEEDED, ProviderStatus.FAILED, ProviderStatus.CANCELED)
     if result.result_attempt is not None:
         _store_result(locked, result, now, actor=actor)
-        _delete_remote_on_commit(locked)
+        _finish_remote_on_commit(locked)
     elif ended or (token_expired and result.last_failed_attempt):
         # Every attempt failed (or the provider ended the session without one that counts).
         failed = result.last_failed_attempt
@@ -229,10 +230,10 @@ def _apply_result(session, result, *, actor):
         message = failed.error_message if failed else "The provider ended the session without a result."
         _store_attempts(locked, result)
         _end_locked(locked, Status.FAILED, code, message, actor=actor, result=result)
-        _delete_remote_on_commit(locked)
+        _finish_remote_on_commit(locked)
     elif token_expired:
         _end_locked(locked, Status.EXPIRED, "", "The auth token expired before a result.", actor=actor)
-        _delete_remote_on_commit(locked)
+        _finish_remote_on_commit(locked)
     elif result.status == ProviderStatus.RUNNING and locked.status == Status.CREATED:
         set_status(locked, Status.STARTED, actor=actor)
         locked.started_at = result.started_at or now
@@ -240,22 +241,31 @@ def _apply_result(session, result, *, actor):
     return locked
 
 
-# Where the remote deletions of ended sessions go: done at once, unless the sync collects them to
-# run them beside its other provider calls.
+# Where the remote work of ended sessions goes (the session image's fetch, then the deletion): done
+# at once, unless the sync collects it to run beside its other provider calls.
 _deletions = contextvars.ContextVar("liveness_remote_deletions", default=None)
 
 
-def _delete_remote_on_commit(session):
+def _finish_remote_on_commit(session):
     # Only once the result is safely stored: were the caller's transaction rolled back, the
     # provider's copy is the only one left, and the next refresh must still find it.
-    if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+    if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT or session_images.missing(session):
         collected = _deletions.get()
-        transaction.on_commit(lambda: collected.append(session) if collected is not None else delete_remote_session(session))
+        transaction.on_commit(lambda: collected.append(session) if collected is not None else finish_remote_session(session))
+
+
+def finish_remote_session(session, *, actor=None):
+    """Fetch the session image (if one is missing), then delete the session at the provider (if
+    ``DELETE_REMOTE_SESSION_ON_RESULT``). A failed fetch keeps the remote session for the sync."""
+    if not session_images.fetch(session, actor=actor):
+        return False
+    return not liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT or delete_remote_session(session, actor=actor)
 
 
 @contextlib.contextmanager
 def collect_remote_deletions():
-    """Within the block, remote deletions are listed (yielded) instead of done; the caller does them."""
+    """Within the block, the remote work of ended sessions is listed (yielded) instead of done; the
+    caller does it (``session_images`` first, then the deletion)."""
     collected = []
     token = _deletions.set(collected)
     try:
@@ -304,6 +314,7 @@ def _store_result(session, result, now, *, actor):
     session.match_confidence = verification.match_confidence if verification else None
     session.outcome = outcome
     session.face_rectangle = attempt.face_rectangle
+    session.session_image_id = attempt.session_image_id
     session.model_version = result.model_version
     session.result_digest = attempt.digest
     session.result_payload = result.payload
@@ -391,21 +402,8 @@ def _end_locked(locked, status, code, message, *, actor=None, result=None):
     webhooks.record(webhooks.SESSION_ENDED, session=locked)
 
 
-def _record_remote_error(session, error, *, operation, actor=None):
-    log_event(
-        LivenessEvent.Kind.REMOTE_ERROR,
-        session=session,
-        actor=actor,
-        message=error.message,
-        data={"operation": operation, "code": error.code, "status": error.status, "retry_after": error.retry_after},
-    )
-    logger.warning(
-        "Provider error on %s of session %s: %s (HTTP %s) %s", operation, session.pk, error.code, error.status, error.message
-    )
-
-
 def _fail(session, error, *, operation):
-    _record_remote_error(session, error, operation=operation)
+    record_remote_error(session, error, operation=operation)
     _end_without_result(session, Status.FAILED, error.code, error.message or "The provider refused the session.")
 
 
@@ -460,7 +458,7 @@ def delete_at_provider(session):
 def record_remote_deletion(session, error, *, actor=None):
     """Record what ``delete_at_provider`` did; True when the session is gone there."""
     if error is not None:
-        _record_remote_error(session, error, operation="delete", actor=actor)
+        record_remote_error(session, error, operation="delete", actor=actor)
         return False
     now = timezone.now()
     LivenessSession.objects.filter(pk=session.pk).update(remote_deleted_at=now)

@@ -5,8 +5,9 @@ them with a lease (``sync_lease_until``) in one short transaction: other workers
 the lease runs out, so no session is fetched twice at once, and one whose worker died is taken up
 again once its lease expires. The provider calls of a batch run in threads, at most
 ``SYNC["CONCURRENCY"]`` at once per process; each answer is written as it arrives, in its own short
-transaction, while the other calls go on, and the deletion of a session that ended starts at once.
-A 429 holds every call of the process back for its Retry-After (``ProviderGate``).
+transaction, while the other calls go on; then the sessions that ended get their session image
+fetched (one whose fetch failed earlier is claimed again) and are deleted at the provider. A 429
+holds every call of the process back for its Retry-After (``ProviderGate``).
 """
 
 import logging
@@ -22,6 +23,7 @@ from django.utils import timezone
 from ..conf import liveness_settings
 from ..exceptions import BackendError, Throttled
 from ..models import LivenessSession
+from . import session_images
 from .sessions import apply_fetched, collect_remote_deletions, delete_at_provider, fetch_result, record_remote_deletion
 
 logger = logging.getLogger("django_liveness")
@@ -71,10 +73,13 @@ def claim_open_sessions(*, limit, lease_seconds, exclude=()):
 
 
 def claim_remote_leftovers(*, limit, lease_seconds, exclude=()):
-    """Claim up to ``limit`` ended sessions still at the provider (a deletion that failed)."""
+    """Claim up to ``limit`` ended sessions with work left at the provider: a session image whose
+    fetch failed, or (with ``DELETE_REMOTE_SESSION_ON_RESULT``) a deletion that failed."""
     leftovers = LivenessSession.objects.filter(
         status__in=list(LivenessSession.FINAL_STATUSES), remote_deleted_at__isnull=True
     ).exclude(provider_session_id="").exclude(pk__in=exclude)
+    if not liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+        leftovers = session_images.missing_filter(leftovers)
     return _claim(leftovers, limit, lease_seconds)
 
 
@@ -102,18 +107,17 @@ def sync_sessions(*, limit=500):
     session it works on, to refresh or to delete at the provider, is claimed first: no other
     worker calls the provider about it meanwhile.
     """
-    summary = {"refreshed": 0, "changed": 0, "errors": 0, "remote_deleted": 0}
+    summary = {"refreshed": 0, "changed": 0, "errors": 0, "remote_deleted": 0, "session_images": 0}
 
     def refresh(batch):
         _refresh_batch(batch, pool, summary)
 
-    def delete(batch):
-        summary["remote_deleted"] += _delete_remotely(batch, pool)
+    def finish(batch):
+        _finish_remotely(batch, pool, summary)
 
     with ThreadPoolExecutor(max_workers=liveness_settings.SYNC["CONCURRENCY"], thread_name_prefix="liveness-sync") as pool:
         _in_batches(claim_open_sessions, limit, refresh)
-        if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
-            _in_batches(claim_remote_leftovers, limit, delete)
+        _in_batches(claim_remote_leftovers, limit, finish)
     return summary
 
 
@@ -136,20 +140,15 @@ def _in_batches(claim, limit, handle):
 
 def _refresh_batch(batch, pool, summary):
     """Fetch a batch in threads and write each answer here as it arrives (in its own transaction),
-    while the other fetches go on; the deletion of a session that ended starts at once."""
+    while the other fetches go on; then finish the sessions that ended at the provider."""
     fetches = {pool.submit(gate.call, fetch_result, session): session for session in batch if session.provider_session_id}
-    deletions = {}
     with collect_remote_deletions() as ended:
         for session in batch:
             if not session.provider_session_id:
                 _apply(session, None, summary)
         for future in as_completed(fetches):
             _apply(fetches[future], future.result(), summary)
-            while ended:
-                session = ended.pop()
-                deletions[pool.submit(gate.call, delete_at_provider, session)] = session
-    for future in as_completed(deletions):
-        summary["remote_deleted"] += record_remote_deletion(deletions[future], future.result())
+    _finish_remotely(ended, pool, summary)
 
 
 def _apply(session, fetched, summary):
@@ -167,7 +166,18 @@ def _apply(session, fetched, summary):
     summary["changed"] += after.status != before
 
 
-def _delete_remotely(sessions, pool):
-    """Delete ``sessions`` at the provider in threads; record each here. Returns how many are gone."""
-    errors = list(pool.map(lambda session: gate.call(delete_at_provider, session), sessions))
-    return sum(record_remote_deletion(session, error) for session, error in zip(sessions, errors))
+def _finish_remotely(sessions, pool, summary):
+    """Fetch the missing session images of ``sessions``, then delete at the provider those with
+    nothing left to fetch (``DELETE_REMOTE_SESSION_ON_RESULT``); provider calls in threads, each
+    answer recorded here. A failed fetch keeps the remote session for the next run."""
+    images = list(pool.map(lambda session: gate.call(session_images.download, session), sessions))
+    done = []
+    for session, fetched in zip(sessions, images):
+        if session_images.record(session, fetched):
+            done.append(session)
+            summary["session_images"] += fetched is not None and bool(session.session_image)
+        else:
+            summary["errors"] += 1
+    if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+        errors = list(pool.map(lambda session: gate.call(delete_at_provider, session), done))
+        summary["remote_deleted"] += sum(record_remote_deletion(session, error) for session, error in zip(done, errors))

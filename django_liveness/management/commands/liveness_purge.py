@@ -16,7 +16,7 @@ class Command(BaseCommand):
         prefix = "Would purge" if dry_run else "Purged"
         self.stdout.write(
             f"{prefix}: {summary['reference_images']} reference image(s), {summary['payloads_redacted']} result "
-            f"payload(s) redacted, {summary['sessions_deleted']} session(s) deleted, {summary['remote_deleted']} "
+            f"payload(s) redacted, {summary['session_images']} session image(s), {summary['sessions_deleted']} session(s) deleted, {summary['remote_deleted']} "
             f"provider session(s) deleted, {summary['subjects_erased']} subject(s) erased, "
             f"{summary['webhook_deliveries']} old webhook delivery(ies) deleted, "
             f"{summary['idempotency_keys']} expired Idempotency-Key(s) deleted."

@@ -29,7 +29,8 @@ class Command(BaseCommand):
         summary = services.sync_sessions(limit=limit)
         self.stdout.write(
             f"Refreshed {summary['refreshed']} open session(s), {summary['changed']} changed, "
-            f"{summary['errors']} provider error(s); {summary['remote_deleted']} provider session(s) deleted."
+            f"{summary['errors']} provider error(s); {summary['remote_deleted']} provider session(s) deleted, "
+            f"{summary['session_images']} session image(s) stored."
         )
         self.stdout.write(webhooks_report(webhooks.send_due()))
         if not skip_orphans:
