@@ -29,3 +29,12 @@ def upload(client, subject, data=None, name="face.jpg", **headers):
 
 def start(client, subject, verify=True, **extra):
     return client.post(f"{API}/sessions/", {"subject": str(subject.pk), "verify": verify, **extra}, format="json")
+
+
+def assert_private_jpeg(response):
+    """A permission-checked image view's answer: 200, a JPEG streamed with private, no-store caching."""
+    assert response.status_code == 200
+    directives = {d.strip() for d in response["Cache-Control"].split(",")}
+    assert {"private", "no-store"} <= directives and "public" not in directives
+    assert response["Content-Type"] == "image/jpeg" and response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"

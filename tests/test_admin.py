@@ -29,6 +29,8 @@ from django_liveness.testing import (
     capture_signal,
 )
 
+from .api_support import assert_private_jpeg
+
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:django_liveness_livenesssession_changelist"
@@ -276,11 +278,7 @@ def test_reference_image_view_checks_permission_and_sets_private_headers(client)
     allowed = staff("view_referenceimage")
     client.force_login(allowed)
     response = client.get(url)
-    assert response.status_code == 200
-    directives = {d.strip() for d in response["Cache-Control"].split(",")}
-    assert {"private", "no-store"} <= directives and "public" not in directives
-    assert response["Content-Type"] == "image/jpeg" and response["X-Content-Type-Options"] == "nosniff"
-    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    assert_private_jpeg(response)
     assert LivenessEvent.objects.filter(kind="image_viewed", actor=allowed, subject=image.subject).count() == 1
     client.logout()
     assert client.get(url).status_code == 302  # to the login page

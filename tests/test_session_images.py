@@ -19,7 +19,7 @@ from django_liveness.exceptions import LivenessConfigurationError, ProviderUnava
 from django_liveness.models import LivenessEvent, LivenessSession
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory, locmem_backend
 
-from .api_support import API, client_for, grant, start, upload
+from .api_support import API, assert_private_jpeg, client_for, grant, start, upload
 from .conftest import API_VERSIONS
 
 pytestmark = pytest.mark.django_db
@@ -198,11 +198,7 @@ def test_a_permitted_reviewer_sees_the_capture_and_the_view_is_logged(client, lo
     assert not LivenessEvent.objects.filter(kind="session_image_viewed").exists()  # the pages fetched nothing
 
     response = client.get(url)
-    assert response.status_code == 200
-    directives = {d.strip() for d in response["Cache-Control"].split(",")}
-    assert {"private", "no-store"} <= directives and "public" not in directives
-    assert response["Content-Type"] == "image/jpeg" and response["X-Content-Type-Options"] == "nosniff"
-    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    assert_private_jpeg(response)
     viewed = LivenessEvent.objects.get(kind="session_image_viewed")
     assert (viewed.session_id, viewed.actor) == (session.pk, reviewer)
 
