@@ -54,7 +54,7 @@ def _capture_page(request, token):
     face = _face_config(request)
     if face is None:  # checked before the link is used up, so that it still works once fixed
         return _unavailable(request, _("The face check is not set up on this site yet."), session=session, status=503)
-    session = services.open_capture_link(session.pk)
+    session = services.open_capture_link(session.pk, user_agent=request.headers.get("User-Agent", ""))
     if session is None:
         return _unavailable(
             request, _("This link has already been used. Go back to the app to start again."), status=410

@@ -196,6 +196,10 @@ class LivenessSession(models.Model):
     )
     operation_mode = models.CharField(max_length=16, choices=OperationMode.choices)
     device_correlation_id = models.CharField(max_length=64, blank=True)
+    # The person's browser and OS family (from the User-Agent, nothing finer): the dashboard's rates
+    # by platform (client_platform.py; docs/privacy.md).
+    client_browser = models.CharField(max_length=64, blank=True, editable=False)
+    client_os = models.CharField(max_length=64, blank=True, editable=False)
     provider_session_id = models.CharField(max_length=128, blank=True, db_index=True)
     # Handed to the frontend only; cleared once the session is final. Never logged or shown in admin.
     auth_token = models.TextField(blank=True, editable=False)

@@ -434,6 +434,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
                     device_correlation_id_set_in_client=data["device_correlation_id_set_in_client"],
                     return_url=data.get("return_url", ""),
                     started_by=request.user,
+                    user_agent=request.headers.get("User-Agent", ""),
                 )
             created = SessionCreatedSerializer(session, context={"request": request}).data
             return Response(created, status=status.HTTP_201_CREATED, headers=NO_STORE)

@@ -4,6 +4,7 @@ link, and the errors the person's browser saw (camera denied, an SDK error ...).
 from django.db import transaction
 from django.utils import timezone
 
+from ..client_platform import client_platform
 from ..models import LivenessEvent, LivenessSession
 from .base import log_event
 
@@ -20,12 +21,17 @@ CLIENT_EVENT_MESSAGE_MAX = 500
 
 
 @transaction.atomic
-def open_capture_link(session_pk):
+def open_capture_link(session_pk, *, user_agent=""):
     """Mark the session's capture link as opened; return the session, or None if it was opened before.
 
-    One conditional UPDATE: of two openings at once, exactly one wins."""
+    One conditional UPDATE: of two openings at once, exactly one wins. The page runs on the person's
+    device, so its ``user_agent`` replaces the platform of whoever created the session.
+    """
+    platform = {}
+    if user_agent:
+        platform["client_browser"], platform["client_os"] = client_platform(user_agent)
     opened = LivenessSession.objects.filter(pk=session_pk, capture_link_opened_at__isnull=True).update(
-        capture_link_opened_at=timezone.now()
+        capture_link_opened_at=timezone.now(), **platform
     )
     if not opened:
         return None

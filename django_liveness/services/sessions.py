@@ -18,6 +18,7 @@ from .. import signals, webhooks
 from . import session_images
 from ..backends import get_backend
 from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
+from ..client_platform import client_platform
 from ..conf import liveness_settings
 from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, ReferenceQualityLow, SessionNotFound
 from ..images import read_image_bytes
@@ -74,17 +75,20 @@ def start_session(
     device_correlation_id_set_in_client=False,
     return_url="",
     started_by=None,
+    user_agent="",
 ):
     """Create a session at the provider and return it, with ``auth_token`` for the frontend.
 
     The provider gets ``device_correlation_id`` when given, else the subject's own (``devices``);
     with ``device_correlation_id_set_in_client`` it gets none and the frontend's SDK sets it.
+    ``user_agent`` (the person's browser's) is kept as its browser and OS family only.
 
     Raises ServiceError subclasses (nothing stored) when the subject may not start a session,
     and BackendError subclasses when the provider fails (the session is then stored as failed).
     A session canceled while the provider created it (an erasure, a withdrawn consent) is deleted
     there at once, and the reason is raised.
     """
+    browser, system = client_platform(user_agent)
     session = _new_session(
         subject,
         verify=verify,
@@ -93,6 +97,8 @@ def start_session(
         set_in_client=device_correlation_id_set_in_client,
         return_url=return_url,
         started_by=started_by if getattr(started_by, "is_authenticated", False) else None,
+        client_browser=browser,
+        client_os=system,
     )
     options = {
         "operation_mode": session.operation_mode,
