@@ -234,16 +234,16 @@ class _Check:
         return f"session {session_id}"
 
     def close(self):
-        """Delete what an unexpected error left behind, then close the backend's connections."""
+        """Try once more to delete what a failed deletion left, then close the backend's connections."""
         if self.backend is None:
             return
         for session_id, verify in self.left_over:
+            step = next(step for step in self.report.steps if step.name == f"delete {KIND_NAMES[_kind(verify)]}")
             try:
                 self.backend.delete_session(session_id, verify=verify)
+                step.detail = f"session {session_id} deleted on a second try"
             except BackendError:
-                self.report.notes.append(
-                    f"Session {session_id} could not be deleted; its token stops working after {TOKEN_TTL_SECONDS} s."
-                )
+                step.detail = f"session {session_id} not deleted: its token stops working {TOKEN_TTL_SECONDS} s after creation"
         self.backend.close()
 
     # --- explanations ------------------------------------------------------------------
@@ -309,6 +309,10 @@ class _Check:
             f"({self.key_source}) and that the endpoint is the same resource's: both are on the resource's Keys "
             "and Endpoint page in the Azure portal."
         )
+
+
+def _kind(verify):
+    return VERIFY if verify else LIVENESS
 
 
 def _ms_since(started):
