@@ -122,7 +122,7 @@ class _Check:
         self.left_over = []  # (session_id, verify) created and not deleted yet
 
     def run(self):
-        plan = [(Step("configuration"), self.configure, None), (Step("resolve the endpoint's host"), self.resolve, None)]
+        plan = [(Step("configuration"), self.configure, None), (Step("resolve the host name"), self.resolve, None)]
         for kind in self.kinds:
             verify = kind == VERIFY
             plan.append((Step(f"create {KIND_NAMES[kind]}"), lambda verify=verify: self.create(verify), None))
@@ -270,11 +270,7 @@ class _Check:
                 f"liveness in this API version (LIVENESS['OPTIONS']['api_version']).{said}"
             )
         if isinstance(error, ProviderUnavailable) and error.status is None:
-            return UNREACHABLE, (
-                f"Unreachable: no answer from {self.host}:{self.port}: {_network_reason(error)}. Check {where}, and "
-                "that this machine may reach it (firewall, proxy, outbound rules); for a TLS error, that the "
-                "endpoint starts with https:// and nothing in between intercepts TLS."
-            )
+            return UNREACHABLE, f"Unreachable: no answer from {self.host}:{self.port}: {self._network_failure(error)}"
         if isinstance(error, ProviderUnavailable):
             return SERVICE_FAILED, (
                 f"The Face service failed ({error.status}): the fault is on Azure's side, not in the configuration. "
@@ -304,11 +300,45 @@ class _Check:
                 "(F0) resource is refused once its monthly quota is used up."
             )
         return (
-            f"Access denied (401): the key is wrong, or it belongs to another resource than {where}'s. Azure "
-            "answers the same to a key used at another region's endpoint. Check the key "
-            f"({self.key_source}) and that the endpoint is the same resource's: both are on the resource's Keys "
-            "and Endpoint page in the Azure portal."
+            f"Access denied (401): the key is wrong, or it is the key of another resource than {where}. Azure "
+            "gives the same answer to a key used at another region's endpoint. Check the key "
+            f"({self.key_source}) and that the endpoint belongs to the same resource: both are on the resource's "
+            "Keys and Endpoint page in the Azure portal."
         )
+
+    def _network_failure(self, error):
+        """Why no answer came, and what to check, from the errors the HTTP client chained below ``error``."""
+        chain, stack = [], [error]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, BaseException) and all(item is not seen for seen in chain):
+                chain.append(item)
+                stack.extend([item.__cause__, item.__context__, getattr(item, "inner_exception", None)])
+                stack.extend([getattr(item, "reason", None), *item.args])
+        names = {type(item).__name__ for item in chain}
+        where = f"the endpoint ({self.endpoint_source})"
+        tls = next((item for item in chain if isinstance(item, ssl.SSLError)), None)
+        if tls is not None or "SSLError" in names:
+            return (
+                f"the TLS handshake failed ({getattr(tls, 'reason', None) or 'SSL error'}). Check that {where} is "
+                "the https:// address of the resource, and that no proxy or firewall in between intercepts TLS."
+            )
+        if any(isinstance(item, ConnectionRefusedError) for item in chain):
+            return f"the connection was refused (nothing listens on that port). Check the host and port of {where}."
+        if any(isinstance(item, TimeoutError) for item in chain) or names & TIMEOUT_ERRORS:
+            options = getattr(self.backend, "options", {})
+            limits = ", ".join(
+                f"{name.replace('_', ' ')} {options[name]} s"
+                for name in ("connection_timeout", "read_timeout")
+                if name in options
+            )
+            return (
+                f"it timed out{f' ({limits})' if limits else ''}. Check that a firewall, proxy or outbound rule lets this machine reach "
+                f"{where}; on a slow network, try a longer --timeout."
+            )
+        if any(isinstance(item, ConnectionResetError) for item in chain) or "RemoteDisconnected" in names:
+            return f"the connection was closed before an answer came. Check what lies between this machine and {where}."
+        return f"the connection failed. Check {where} and this machine's outbound network (firewall, proxy)."
 
 
 def _kind(verify):
@@ -336,25 +366,3 @@ def _proxy_for(url, host):
         return None
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
-
-
-def _network_reason(error):
-    """Why no answer came, from the errors the HTTP client chained below ``error``."""
-    chain, stack = [], [error]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, BaseException) and all(item is not seen for seen in chain):
-            chain.append(item)
-            stack.extend([item.__cause__, item.__context__, getattr(item, "inner_exception", None)])
-            stack.extend([getattr(item, "reason", None), *item.args])
-    names = {type(item).__name__ for item in chain}
-    tls = next((item for item in chain if isinstance(item, ssl.SSLError)), None)
-    if tls is not None or "SSLError" in names:
-        return f"the TLS handshake failed ({getattr(tls, 'reason', None) or 'SSL error'})"
-    if any(isinstance(item, ConnectionRefusedError) for item in chain):
-        return "the connection was refused (nothing listens on that port)"
-    if any(isinstance(item, TimeoutError) for item in chain) or names & TIMEOUT_ERRORS:
-        return "it timed out"
-    if any(isinstance(item, ConnectionResetError) for item in chain) or "RemoteDisconnected" in names:
-        return "the connection was closed before an answer came"
-    return "the connection failed"

@@ -19,7 +19,7 @@ KEY = "0123456789abcdef0123456789ab3f9a"  # long enough for the report to show i
 WRONG_KEY = "fedcba9876543210fedcba9876543210"
 STEPS = [
     "configuration",
-    "resolve the endpoint's host",
+    "resolve the host name",
     "create liveness session",
     "delete liveness session",
     "create liveness-with-verify session",
@@ -96,7 +96,7 @@ def test_success_creates_and_deletes_both_kinds(configure, emulator_server, api_
     lines = step_lines(output)
     assert list(lines) == STEPS and {status for status, _rest in lines.values()} == {"ok"}
     assert all(" ms" in rest for _status, rest in lines.values())
-    assert lines["resolve the endpoint's host"][1].endswith("127.0.0.1 -> 127.0.0.1")
+    assert lines["resolve the host name"][1].endswith("127.0.0.1 -> 127.0.0.1")
     assert "a face found in the sample photo (quality for recognition: high)" in lines[STEPS[4]][1]
     assert "OK: every step passed, in " in output
     assert calls(emulator_server) == [
@@ -124,7 +124,7 @@ def test_a_wrong_key_is_access_denied_and_names_both_causes(configure, emulator_
     configure(key=WRONG_KEY)
     output, explanation = failed_check(status=6)
 
-    assert explanation.startswith("Access denied (401): the key is wrong, or it belongs to another resource")
+    assert explanation.startswith("Access denied (401): the key is wrong, or it is the key of another resource")
     assert "another region's endpoint" in explanation and "LIVENESS['OPTIONS']['key']" in explanation
     assert "The service said: Access denied due to invalid subscription key or wrong API endpoint" in explanation
     lines = step_lines(output)
@@ -152,7 +152,7 @@ def test_a_host_name_that_does_not_resolve_is_the_wrong_resource_or_region(confi
     assert asked == [host]
     assert explanation.startswith(f"The endpoint's host name {host} does not resolve (")
     assert "check the endpoint (LIVENESS['OPTIONS']['endpoint']), the resource name or the region in it" in explanation
-    assert step_lines(output)["resolve the endpoint's host"][0] == "failed"
+    assert step_lines(output)["resolve the host name"][0] == "failed"
     assert emulator_server.recording.requests == []
 
 
@@ -165,7 +165,8 @@ def test_a_closed_port_is_unreachable(configure):
     _output, explanation = failed_check(status=5)
 
     assert explanation.startswith(
-        f"Unreachable: no answer from 127.0.0.1:{port}: the connection was refused (nothing listens on that port)."
+        f"Unreachable: no answer from 127.0.0.1:{port}: the connection was refused (nothing listens on that port). "
+        "Check the host and port of the endpoint (LIVENESS['OPTIONS']['endpoint'])."
     )
 
 
@@ -174,7 +175,10 @@ def test_a_slow_service_times_out_within_the_timeout_given(configure, emulator_s
     emulator_server.state.faults.configure(latency_ms=1500)
     _output, explanation = failed_check("--timeout", "0.5", status=5)
 
-    assert explanation.startswith(f"Unreachable: no answer from 127.0.0.1:{emulator_server.port}: it timed out.")
+    assert explanation.startswith(
+        f"Unreachable: no answer from 127.0.0.1:{emulator_server.port}: it timed out "
+        "(connection timeout 0.5 s, read timeout 0.5 s)."
+    )
 
 
 def test_tls_to_a_plain_http_port_fails_the_handshake(configure, emulator_server):
@@ -256,7 +260,7 @@ def test_the_in_memory_backend_is_checked_without_a_network():
 
     assert "service:     in process (LocMemBackend): it never talks to Azure" in output
     assert "endpoint:    none" in output
-    status, rest = step_lines(output)["resolve the endpoint's host"]
+    status, rest = step_lines(output)["resolve the host name"]
     assert status == "ok" and rest.endswith("ms  skipped: no endpoint")
     assert "OK: every step passed" in output
 
