@@ -38,7 +38,12 @@ DEVICE_CORRELATION_ID = "django-liveness-check"
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 # Timeouts of urllib3, requests and azure-core that do not derive from TimeoutError.
-TIMEOUT_ERRORS = {"ReadTimeoutError", "ConnectTimeoutError", "ServiceRequestTimeoutError", "ServiceResponseTimeoutError"}
+TIMEOUT_ERRORS = {
+    "ReadTimeoutError",
+    "ConnectTimeoutError",
+    "ServiceRequestTimeoutError",
+    "ServiceResponseTimeoutError",
+}
 
 # Why a check failed (``CheckReport.cause``); the command turns each into its exit status.
 CONFIGURATION = "configuration"  # the settings are incomplete or wrong before any call
@@ -187,7 +192,8 @@ class _Check:
         try:
             self.port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise _Failed(CONFIGURATION, f"The endpoint {endpoint!r} ({self.endpoint_source}) has no valid port.") from None
+            problem = f"The endpoint {endpoint!r} ({self.endpoint_source}) has a port that is not a number."
+            raise _Failed(CONFIGURATION, problem) from None
         emulator = getattr(backend, "uses_emulator", False)
         report.service = "the liveness emulator, not Azure" if emulator else "Azure AI Face"
         return f"{backend_class.__name__}, endpoint and key set"
@@ -243,7 +249,7 @@ class _Check:
                 self.backend.delete_session(session_id, verify=verify)
                 step.detail = f"session {session_id} deleted on a second try"
             except BackendError:
-                step.detail = f"session {session_id} not deleted: its token stops working {TOKEN_TTL_SECONDS} s after creation"
+                step.detail = f"session {session_id} not deleted: its token stops working {TOKEN_TTL_SECONDS} s in"
         self.backend.close()
 
     # --- explanations ------------------------------------------------------------------
@@ -333,8 +339,8 @@ class _Check:
                 if name in options
             )
             return (
-                f"it timed out{f' ({limits})' if limits else ''}. Check that a firewall, proxy or outbound rule lets this machine reach "
-                f"{where}; on a slow network, try a longer --timeout."
+                f"it timed out{f' ({limits})' if limits else ''}. Check that a firewall, proxy or outbound rule "
+                f"lets this machine reach {where}; on a slow network, try a longer --timeout."
             )
         if any(isinstance(item, ConnectionResetError) for item in chain) or "RemoteDisconnected" in names:
             return f"the connection was closed before an answer came. Check what lies between this machine and {where}."

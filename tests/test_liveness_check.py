@@ -116,7 +116,8 @@ def test_kind_limits_the_check_to_one_session(configure, emulator_server, kind):
 
     assert calls(emulator_server) == [("POST", kind), ("DELETE", kind)]
     assert left_at_the_emulator(emulator_server) == []
-    assert list(step_lines(output)) == STEPS[:2] + [name for name in STEPS[2:] if ("verify" in name) == (kind == "verify")]
+    kind_steps = [name for name in STEPS[2:] if ("verify" in name) == (kind == "verify")]
+    assert list(step_lines(output)) == STEPS[:2] + kind_steps
 
 
 @both_versions
@@ -226,6 +227,17 @@ def test_a_missing_key_is_a_configuration_error_before_any_call(configure, emula
 
     assert explanation.startswith("AzureFaceBackend has no key. Set LIVENESS['OPTIONS'] endpoint and key")
     assert "key:         none" in output
+    assert emulator_server.recording.requests == []
+
+
+def test_an_endpoint_that_is_not_a_url_is_a_configuration_error(configure, emulator_server):
+    configure(endpoint="myface.cognitiveservices.azure.com")
+    _output, explanation = failed_check(status=3)
+
+    assert explanation.startswith(
+        "The endpoint 'myface.cognitiveservices.azure.com' (LIVENESS['OPTIONS']['endpoint']) is not a URL: write it "
+        "as https://<resource>.cognitiveservices.azure.com"
+    )
     assert emulator_server.recording.requests == []
 
 

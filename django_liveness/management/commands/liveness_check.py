@@ -23,7 +23,7 @@ KIND_CHOICES = {"both": config_check.KINDS, "liveness": (config_check.LIVENESS,)
 
 
 class Command(BaseCommand):
-    help = "Check the LIVENESS configuration end to end: resolve the endpoint, authenticate, create and delete sessions."
+    help = "Check the LIVENESS configuration end to end: resolve the endpoint, authenticate, create, delete sessions."
     # The check reports a configuration error itself, in its own words, instead of stopping at the system checks.
     requires_system_checks = ()
 
