@@ -230,7 +230,7 @@ class _Check:
         detail = f"session {created.session_id}"
         if created.reference is not None:
             quality = created.reference.quality_for_recognition or "not rated"
-            detail += f"; a face found in the sample photo (quality for recognition: {quality})"
+            detail += f"; sample photo accepted, face quality: {quality}"
         return detail
 
     def delete(self, verify):
