@@ -190,23 +190,34 @@ def test_tls_to_a_plain_http_port_fails_the_handshake(configure, emulator_server
 
 
 @both_versions
-def test_throttled_shows_the_retry_after_and_is_not_retried(configure, emulator_server):
-    emulator_server.state.faults.configure(throttle_next=1, retry_after=7)
-    output, explanation = failed_check(status=8)
+@pytest.mark.parametrize(
+    "fault, answered, status, begins, mentions",
+    [
+        (
+            {"throttle_next": 1, "retry_after": 7},
+            429,
+            8,
+            "Throttled: the Face service answered 429 Too Many Requests (Retry-After: 7 s).",
+            "Run the check again after 7 s",
+        ),
+        (
+            {"error_next": 1, "error_status": 503},
+            503,
+            9,
+            "The Face service failed (503): the fault is on Azure's side",
+            "The service said: Injected fault: the service failed.",
+        ),
+    ],
+)
+def test_throttled_or_failed_is_reported_as_answered_without_retries(
+    configure, emulator_server, fault, answered, status, begins, mentions
+):
+    emulator_server.state.faults.configure(**fault)
+    output, explanation = failed_check(status=status)
 
-    assert explanation.startswith("Throttled: the Face service answered 429 Too Many Requests (Retry-After: 7 s).")
-    assert "Run the check again after 7 s" in explanation
-    assert [exchange[3] for exchange in emulator_server.recording.exchanges] == [429]
+    assert explanation.startswith(begins) and mentions in explanation
+    assert [exchange[3] for exchange in emulator_server.recording.exchanges] == [answered]
     assert step_lines(output)["create liveness session"][0] == "failed"
-
-
-@both_versions
-def test_a_service_error_says_it_is_on_azures_side(configure, emulator_server):
-    emulator_server.state.faults.configure(error_next=1, error_status=503)
-    _output, explanation = failed_check(status=9)
-
-    assert explanation.startswith("The Face service failed (503): the fault is on Azure's side")
-    assert "The service said: Injected fault: the service failed." in explanation
 
 
 @both_versions
