@@ -285,8 +285,8 @@ class _Check:
             )
         if isinstance(error, InvalidImage):
             return REFUSED, (
-                f"The Face service refused the sample photo the check sends for the verify session ({error.status} "
-                f"{error.code}). The endpoint and key were accepted; please report this to django-liveness.{said}"
+                f"The Face service refused the sample photo the check sends for the verify session ({error.status}). "
+                f"The endpoint and key were accepted; please report this to django-liveness.{said}"
             )
         return REFUSED, f"The Face service refused the request ({error.status} {error.code}).{said}"
 

@@ -2,12 +2,14 @@
 preview SDK: the success, each failure an operator can meet, and its exit status."""
 
 import socket
+import time
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from django_liveness import config_check
 from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY
 from django_liveness.management.commands.liveness_check import Command
 
@@ -180,6 +182,12 @@ def test_a_slow_service_times_out_within_the_timeout_given(configure, emulator_s
         f"Unreachable: no answer from 127.0.0.1:{emulator_server.port}: it timed out "
         "(connection timeout 0.5 s, read timeout 0.5 s)."
     )
+    # The emulator still answers, late, and creates the session the check gave up on: wait for it, so that
+    # it lands here and not in the next test's emulator (the module's state is shared).
+    deadline = time.monotonic() + 5
+    while not emulator_server.recording.exchanges and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [session.kind for session in left_at_the_emulator(emulator_server)] == [LIVENESS]
 
 
 def test_tls_to_a_plain_http_port_fails_the_handshake(configure, emulator_server):
@@ -187,6 +195,30 @@ def test_tls_to_a_plain_http_port_fails_the_handshake(configure, emulator_server
     _output, explanation = failed_check("--kind", "liveness", status=5)
 
     assert f"no answer from 127.0.0.1:{emulator_server.port}: the TLS handshake failed (" in explanation
+
+
+@both_versions
+def test_a_dropped_connection_is_unreachable(configure, emulator_server):
+    emulator_server.state.faults.configure(drop_next=1)
+    _output, explanation = failed_check(status=5)
+
+    assert explanation.startswith(
+        f"Unreachable: no answer from 127.0.0.1:{emulator_server.port}: "
+        "the connection was closed before an answer came."
+    )
+
+
+@both_versions
+def test_a_refused_sample_photo_says_so(configure, emulator_server, monkeypatch):
+    monkeypatch.setattr(config_check, "sample_reference_image", lambda: b"not a photo")
+    output, explanation = failed_check(status=1)
+
+    assert explanation.startswith(
+        "The Face service refused the sample photo the check sends for the verify session (400). "
+        "The endpoint and key were accepted; please report this to django-liveness."
+    )
+    assert step_lines(output)["create liveness session"][0] == "ok"
+    assert left_at_the_emulator(emulator_server) == []
 
 
 @both_versions
