@@ -81,7 +81,7 @@ class CheckReport:
     backend: str = ""  # dotted path of the backend class
     service: str = ""  # what the endpoint is: Azure, the emulator, in process
     endpoint: str = ""
-    key: str = ""  # "set, ends in 3f9a (from VISION_KEY)": never the key itself
+    key: str = ""  # "set, ends in 3f9a (from the VISION_KEY environment variable)": never the key itself
     api_version: str = ""
     notes: list = field(default_factory=list)  # the backend's own warnings (manage.py check)
     steps: list = field(default_factory=list)

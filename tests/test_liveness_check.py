@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from django_liveness import config_check
 from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY
-from django_liveness.management.commands.liveness_check import Command
+from django_liveness.management.commands.liveness_check import EXIT_STATUS, Command
 
 from .conftest import API_VERSIONS
 
@@ -330,6 +330,11 @@ def test_manage_py_exits_with_the_status_and_prints_the_explanation(configure, c
     assert captured.err.startswith("CommandError: Access denied (401)")
     assert "FAILED at 'create liveness session'" in captured.out
     assert WRONG_KEY not in captured.out + captured.err
+
+
+def test_every_cause_has_its_own_exit_status():
+    assert sorted(EXIT_STATUS) == sorted(config_check.CAUSES)
+    assert len(set(EXIT_STATUS.values())) == len(EXIT_STATUS) and 0 not in EXIT_STATUS.values()
 
 
 def test_a_timeout_must_be_positive():

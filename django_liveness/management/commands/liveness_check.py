@@ -23,7 +23,7 @@ KIND_CHOICES = {"both": config_check.KINDS, "liveness": (config_check.LIVENESS,)
 
 
 class Command(BaseCommand):
-    help = "Check the LIVENESS configuration end to end: resolve the endpoint, authenticate, create, delete sessions."
+    help = "Prove the LIVENESS configuration end to end: resolve, authenticate, create and delete sessions."
     # The check reports a configuration error itself, in its own words, instead of stopping at the system checks.
     requires_system_checks = ()
 
@@ -54,7 +54,8 @@ class Command(BaseCommand):
             write(f"  note: {note}")
         for step in report.steps:
             latency = f"{step.latency_ms} ms" if step.latency_ms is not None else ""
-            status = {"ok": self.style.SUCCESS, "failed": self.style.ERROR}.get(step.status, str)(f"{step.status:<8}")
+            style = {config_check.OK: self.style.SUCCESS, config_check.FAILED: self.style.ERROR}.get(step.status, str)
+            status = style(f"{step.status:<8}")
             write(f"  {status}{step.name:<38}{latency:>9}  {step.detail}".rstrip())
         failure = report.failure
         if failure is None:
