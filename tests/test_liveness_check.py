@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from django_liveness import config_check
-from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY
+from django_liveness.emulator import views
+from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY, EmulatorError
 from django_liveness.management.commands.liveness_check import EXIT_STATUS, Command
 
 from .conftest import API_VERSIONS
@@ -135,6 +136,28 @@ def test_a_wrong_key_is_access_denied_and_names_both_causes(configure, emulator_
     assert [lines[name][0] for name in STEPS[3:]] == ["skipped"] * 3
     assert "FAILED at 'create liveness session'" in output
     assert len(emulator_server.recording.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "refused_path, begins",
+    [
+        ("-sessions", "Access denied (403): the service refuses this resource the call. Face liveness is a Limited"),
+        ("WithVerify-sessions", "Access denied (403) to the liveness-with-verify session, although the key was"),
+    ],
+)
+def test_forbidden_names_the_approval_face_liveness_needs(configure, monkeypatch, refused_path, begins):
+    real_check = views._check_subscription_key
+
+    def check_subscription_key(request):  # the service knows the key, and refuses the feature
+        real_check(request)
+        if request.path.endswith(refused_path):
+            raise EmulatorError(403, "UnsupportedFeature", "Feature is not supported, missing approval.")
+
+    monkeypatch.setattr(views, "_check_subscription_key", check_subscription_key)
+    _output, explanation = failed_check(status=6)
+
+    assert explanation.startswith(begins) and "https://aka.ms/facerecognition" in explanation
+    assert explanation.endswith("The service said: Feature is not supported, missing approval.")
 
 
 def test_a_host_name_that_does_not_resolve_is_the_wrong_resource_or_region(configure, emulator_server, monkeypatch):
