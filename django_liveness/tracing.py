@@ -53,7 +53,7 @@ def set_attributes(current, **attributes):
 
 def traced(name):
     """Decorate a service function: a span ``name`` around it, with the ids of its first argument (a
-    session or a subject) and, when it returns a session, that session's id, kind, status and outcome."""
+    session or a subject) and, when it returns a session, that session's ids, kind and status."""
 
     def decorate(function):
         @functools.wraps(function)
@@ -90,7 +90,8 @@ def propagating(function):
 
 
 def record_attributes(record):
-    """The span attributes of a session or a subject: ids and states, nothing personal or secret."""
+    """The span attributes of a session or a subject: ids and states. Nothing secret, and no result (the
+    outcome, decision or confidence of a check is personal data, which traces kept elsewhere could not erase)."""
     meta = getattr(record, "_meta", None)
     if meta is None or meta.app_label != "django_liveness":
         return {}
@@ -100,7 +101,6 @@ def record_attributes(record):
             "liveness.provider_session_id": record.provider_session_id,
             "liveness.kind": record.kind,
             "liveness.status": record.status,
-            "liveness.outcome": record.outcome,
         }
     if meta.model_name == "subject":
         return {"liveness.subject_id": str(record.pk)}

@@ -127,8 +127,7 @@ def test_a_lifecycle_is_traced_down_to_the_http_calls(
     assert dict(refresh.attributes) == {
         **ids,
         "liveness.kind": "liveness_with_verify",
-        "liveness.status": "completed",
-        "liveness.outcome": "passed",
+        "liveness.status": "completed",  # no outcome: a person's result stays out of traces
     }
     get_result = named(finished, "liveness.provider.get_result")
     assert dict(get_result.attributes) == {
