@@ -33,20 +33,21 @@ def enabled():
 
 
 @contextlib.contextmanager
-def span(name, **attributes):
-    """A span ``name`` around the block, child of the current span; yields it (None when tracing is off).
+def span(name, attributes=None):
+    """A span ``name`` with ``attributes`` (a dict) around the block, child of the current span; yields it
+    (None when tracing is off).
 
     An exception leaving the block is recorded on the span (its type and message) and re-raised."""
     if not enabled():
         yield None
         return
     tracer = _api().get_tracer("django_liveness", __version__)
-    with tracer.start_as_current_span(name, attributes=_present(attributes)) as current:
+    with tracer.start_as_current_span(name, attributes=_present(attributes or {})) as current:
         yield current
 
 
-def set_attributes(current, **attributes):
-    """Add ``attributes`` (those not None or empty) to the span ``current`` (None: nothing)."""
+def set_attributes(current, attributes):
+    """Add ``attributes`` (a dict; those not None or empty) to the span ``current`` (None: nothing)."""
     if current is not None:
         current.set_attributes(_present(attributes))
 
@@ -60,9 +61,9 @@ def traced(name):
         def run(*args, **kwargs):
             if not enabled():
                 return function(*args, **kwargs)
-            with span(name, **record_attributes(args[0] if args else None)) as current:
+            with span(name, record_attributes(args[0] if args else None)) as current:
                 result = function(*args, **kwargs)
-                set_attributes(current, **record_attributes(result))
+                set_attributes(current, record_attributes(result))
                 return result
 
         return run

@@ -208,23 +208,22 @@ def observed(operation, method):
         if _in_provider_call.get():
             return method(self, *args, **kwargs)
         reset = _in_provider_call.set(True)
-        session_id = args[0] if args and operation in ("get_result", "delete", "list_audit_entries") else None
+        attributes = {
+            "liveness.operation": operation,
+            "liveness.backend": type(self).__name__,
+            "liveness.verify": kwargs.get("verify"),
+        }
+        if operation in ("get_result", "delete", "list_audit_entries"):
+            attributes["liveness.provider_session_id"] = kwargs.get("session_id", args[0] if args else None)
         started = time.perf_counter()
         try:
-            with tracing.span(
-                f"liveness.provider.{operation}",
-                **{
-                    "liveness.operation": operation,
-                    "liveness.backend": type(self).__name__,
-                    "liveness.provider_session_id": session_id,
-                    "liveness.verify": kwargs.get("verify"),
-                },
-            ) as span:
+            with tracing.span(f"liveness.provider.{operation}", attributes) as span:
                 try:
                     result = method(self, *args, **kwargs)
                 except BackendError as error:
-                    attributes = {"liveness.error_code": error.code, "http.response.status_code": error.status}
-                    tracing.set_attributes(span, **attributes)
+                    tracing.set_attributes(
+                        span, {"liveness.error_code": error.code, "http.response.status_code": error.status}
+                    )
                     metrics.observe_provider_call(operation, time.perf_counter() - started, error.code)
                     raise
             metrics.observe_provider_call(operation, time.perf_counter() - started)
