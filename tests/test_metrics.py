@@ -99,7 +99,9 @@ def test_a_lifecycle_is_counted_and_scraped(
         ("liveness_sessions_completed_total", (("kind", "liveness_with_verify"), ("outcome", "needs_review"))): 1,
         ("liveness_sessions_ended_total", (("kind", "liveness"), ("status", "canceled"))): 1,
     }
-    assert changes(before, after, "liveness_reviews_total") == {("liveness_reviews_total", (("decision", "approved"),)): 1}
+    assert changes(before, after, "liveness_reviews_total") == {
+        ("liveness_reviews_total", (("decision", "approved"),)): 1
+    }
     assert changes(before, after, "liveness_provider_errors_total") == {
         ("liveness_provider_errors_total", (("code", "throttled"), ("operation", "get_result"))): 1,
         ("liveness_provider_errors_total", (("code", "unavailable"), ("operation", "get_result"))): 1,
@@ -238,7 +240,8 @@ def test_gunicorn_workers_are_summed_in_multiprocess_mode(metrics_token, client,
     samples = scrape(client)
 
     created = {labels: value for (name, labels), value in samples.items() if name == "liveness_sessions_created_total"}
-    assert created == {(("kind", "liveness"),): 3, (("kind", "liveness_with_verify"),): 2}  # this process's are not read
+    # The workers' counts only: this process's own are not read.
+    assert created == {(("kind", "liveness"),): 3, (("kind", "liveness_with_verify"),): 2}
     assert samples[("liveness_provider_errors_total", (("code", "throttled"), ("operation", "create")))] == 2
     assert samples[("liveness_provider_request_duration_seconds_count", (("operation", "create"),))] == 2
     assert samples[("liveness_open_sessions", (("status", "created"),))] == 0  # the gauges, once, from the database

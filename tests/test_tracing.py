@@ -116,7 +116,8 @@ def test_a_lifecycle_is_traced_down_to_the_http_calls(
     create = named(finished, "liveness.provider.create_verify")
     assert dict(create.attributes) == {"liveness.operation": "create_verify", "liveness.backend": "AzureFaceBackend"}
     sdk = ["FaceSessionClient.create_liveness_with_verify_session"] if api_version != "v1.2" else []
-    path = "/detectLivenessWithVerify-sessions" if api_version == "v1.2" else "/detectLivenessWithVerify/singleModal/sessions"
+    verify_sessions = {"v1.2": "-sessions", "v1.2-preview.1": "/singleModal/sessions"}
+    path = f"/detectLivenessWithVerify{verify_sessions[api_version]}"
     post = http_span(finished, "POST", f"/face/{api_version}{path}")
     assert chain(finished, post) == [post.name, *sdk, "liveness.provider.create_verify", "liveness.start_session"]
     assert post.attributes["http.response.status_code"] == 200
@@ -145,7 +146,8 @@ def test_a_lifecycle_is_traced_down_to_the_http_calls(
         "liveness.delete_remote_session",
         "liveness.finish_remote_session",  # on commit, after the refresh
     ]
-    assert chain(finished, named(finished, "liveness.provider.get_session_image"))[-1] == "liveness.finish_remote_session"
+    image_fetch = named(finished, "liveness.provider.get_session_image")
+    assert chain(finished, image_fetch)[-1] == "liveness.finish_remote_session"
 
     reference.file.open("rb")
     with reference.file:
@@ -185,7 +187,8 @@ def test_the_sync_threads_calls_are_under_its_span(locmem, spans):
         "liveness.provider.get_result",
         "liveness.sync_sessions",
     ]
-    assert chain(finished, named(finished, "liveness.provider.delete")) == ["liveness.provider.delete", "liveness.sync_sessions"]
+    delete = named(finished, "liveness.provider.delete")
+    assert chain(finished, delete) == ["liveness.provider.delete", "liveness.sync_sessions"]
 
 
 class Subclassed(LocMemBackend):
