@@ -12,7 +12,7 @@ class LivenessConfig(AppConfig):
         from django.contrib.auth.models import Group
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, metrics  # noqa: F401  (importing checks registers the system checks)
         from .api.permissions import forget_cached_permissions
         from .models import WebhookEndpoint
         from .webhooks.outbox import forget_subscriptions
@@ -24,3 +24,4 @@ class LivenessConfig(AppConfig):
         # Which event types endpoints subscribe to is cached (webhooks.outbox): forget it on a change.
         post_save.connect(forget_subscriptions, sender=WebhookEndpoint, dispatch_uid="liveness-webhook-endpoint-saved")
         post_delete.connect(forget_subscriptions, sender=WebhookEndpoint, dispatch_uid="liveness-webhook-endpoint-deleted")
+        metrics.connect()  # counts sessions and reviews, when prometheus_client is installed

@@ -90,13 +90,20 @@ DEFAULTS = {
         "WINDOW_SECONDS": 900,
         "LOCK_SECONDS": 3600,
     },
+    # Prometheus metrics (docs/operations.md): the bearer token a scraper sends to the metrics view
+    # (None: only staff with the view permission may read it).
+    "METRICS": {
+        "TOKEN": None,
+    },
+    # OpenTelemetry spans of the service operations and provider calls, when opentelemetry-api is installed.
+    "TRACING": True,
     # How long an Idempotency-Key is remembered.
     "IDEMPOTENCY_KEY_TTL_SECONDS": 24 * 3600,
     # Subscription key the mounted emulator accepts (test mode only; never a real Azure key).
     "EMULATOR_KEY": "emulator-key",
 }
 
-DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC", "CAPTURE", "WEBHOOKS", "LOCKOUT")
+DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC", "CAPTURE", "WEBHOOKS", "LOCKOUT", "METRICS")
 
 
 def _is_drf_rate(rate):
@@ -160,7 +167,13 @@ def validate(user_settings):
         _fail("AUTH_TOKEN_TTL_SECONDS", f"must be an integer from 60 to 86400 (Face API limits), got {ttl!r}.")
     if merged["OPERATION_MODE"] not in OPERATION_MODES:
         _fail("OPERATION_MODE", f"must be one of {', '.join(OPERATION_MODES)}, got {merged['OPERATION_MODE']!r}.")
-    for key in ("DELETE_REMOTE_SESSION_ON_RESULT", "REQUIRE_CONSENT", "COMPLETE_IN_BACKGROUND", "REQUIRE_REFERENCE_QUALITY"):
+    for key in (
+        "DELETE_REMOTE_SESSION_ON_RESULT",
+        "REQUIRE_CONSENT",
+        "COMPLETE_IN_BACKGROUND",
+        "REQUIRE_REFERENCE_QUALITY",
+        "TRACING",
+    ):
         if not isinstance(merged[key], bool):
             _fail(key, f"must be True or False, got {merged[key]!r}.")
     if not (isinstance(merged["STORE_SESSION_IMAGE"], bool) or merged["STORE_SESSION_IMAGE"] == "verify"):
@@ -182,6 +195,9 @@ def validate(user_settings):
             _fail(f"LOCKOUT'][{sub_key!r}", f"must be a whole number of at least 1, got {number!r}.")
     _validate_capture(merged["CAPTURE"])
     _validate_webhooks(merged["WEBHOOKS"])
+    token = merged["METRICS"]["TOKEN"]
+    if token is not None and (not isinstance(token, str) or len(token) < 16):
+        _fail("METRICS']['TOKEN", "must be None or a string of at least 16 characters (a random secret).")
     if not isinstance(merged["EMULATOR_KEY"], str) or not merged["EMULATOR_KEY"]:
         _fail("EMULATOR_KEY", "must be a non-empty string.")
     ttl = merged["IDEMPOTENCY_KEY_TTL_SECONDS"]

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import services, signals, webhooks
+from . import services, signals, tracing, webhooks
 from .services import session_images
 from .backends import get_backend
 from .backends.base import LIST_SESSIONS
@@ -114,6 +114,7 @@ def _redact_image_digests(subject):
         LivenessEvent.objects.filter(pk=event.pk).update(data=data)
 
 
+@tracing.traced("liveness.erase_subject")
 def erase_subject(subject, *, actor=None):
     """Erase a subject's biometric data and block new sessions; return a summary dict.
 
@@ -164,6 +165,7 @@ def _cutoff(now, key):
     return None if days is None else now - timedelta(days=days)
 
 
+@tracing.traced("liveness.purge")
 def purge(*, now=None, dry_run=False):
     """Apply LIVENESS['RETENTION'] and pending erasures; idempotent. Returns counts of what was (or would be) done."""
     now = now or timezone.now()
@@ -249,6 +251,7 @@ def purge(*, now=None, dry_run=False):
 # --- reconciliation -----------------------------------------------------------------------
 
 
+@tracing.traced("liveness.delete_orphan_remote_sessions")
 def delete_orphan_remote_sessions(*, dry_run=False):
     """Delete provider sessions that have no local row (a create whose answer was lost, say).
 

@@ -31,7 +31,7 @@ class GaClient:
         from azure.core.rest import HttpRequest
 
         request = HttpRequest(method, self._client.format_url(path), **kwargs)
-        return call(lambda: self._client.send_request(request), self._endpoint)
+        return call(self._endpoint, self._client.send_request, request)
 
     def create_session(self, body):
         return self._send("POST", PATHS[False], json=body).json()

@@ -41,7 +41,7 @@ class PreviewClient:
         self._client.close()
 
     def create_session(self, body):
-        return call(lambda: self._client.create_liveness_session(body), self._endpoint).as_dict()
+        return call(self._endpoint, self._client.create_liveness_session, body).as_dict()
 
     def create_verify_session(self, fields, reference_image):
         # SDK 1.0.0b2 sends the multipart create only for this model class, not for a dict.
@@ -53,27 +53,27 @@ class PreviewClient:
             enable_session_image=fields.get("enableSessionImage"),
         )
         create = self._client.create_liveness_with_verify_session
-        return call(lambda: create(content, verify_image=reference_image), self._endpoint).as_dict()
+        return call(self._endpoint, create, content, verify_image=reference_image).as_dict()
 
     def get_session(self, session_id, *, verify):
         client = self._client
         get = client.get_liveness_with_verify_session_result if verify else client.get_liveness_session_result
-        return call(lambda: get(session_id), self._endpoint).as_dict()
+        return call(self._endpoint, get, session_id).as_dict()
 
     def delete_session(self, session_id, *, verify):
         client = self._client
         delete = client.delete_liveness_with_verify_session if verify else client.delete_liveness_session
-        call(lambda: delete(session_id), self._endpoint)
+        call(self._endpoint, delete, session_id)
 
     def list_audit_entries(self, session_id, *, verify):
         client = self._client
         audit = client.get_liveness_with_verify_session_audit_entries if verify else client.get_liveness_session_audit_entries
-        return [entry.as_dict() for entry in call(lambda: audit(session_id), self._endpoint)]
+        return [entry.as_dict() for entry in call(self._endpoint, audit, session_id)]
 
     def list_sessions(self, *, verify, start, top):
         client = self._client
         list_page = client.get_liveness_with_verify_sessions if verify else client.get_liveness_sessions
-        return [item.as_dict() for item in call(lambda: list_page(start=start, top=top), self._endpoint)]
+        return [item.as_dict() for item in call(self._endpoint, list_page, start=start, top=top)]
 
     def get_session_image(self, session_image_id):
-        return b"".join(call(lambda: self._client.get_session_image(session_image_id), self._endpoint))
+        return b"".join(call(self._endpoint, self._client.get_session_image, session_image_id))

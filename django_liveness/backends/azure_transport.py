@@ -1,6 +1,7 @@
 """What the GA client and the preview SDK client share: the pipeline's policies and timeouts,
 and the translation of azure-core's errors into the contract's ``BackendError``s."""
 
+from .. import tracing
 from ..exceptions import LivenessConfigurationError, ProviderUnavailable
 from .base import error_for, parse_retry_after
 
@@ -48,15 +49,16 @@ def transport(options):
     return RequestsTransport(connection_timeout=options["connection_timeout"], read_timeout=options["read_timeout"])
 
 
-def call(send, endpoint):
-    """Run ``send()``; return its response, or raise the BackendError its failure maps to.
+def call(endpoint, send, *args, **kwargs):
+    """Run ``send(*args, **kwargs)``; return its response, or raise the BackendError its failure maps to.
 
     ``endpoint`` names the service in the error when it could not be reached: "unavailable" alone
-    leaves an operator guessing which URL is wrong."""
+    leaves an operator guessing which URL is wrong. With tracing on, azure-core traces the call (its
+    HTTP span, under the backend's span of the provider call)."""
     from azure.core import exceptions
 
     try:
-        response = send()
+        response = send(*args, **kwargs, **tracing.azure_options())
     except exceptions.HttpResponseError as error:  # what the SDK raises for an error answer
         raise _error_of(error.response, error.status_code, str(error.message or "")) from None
     except (exceptions.ServiceRequestError, exceptions.ServiceResponseError) as error:

@@ -8,10 +8,14 @@ states to ``ProviderStatus``, its results to ``SessionResult``, and its errors (
 ``django_liveness.exceptions``.
 """
 
+import contextvars
+import functools
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .. import metrics, tracing
 from ..exceptions import (
     BackendError,
     InvalidImage,
@@ -37,6 +41,17 @@ class ProviderStatus:
 LIST_SESSIONS = "list_sessions"  # list_sessions(): find provider sessions with no local row
 AUDIT_ENTRIES = "audit_entries"  # list_audit_entries(): the provider's log of the frontend's calls
 SESSION_IMAGES = "session_images"  # get_session_image(): the captured frame
+
+# The contract's provider calls, by the operation name their metrics and spans carry.
+OPERATIONS = {
+    "create_session": "create",
+    "create_verify_session": "create_verify",
+    "get_result": "get_result",
+    "delete_session": "delete",
+    "list_audit_entries": "list_audit_entries",
+    "list_sessions": "list_sessions",
+    "get_session_image": "get_session_image",
+}
 
 IMAGE_ERROR_CODES = frozenset({"InvalidImage", "InvalidImageSize", "InvalidImageFormat", "NoFaceDetected"})
 # Keys never kept in a stored payload (compared lower-case, without "_" and "-").
@@ -180,6 +195,45 @@ def _is_secret_key(key):
     return any(part in folded for part in SECRET_KEY_PARTS)
 
 
+_in_provider_call = contextvars.ContextVar("liveness_in_provider_call", default=False)
+
+
+def observed(operation, method):
+    """``method`` (a provider call of the contract) timed, counted and traced as one ``operation``.
+
+    Once per call: an override that calls ``super()`` is observed at the outer level only."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if _in_provider_call.get():
+            return method(self, *args, **kwargs)
+        reset = _in_provider_call.set(True)
+        attributes = {
+            "liveness.operation": operation,
+            "liveness.backend": type(self).__name__,
+            "liveness.verify": kwargs.get("verify"),
+        }
+        if operation in ("get_result", "delete", "list_audit_entries"):
+            attributes["liveness.provider_session_id"] = kwargs.get("session_id", args[0] if args else None)
+        started = time.perf_counter()
+        try:
+            with tracing.span(f"liveness.provider.{operation}", attributes) as span:
+                try:
+                    result = method(self, *args, **kwargs)
+                except BackendError as error:
+                    tracing.set_attributes(
+                        span, {"liveness.error_code": error.code, "http.response.status_code": error.status}
+                    )
+                    metrics.observe_provider_call(operation, time.perf_counter() - started, error.code)
+                    raise
+            metrics.observe_provider_call(operation, time.perf_counter() - started)
+            return result
+        finally:
+            _in_provider_call.reset(reset)
+
+    return call
+
+
 class BaseLivenessBackend:
     """Template for a provider backend.
 
@@ -187,10 +241,19 @@ class BaseLivenessBackend:
     merged over it and unknown keys are refused, so a typo does not pass silently.
     ``capabilities`` names the optional operations the backend has; the layers above check it
     (``supports``) and adapt when one is missing.
+
+    Every provider call a subclass defines (``OPERATIONS``) is wrapped once, here, in ``observed``:
+    its latency and errors go to the metrics and a span to the traces, when those extras are there.
     """
 
     default_options: dict = {}
     capabilities: frozenset = frozenset()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, operation in OPERATIONS.items():
+            if name in cls.__dict__:
+                setattr(cls, name, observed(operation, cls.__dict__[name]))
 
     def __init__(self, **options):
         unknown = sorted(set(options) - set(self.default_options))

@@ -4,7 +4,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals, webhooks
+from .. import signals, tracing, webhooks
 from ..exceptions import InvalidSessionState, ServiceError
 from ..models import LivenessEvent, LivenessSession, Subject
 from .base import atomic_with_retry, lock_session, log_event, mark_verified, send_on_commit
@@ -34,6 +34,7 @@ def effective_outcome_filter(outcome):
     return Q(outcome=outcome) & ~reviewed
 
 
+@tracing.traced("liveness.review_session")
 def review_session(session, *, reviewer, decision, note):
     """Approve or reject a completed session. A later review replaces the earlier one; both stay in the log.
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals, webhooks
+from .. import signals, tracing, webhooks
 from . import session_images
 from ..backends import get_backend
 from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
@@ -66,6 +66,7 @@ def compute_outcome(decision, *, verify, is_identical=None, match_confidence=Non
 # --- sessions -----------------------------------------------------------------------------
 
 
+@tracing.traced("liveness.start_session")
 def start_session(
     subject,
     *,
@@ -177,6 +178,7 @@ def _record_created(session, created, *, started_by):
     return locked
 
 
+@tracing.traced("liveness.refresh_session")
 def refresh_session(session, *, actor=None):
     """Fetch the provider's view of ``session`` and apply it; return the updated session.
 
@@ -260,6 +262,7 @@ def _finish_remote_on_commit(session):
         transaction.on_commit(lambda: collected.append(session) if collected is not None else finish_remote_session(session))
 
 
+@tracing.traced("liveness.finish_remote_session")
 def finish_remote_session(session, *, actor=None):
     """Fetch the session image (if one is missing), then delete the session at the provider (if
     ``DELETE_REMOTE_SESSION_ON_RESULT``). A failed fetch keeps the remote session for the sync."""
@@ -413,6 +416,7 @@ def _fail(session, error, *, operation):
     _end_without_result(session, Status.FAILED, error.code, error.message or "The provider refused the session.")
 
 
+@tracing.traced("liveness.cancel_session")
 def cancel_session(session, *, actor=None):
     """Cancel a session that has no result yet and delete it at the provider.
 
@@ -443,6 +447,7 @@ def cancel_open_sessions(sessions, *, actor=None):
     return canceled
 
 
+@tracing.traced("liveness.delete_remote_session")
 def delete_remote_session(session, *, actor=None):
     """Delete the session at the provider; a provider 404 counts as done. Returns True when gone."""
     if not session.provider_session_id or session.remote_deleted_at:
@@ -473,6 +478,7 @@ def record_remote_deletion(session, error, *, actor=None):
     return True
 
 
+@tracing.traced("liveness.get_audit_entries")
 def get_audit_entries(session):
     """The provider's audit entries of a session, or, where the provider keeps none (GA) or no
     longer has the session, one entry per stored attempt."""

@@ -20,6 +20,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .. import tracing
 from ..conf import liveness_settings
 from ..exceptions import BackendError, Throttled
 from ..models import LivenessSession
@@ -100,6 +101,7 @@ def release(sessions):
     LivenessSession.objects.filter(pk__in=[session.pk for session in sessions]).update(sync_lease_until=None)
 
 
+@tracing.traced("liveness.sync_sessions")
 def sync_sessions(*, limit=500):
     """Refresh up to ``limit`` open sessions and retry failed remote deletions; return a summary dict.
 
@@ -141,7 +143,8 @@ def _in_batches(claim, limit, handle):
 def _refresh_batch(batch, pool, summary):
     """Fetch a batch in threads and write each answer here as it arrives (in its own transaction),
     while the other fetches go on; then finish the sessions that ended at the provider."""
-    fetches = {pool.submit(gate.call, fetch_result, session): session for session in batch if session.provider_session_id}
+    call = tracing.propagating(gate.call)  # the threads' provider spans under the sync's span
+    fetches = {pool.submit(call, fetch_result, session): session for session in batch if session.provider_session_id}
     with collect_remote_deletions() as ended:
         for session in batch:
             if not session.provider_session_id:
@@ -170,7 +173,8 @@ def _finish_remotely(sessions, pool, summary):
     """Fetch the missing session images of ``sessions``, then delete at the provider those with
     nothing left to fetch (``DELETE_REMOTE_SESSION_ON_RESULT``); provider calls in threads, each
     answer recorded here. A failed fetch keeps the remote session for the next run."""
-    images = list(pool.map(lambda session: gate.call(session_images.download, session), sessions))
+    call = tracing.propagating(gate.call)
+    images = list(pool.map(lambda session: call(session_images.download, session), sessions))
     done = []
     for session, fetched in zip(sessions, images):
         if session_images.record(session, fetched):
@@ -179,5 +183,5 @@ def _finish_remotely(sessions, pool, summary):
         else:
             summary["errors"] += 1
     if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
-        errors = list(pool.map(lambda session: gate.call(delete_at_provider, session), done))
+        errors = list(pool.map(lambda session: call(delete_at_provider, session), done))
         summary["remote_deleted"] += sum(record_remote_deletion(session, error) for session, error in zip(done, errors))
