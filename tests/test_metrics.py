@@ -3,6 +3,7 @@ scraped and every value is checked; the gauges, the view's protection, gunicorn'
 and a host without the extra."""
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -281,3 +282,16 @@ def test_a_host_without_the_extras_runs_sessions_and_mounting_the_view_says_what
     message, loaded = result.stdout.strip().splitlines()
     assert 'pip install "django-liveness[metrics]"' in message
     assert loaded == "loaded: []"
+
+
+def test_every_metric_the_docs_name_is_served(metrics_token, client):
+    """The metrics table and the alerting rules of docs/operations.md name only metrics the view serves."""
+    response = client.get("/metrics/", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    served = {family.name for family in text_string_to_metric_families(response.content.decode())}
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    table = re.findall(r"^\| `(liveness_\w+)`", docs, re.MULTILINE)
+    rules = re.findall(r"\bliveness_\w+", docs.split("## Alerting")[1].split("```")[1])
+    documented = set(table) | set(rules)
+    # A family's name without the suffixes its samples add.
+    named = {re.sub(r"_(total|count|bucket|sum)$", "", name) for name in documented}
+    assert named and named <= served, named - served
