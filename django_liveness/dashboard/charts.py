@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 
 # viewBox units; the page scales them (a phone's 390 px shows the day chart at about half size).
-DAY_CHART = {"width": 640, "height": 260, "left": 44, "right": 8, "top": 12, "bottom": 34}
+DAY_CHART = {"width": 640, "height": 260, "left": 44, "right": 24, "top": 12, "bottom": 34}
 DAY_LABELS = 6  # at most this many dates under the bars
 PLATFORM_CHART = {"width": 400, "row": 44, "bar": 16, "label": 16}
 
@@ -49,17 +49,17 @@ class DayChart:
 
 
 def nice_maximum(largest):
-    """The smallest 1, 2 or 5 times a power of ten that is at least ``largest`` (1 for nothing)."""
+    """The smallest 1, 2, 3, 4, 5, 6 or 8 times a power of ten that is at least ``largest`` (1 for nothing)."""
     if largest <= 1:
         return 1
     power = 10 ** math.floor(math.log10(largest))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= largest)
+    return next(step * power for step in (1, 2, 3, 4, 5, 6, 8, 10) if step * power >= largest)
 
 
 def day_chart(days, series, label=str):
     """Stacked bars, one per day: ``days`` is [(date, {series: count})], ``series`` the stacking order
     (bottom first), ``label(date)`` the text under a bar. The y axis runs from 0 to a round number,
-    with ticks at 0, half and the top."""
+    with ticks at 0, the top, and half of it when that is a whole number."""
     size = DAY_CHART
     plot_width = size["width"] - size["left"] - size["right"]
     plot_height = size["height"] - size["top"] - size["bottom"]
@@ -87,7 +87,8 @@ def day_chart(days, series, label=str):
                 round(x + slot / 2, 2),
             )
         )
-    ticks = tuple(Tick(value, round(baseline - value * scale, 2)) for value in sorted({0, top // 2, top}))
+    half = top // 2 if top % 2 == 0 else 0
+    ticks = tuple(Tick(value, round(baseline - value * scale, 2)) for value in sorted({0, half, top}))
     return DayChart(
         width=size["width"],
         height=size["height"],

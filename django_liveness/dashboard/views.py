@@ -56,7 +56,8 @@ def series_labels():
 def percent(rate):
     if rate.value is None:
         return NOTHING
-    return _("%(percent)s %%") % {"percent": floatformat(rate.value * 100, 1)}
+    # Translators: a percentage; keep the no-break space (or none) so that the number and % stay together.
+    return _("%(percent)s\u00a0%%") % {"percent": floatformat(rate.value * 100, 1)}
 
 
 def count_of(rate):
