@@ -445,3 +445,13 @@ def test_the_same_few_queries_at_any_table_size(viewer, rows, record_property):
 
 # The session and the user (2), the user's and groups' permissions (2: the admin checks them per request), and the 5 above.
 PAGE_QUERIES = 9
+
+
+def test_the_page_in_french_keeps_svg_coordinates_with_a_point(viewer, known, settings):
+    settings.LANGUAGE_CODE = "fr"
+    page = viewer.get(reverse(DASHBOARD)).content.decode()
+    shown = figures(page)
+    assert (shown["Taux de réussite"], shown["Attente la plus longue"]) == ("50,0 % 4 sur 8", "64 jours 2 h")
+    chart = page[page.index("liveness-day-chart") :]
+    assert re.search(r'<rect class="liveness-series-passed" x="\d+\.\d+" y="\d+\.\d+"', chart)
+    assert "le 9 mars, avec 2." in text(re.search(r"<desc[^>]*>(.*?)</desc>", page, re.DOTALL).group(1))

@@ -56,8 +56,7 @@ def series_labels():
 def percent(rate):
     if rate.value is None:
         return NOTHING
-    # Translators: a percentage; keep the no-break space (or none) so that the number and % stay together.
-    return _("%(percent)s\u00a0%%") % {"percent": floatformat(rate.value * 100, 1)}
+    return _("%(percent)s %%") % {"percent": floatformat(rate.value * 100, 1)}
 
 
 def count_of(rate):
@@ -87,6 +86,10 @@ def platform_label(browser, os):
         "browser": browser or _("Unknown"),
         "os": os or _("Unknown"),
     }
+
+
+def labelled(label, value):
+    return _("%(label)s: %(value)s") % {"label": label, "value": value}
 
 
 def day_label(day):
@@ -124,7 +127,7 @@ def day_context(stats):
         "%(sessions)d sessions created from %(start)s to %(end)s",
         totals.sessions,
     ) % {"sessions": totals.sessions, "start": day_label(stats.per_day[0].day), "end": day_label(stats.per_day[-1].day)}
-    parts = ", ".join(f"{labels[name]}: {totals.values[name]}" for name in DAY_SERIES)
+    parts = ", ".join(labelled(labels[name], totals.values[name]) for name in DAY_SERIES)
     busiest = max(stats.per_day, key=lambda day: day.counts.sessions)
     description = f"{summary} ({parts})."
     if busiest.counts.sessions:
@@ -163,7 +166,7 @@ def platform_context(stats):
             }
         )
     chart = charts.rate_chart([(row["label"], percent(row["pass_rate"]), row["pass_rate"].value) for row in rows])
-    described = "; ".join(f"{row['label']}: {percent(row['pass_rate'])}" for row in rows)
+    described = "; ".join(labelled(row["label"], percent(row["pass_rate"])) for row in rows)
     return {
         "chart": chart,
         "description": _("Pass rate by client platform: %(rates)s.") % {"rates": described} if rows else "",
