@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
 from . import privacy, services
+from .dashboard.views import dashboard_urls, platform_label
 from .exceptions import BackendError, InvalidSessionState, LivenessError
 from .images import FORMATS
 from .models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
@@ -359,6 +360,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
                     "status",
                     "operation_mode",
                     "device_correlation_id",
+                    "client_platform",
                     "provider_session_id",
                     "started_by",
                     "auth_token_expires_at",
@@ -440,6 +442,10 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
     @admin.display(description=_("verify result"))
     def verify_result(self, session):
         return _verification_text(session)
+
+    @admin.display(description=_("client platform"))
+    def client_platform(self, session):
+        return platform_label(session.client_browser, session.client_os)
 
     @admin.display(description=_("subject"))
     def subject_link(self, session):
@@ -541,6 +547,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
         review = self.admin_site.admin_view(self.review_view)
         image = self.admin_site.admin_view(self.session_image_view)
         return [
+            *dashboard_urls(self),
             path("<path:object_id>/review/", review, name="django_liveness_livenesssession_review"),
             path("<path:object_id>/session-image/", image, name="django_liveness_livenesssession_session_image"),
             *super().get_urls(),

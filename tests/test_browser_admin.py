@@ -1,5 +1,5 @@
-"""The admin as a reviewer uses it, in headless Chromium: the session list and a session's page at a
-desktop's 1280 px and a phone's 390 px, checked with axe-core.
+"""The admin as a reviewer uses it, in headless Chromium: the session list, a session's page and the
+dashboard at a desktop's 1280 px and a phone's 390 px, checked with axe-core.
 
 Needs Debian's chromium and node_modules/axe-core (see tests/browser_support.py); skipped without
 them, except under CI=true. Screenshots go to $LIVENESS_SCREENSHOTS (docs/img/admin-*.png).
@@ -52,9 +52,8 @@ print(waiting.pk)
 """
 
 
-@pytest.fixture(scope="module")
-def waiting(demo):
-    """The id of a session waiting for review, created in the demo's database."""
+def manage_shell(demo, code):
+    """Run ``code`` with the example project's `manage.py shell` in the demo's database; its output."""
     port = str(urlsplit(demo["base"]).port)
     env = {key: value for key, value in os.environ.items() if key not in ("VISION_ENDPOINT", "VISION_KEY")} | {
         "DJANGO_SETTINGS_MODULE": "example_project.settings",
@@ -64,8 +63,13 @@ def waiting(demo):
         "PORT": port,
     }
     manage = [sys.executable, str(ROOT / "example_project" / "manage.py")]
-    created = subprocess.run([*manage, "shell", "-c", CREATE_SESSIONS], env=env, check=True, capture_output=True, text=True)
-    return created.stdout.split()[-1]
+    return subprocess.run([*manage, "shell", "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def waiting(demo):
+    """The id of a session waiting for review, created in the demo's database."""
+    return manage_shell(demo, CREATE_SESSIONS).split()[-1]
 
 
 @pytest.fixture(params=list(VIEWPORTS))
@@ -224,3 +228,75 @@ def test_a_review_returns_to_the_queue(browser, demo, waiting):
     assert page.inner_text(".messagelist") == f"Liveness session {waiting[:8]} of Una Certain rejected."
     assert stored(demo, "SELECT review_status FROM django_liveness_livenesssession WHERE id = ?", (waiting.replace("-", ""),)) == [("rejected",)]
     page.context.close()
+
+
+# A month of sessions for the dashboard (made last in the module: the lists above see only their own).
+CREATE_MONTH = """
+import random
+from datetime import timedelta
+from django.utils import timezone
+from django_liveness.models import LivenessEvent, LivenessSession
+from django_liveness.testing import SubjectFactory
+
+subject = SubjectFactory(display_name="Many Sessions")
+pick = random.Random(16)
+platforms = [("Chrome", "Windows")] * 5 + [("Mobile Safari", "iOS")] * 4 + [("Chrome Mobile", "Android")] * 3 + [
+    ("Firefox", "Linux"), ("Samsung Internet", "Android"), ("Edge", "Windows"), ("", "")]
+now = timezone.now()
+rows = []
+for n in range(300):
+    created = now - timedelta(days=int(pick.triangular(0, 30, 0)), minutes=pick.randrange(600))
+    status = pick.choices(["completed", "expired", "canceled", "started", "failed"], [80, 8, 4, 6, 2])[0]
+    browser, os = pick.choice(platforms)
+    verify = pick.random() < 0.4
+    decision, outcome, same, completed = "", "", None, None
+    if status == "completed":
+        completed = created + timedelta(seconds=pick.lognormvariate(3, 0.5))
+        spoof = {"Samsung Internet": 0.2, "Edge": 0.1}.get(browser, 0.04)
+        decision = pick.choices(["realface", "spoofface", "uncertain"], [1 - spoof - 0.05, spoof, 0.05])[0]
+        same = (pick.random() > 0.07) if verify and decision == "realface" else None
+        outcomes = {"realface": "failed" if same is False else "passed", "spoofface": "failed"}
+        outcome = outcomes.get(decision, "needs_review")
+    rows.append(LivenessSession(
+        subject=subject, kind="liveness_with_verify" if verify else "liveness", operation_mode="Passive",
+        status=status, liveness_decision=decision, outcome=outcome, is_identical=same,
+        review_status="pending" if outcome == "needs_review" and pick.random() < 0.6 else "",
+        created_at=created, completed_at=completed,
+        client_browser=browser, client_os=os,
+    ))
+made = LivenessSession.objects.bulk_create(rows)
+LivenessEvent.objects.bulk_create([LivenessEvent(kind="remote_error", session=s) for s in made if pick.random() < 0.03])
+"""
+
+
+@pytest.fixture(scope="module")
+def a_month(demo, waiting):
+    manage_shell(demo, CREATE_MONTH)
+
+
+def test_the_dashboard_fits_the_screen_and_reads_without_colour(reviewer_page, size, demo, a_month):
+    page = reviewer_page
+    page.goto(f"{demo['base']}{SESSIONS}")
+    page.click("text=Dashboard")
+    assert page.inner_text("h1") == "Liveness dashboard"
+    assert page.locator(".liveness-figure").count() == 11
+    assert page.locator("svg.liveness-chart[role=img]").count() == 2
+    for selector in ("svg.liveness-day-chart", "svg.liveness-rate-chart", ".liveness-table-box:has(#liveness-platforms-table)"):
+        assert_within_width(page, selector)
+    assert_nothing_scrolls_sideways(page)  # the page: a data table may scroll in its box, which takes the focus
+    assert_no_serious_axe_violations(page)
+    screenshot(page, f"admin-dashboard-{size}.png")
+
+    # With a keyboard: the period, then the kind, then Show; the numbers of the day chart open with Enter.
+    page.focus("#id_days")
+    page.select_option("#id_days", "7")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dashboard/?days=7&kind=")
+    assert page.locator("#id_days").input_value() == "7"
+    page.focus(".liveness-chart-data summary")
+    page.keyboard.press("Enter")
+    assert page.locator("#liveness-days-table tbody tr").count() == 7
+    assert_nothing_scrolls_sideways(page)
+    assert_no_serious_axe_violations(page)
