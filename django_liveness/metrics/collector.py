@@ -1,5 +1,5 @@
 """The gauges, computed when the metrics view is scraped: two aggregate queries on indexed columns
-(``review_status``, ``status``), and none between scrapes."""
+(``review_status``, ``status``; the review queue is short), and none between scrapes."""
 
 from django.db.models import Count, Min
 from django.utils import timezone
@@ -17,7 +17,7 @@ class BacklogCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         backlog = LivenessSession.objects.filter(review_status=LivenessSession.ReviewStatus.PENDING).aggregate(
-            sessions=Count("pk"), oldest=Min("created_at")
+            sessions=Count("pk"), oldest=Min("completed_at")
         )
         yield GaugeMetricFamily(
             "liveness_review_backlog_sessions",
@@ -27,7 +27,7 @@ class BacklogCollector:
         oldest = backlog["oldest"]
         yield GaugeMetricFamily(
             "liveness_review_backlog_oldest_age_seconds",
-            "Age of the oldest session waiting for a review, from its creation (0 when none waits).",
+            "Age of the oldest session waiting for a review, from its result (0 when none waits).",
             value=(timezone.now() - oldest).total_seconds() if oldest else 0,
         )
         counts = dict(
