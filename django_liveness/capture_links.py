@@ -28,8 +28,21 @@ class InvalidLink(Exception):
         self.reason = reason  # "invalid" | "expired"
 
 
+class _SignedAtCreation(signing.TimestampSigner):
+    """Dates the link from the session's creation rather than now: a session has one link however often
+    it is written out (an Idempotency-Key replay answers exactly as the first time), and its lifetime
+    counts from the moment the session was started."""
+
+    def __init__(self, session, **kwargs):
+        super().__init__(**kwargs)
+        self.session = session
+
+    def timestamp(self):
+        return signing.b62_encode(int(self.session.created_at.timestamp()))
+
+
 def capture_url(request, session):
-    token = signing.TimestampSigner(salt=LINK_SALT).sign_object({"session": str(session.pk)})
+    token = _SignedAtCreation(session, salt=LINK_SALT).sign_object({"session": str(session.pk)})
     return request.build_absolute_uri(reverse("django_liveness:capture-page", args=[token]))
 
 

@@ -87,6 +87,18 @@ def test_an_expired_link_or_an_ended_session_is_refused_and_not_used_up(owner, s
     assert LivenessSession.objects.get().capture_link_opened_at is None
 
 
+def test_a_replay_answers_the_same_link_as_the_first_answer(owner, subject, locmem):
+    def create():
+        body = {"subject": str(subject.pk), "verify": False}
+        return client_for(owner).post(f"{API}/sessions/", body, format="json", headers={"Idempotency-Key": "k"}).json()
+
+    first = create()
+    with time_machine.travel(timezone.now() + timedelta(seconds=300)):
+        replayed = create()
+        assert replayed["id"] == first["id"] and replayed["capture_url"] == first["capture_url"]
+        assert open_link(replayed["capture_url"]).status_code == 200
+
+
 @pytest.mark.parametrize("language, capture", [("fr", "Capturer et vérifier"), ("de", "Aufnehmen und prüfen")])
 def test_the_page_follows_the_browsers_language(owner, subject, locmem, language, capture):
     link = start(client_for(owner), subject, verify=False).json()["capture_url"]
