@@ -8,6 +8,7 @@
 - django_liveness.W002: the Azure backend is set to the preview Face API v1.2-preview.1 (reported by the backend).
 - django_liveness.W003: with DEBUG off, reference images would be stored where a web server may serve
   them or in the project's own folder (docs/storage.md).
+- django_liveness.W004: with DEBUG off, webhooks may be sent over plain http (docs/webhooks.md).
 """
 
 from pathlib import Path
@@ -43,7 +44,7 @@ def check_liveness_settings(app_configs=None, **kwargs):
         backend = get_backend()
     except LivenessConfigurationError as exc:
         return [checks.Error(str(exc), id="django_liveness.E003")]
-    return [*backend.check(), *check_reference_image_storage()]
+    return [*backend.check(), *check_reference_image_storage(), *check_webhook_transport()]
 
 
 def check_reference_image_storage():
@@ -76,5 +77,19 @@ def check_reference_image_storage():
             hint="Give LIVENESS['REFERENCE_IMAGE_STORAGE'] a private storage: a folder outside the project and the web "
             "server's roots, or a private bucket or container. See docs/storage.md.",
             id="django_liveness.W003",
+        )
+    ]
+
+
+def check_webhook_transport():
+    """Warn (DEBUG off) when webhooks may go over http: signed, so not altered, but readable by anyone on the path."""
+    if settings.DEBUG or not liveness_settings.WEBHOOKS["ALLOW_HTTP"]:
+        return []
+    return [
+        checks.Warning(
+            "LIVENESS['WEBHOOKS']['ALLOW_HTTP'] is True with DEBUG off: webhook events (session ids, outcomes) "
+            "may be sent over plain http, readable on the way.",
+            hint="Use https endpoints and leave ALLOW_HTTP False in production. See docs/webhooks.md.",
+            id="django_liveness.W004",
         )
     ]

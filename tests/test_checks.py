@@ -59,6 +59,14 @@ def test_a_private_folder_outside_the_project_is_fine(tmp_path, settings):
         assert check_liveness_settings_for("faces") == []
 
 
+def test_webhooks_over_http_without_debug_are_w004():
+    with override_settings(DEBUG=False, LIVENESS={"BACKEND": LOCMEM, "WEBHOOKS": {"ALLOW_HTTP": True}}):
+        messages = check_liveness_settings()
+    assert ids(messages) == ["django_liveness.W001", "django_liveness.W004"] and "plain http" in messages[1].msg
+    with override_settings(DEBUG=True, LIVENESS={"BACKEND": LOCMEM, "WEBHOOKS": {"ALLOW_HTTP": True}}):
+        assert check_liveness_settings() == []
+
+
 def check_liveness_settings_for(storage):
     with override_settings(LIVENESS={"BACKEND": "django_liveness.backends.azure.AzureFaceBackend", "OPTIONS": {"endpoint": "https://x.cognitiveservices.azure.com", "key": "k"}, "REFERENCE_IMAGE_STORAGE": storage}):
         return check_liveness_settings()
