@@ -321,14 +321,14 @@
 
     cameraReady() {
       this.video.hidden = false;
-      this.reveal(this.cameraArea);
       this.cameraHint = true; // the status line says whether the camera shows a picture, until it says more
       this.checkPreview();
+      this.reveal(); // once the status line has its words (and its height)
     }
 
-    // A phone pauses a preview below the fold: show the widget from its status line down.
-    reveal(area) {
-      const box = area.getBoundingClientRect();
+    // A phone pauses a preview below the fold: show the widget, from its status line down, on the screen.
+    reveal() {
+      const box = this.root.getBoundingClientRect();
       if (box.top < 0 || box.bottom > window.innerHeight) this.root.scrollIntoView({ block: "start" });
     }
 
@@ -451,7 +451,7 @@
       const component = document.createElement(COMPONENT_TAG);
       this.componentHost.replaceChildren(component);
       this.show("idle", "", ""); // the component shows its own instructions
-      this.reveal(this.componentHost);
+      this.reveal();
       // The component talks to the Face service itself; its promise settles when the attempt ends.
       component.start(this.session.auth_token).then(
         () => this.finish(null),
