@@ -396,6 +396,7 @@ def test_the_hosted_capture_link(browser, demo):
 
     page = new_page(browser, PHONE)
     page.goto(capture_url)
+    screenshot(page, "hosted-start-phone.png")  # opening it spent nothing: the person starts
     tap(page, "[data-liveness-capture] .lc-start")
     page.wait_for_selector("[data-liveness-capture] .lc-capture:not([disabled])")
     assert page.locator("meta[name=viewport]").count() == 1
