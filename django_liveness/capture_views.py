@@ -48,7 +48,10 @@ def capture_page(request, token):
         face = _face_config(request)
         try:
             session, returning = _usable_session(request, token, face)
-            response = _start(request, session, returning) if request.method == "POST" else _page(request, session, face, returning)
+            if request.method == "POST":
+                response = _start(request, session, returning)
+            else:
+                response = _page(request, session, face, returning)
         except _Refused as refused:
             response = _refusal(request, refused)
     for name, value in security_headers(face).items():

@@ -132,7 +132,8 @@ def test_a_reload_in_the_browser_that_started_goes_on_and_any_other_browser_gets
     assert again.status_code == 200 and again.json()["session"] == first["session"]
     assert LivenessEvent.objects.filter(kind="capture_link_opened").count() == 1
 
-    for other in (open_link(created["capture_url"]), open_link(created["capture_url"], Client(cookies={"liveness_capture": "guess"}))):
+    guessing = Client(cookies={"liveness_capture": "guess"})
+    for other in (open_link(created["capture_url"]), open_link(created["capture_url"], guessing)):
         assert other.status_code == 410 and "already been used" in other.content.decode()
         assert created["auth_token"] not in other.content.decode()
     refused = start_on(created["capture_url"])
@@ -170,7 +171,8 @@ def test_the_start_is_the_pages_own_request_only(created):
 
 def test_the_page_and_its_refusals_cannot_be_framed_and_run_under_a_strict_csp(created):
     browser, _started = started_page(created["capture_url"])
-    for response in (open_link(created["capture_url"], browser), open_link(created["capture_url"]), open_link(created["capture_url"][:-3] + "x/")):
+    link = created["capture_url"]
+    for response in (open_link(link, browser), open_link(link), open_link(link[:-3] + "x/")):
         assert response["X-Frame-Options"] == "DENY"
         policy = csp(response)
         assert policy["frame-ancestors"] == ["'none'"] and policy["default-src"] == ["'none'"]
@@ -201,14 +203,24 @@ def test_the_csp_names_the_face_endpoint_the_component_and_what_the_host_adds(cr
     }
     policy = csp(open_link(created["capture_url"]))
     assert policy["script-src"] == ["'self'", "https://cdn.example.net", "'wasm-unsafe-eval'", "'unsafe-eval'"]
-    assert policy["connect-src"] == ["'self'", "https://face.example.com", "https://cdn.example.net", "https://telemetry.example.org"]
+    assert policy["connect-src"] == [
+        "'self'",
+        "https://face.example.com",
+        "https://cdn.example.net",
+        "https://telemetry.example.org",
+    ]
     assert policy["worker-src"] == ["'self'", "blob:", "https://cdn.example.net"]
     assert policy["frame-ancestors"] == ["'none'"]
 
 
 @pytest.mark.parametrize(
     "sources",
-    [["https://ok.example"], {"frame-ancestors": ["https://evil.example"]}, {"script-src": ["x; frame-ancestors *"]}, {"connect-src": "https://a.example"}],
+    [
+        ["https://ok.example"],
+        {"frame-ancestors": ["https://evil.example"]},
+        {"script-src": ["x; frame-ancestors *"]},
+        {"connect-src": "https://a.example"},
+    ],
 )
 def test_csp_sources_that_would_loosen_the_policy_are_a_configuration_error(settings, sources):
     from django_liveness.conf import liveness_settings
