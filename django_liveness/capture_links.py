@@ -1,14 +1,21 @@
-"""The hosted capture page's credentials, signed with SECRET_KEY (nothing stored but the opening):
+"""The hosted capture page's credentials:
 
-- the *link* (``capture_url``): one-time and short-lived, handed to the app that started the session;
-  opening it is what lets a phone browser or a WebView run the capture without logging in;
-- the *page token*: given to the page once the link was opened, sent back in the
-  ``X-Liveness-Capture`` header by the page's calls (the session's state, complete, client events).
-  It is bound to one session and lives as long as a session's auth token can.
+- the *link* (``capture_url``), signed with SECRET_KEY: short-lived, handed to the app that started the
+  session. Opening it only shows the page (a chat app's link preview spends nothing); the page's own
+  same-origin POST to it, when the person taps Start, spends it (``services.start_capture``);
+- the *browser secret*: a random value set by that start in an HttpOnly cookie scoped to the link's
+  path (only its hash is stored): the browser that started may reload the page, others get 410;
+- the *page token*, signed: answered by the start, sent back in the ``X-Liveness-Capture`` header by
+  the page's calls (the session's state, complete, client events). It is bound to one session and
+  lives as long as a session's auth token can.
 
 And the check of a ``return_url`` against ``LIVENESS["CAPTURE"]["RETURN_URL_HOSTS"]``.
 """
 
+import secrets
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,6 +25,7 @@ from .conf import liveness_settings
 LINK_SALT = "django_liveness.capture.link"
 PAGE_SALT = "django_liveness.capture.page"
 PAGE_TOKEN_HEADER = "X-Liveness-Capture"
+BROWSER_COOKIE = "liveness_capture"
 
 
 class InvalidLink(Exception):
@@ -47,7 +55,47 @@ def capture_url(request, session):
 
 
 def session_id_of_link(token):
-    return _unsign(token, LINK_SALT, liveness_settings.CAPTURE["LINK_TTL_SECONDS"])
+    """(session id, expired): the link's session, and whether the time to start on it has passed (the
+    browser that started in time may still come back). InvalidLink when it is forged or altered."""
+    try:
+        return _unsign(token, LINK_SALT, liveness_settings.CAPTURE["LINK_TTL_SECONDS"]), False
+    except InvalidLink as error:
+        if error.reason != "expired":
+            raise
+    return _unsign(token, LINK_SALT, None), True
+
+
+def new_browser_secret():
+    return secrets.token_urlsafe(32)
+
+
+def set_browser_cookie(response, request, secret, session):
+    """Bind the link to this browser until the session's token expires: sent back only to the link's
+    own path, never to scripts (HttpOnly), nor by other sites' requests but a top-level link (Lax)."""
+    response.set_cookie(
+        BROWSER_COOKIE,
+        secret,
+        expires=session.auth_token_expires_at,
+        path=request.path,
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def is_same_origin(request):
+    """True for a request the page itself sent: the browser says so (Sec-Fetch-Site), or, from a browser
+    that does not send it (plain http off localhost), its Origin is this site or a CSRF_TRUSTED_ORIGINS
+    one. A form or script on another site, a link preview or a curl without Origin are refused."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin", "")
+    if not origin or origin == "null":
+        return False
+    if urlsplit(origin).netloc == request.get_host() and urlsplit(origin).scheme == request.scheme:
+        return True
+    return origin in settings.CSRF_TRUSTED_ORIGINS
 
 
 def page_token(session):

@@ -15,6 +15,9 @@ def capture_messages() -> dict[str, str]:
         "camera_preview": _("Camera preview"),
         "camera_starting": _("Starting the camera…"),
         "camera_ready": _("Look straight at the camera, in good light, then press “Capture and check”."),
+        "camera_no_picture": _(
+            "The camera shows no picture yet. Check that nothing covers it, or choose a picture of your face below."
+        ),
         "camera_denied": _(
             "The camera is blocked. Allow camera access in your browser’s settings and reload the page, "
             "or choose a picture of your face below."
@@ -24,6 +27,7 @@ def capture_messages() -> dict[str, str]:
         "picture_label": _("Or choose a picture of your face"),
         "picture_chosen": _("Picture chosen. Press “Capture and check”."),
         # Buttons and links
+        "start": _("Start the check"),
         "capture": _("Capture and check"),
         "try_again": _("Try again"),
         "check_again": _("Check again"),
@@ -66,7 +70,9 @@ def capture_messages() -> dict[str, str]:
         "canceled_title": _("This check was canceled"),
         "failed_title": _("This check could not be finished"),
         "used_up_title": _("This check cannot take more pictures"),
-        # What to do after a final result that is not a pass
-        "next_start_again": _("Try again in better light: press “Start again” to begin a new check."),
+        # What to do after a final result that is not a pass: advice that fits the reason, then the way on
+        "advice_spoof": _("Use your own face, in good light, not a photo or a screen."),
+        "advice_mismatch": _("Check that your reference photo is a clear, recent photo of you."),
+        "next_start_again": _("Press “Start again” to begin a new check."),
         "next_go_back": _("Go back to the app to begin a new check. You can close this page."),
     }

@@ -1,13 +1,16 @@
-"""The hosted capture page (docs/capture.md): opened through a session's one-time ``capture_url``,
-without a login, in a phone browser or a WebView; and the three calls the page makes, authorised by
-its page token (``capture_links``) instead of a user."""
+"""The hosted capture page (docs/capture.md): opened through a session's ``capture_url``, without a
+login, in a phone browser or a WebView; its start, which spends the one-time link for one browser;
+and the three calls the page makes, authorised by its page token (``capture_links``) instead of a user."""
 
 from urllib.parse import urlsplit
 
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -20,63 +23,112 @@ from .api.serializers import SessionDetailSerializer
 from .api.throttling import RateLimitMixin
 from .api.views import complete_session, record_client_event
 from .backends import get_backend
+from .capture_headers import security_headers
 from .capture_messages import capture_messages
 from .conf import liveness_settings
 from .models import LivenessSession
 
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",  # the page holds the session's auth token
-    "Referrer-Policy": "no-referrer",  # and its address is a one-time credential
-}
+
+class _Refused(Exception):
+    """The link cannot be used by this browser now: said in words on the page, in JSON to the start."""
+
+    def __init__(self, code, message, status, session=None):
+        super().__init__(message)
+        self.code, self.message, self.status, self.session = code, message, status, session
 
 
+@csrf_exempt  # the start is checked by its origin instead (capture_links.is_same_origin): no cookie before it
+@require_http_methods(["GET", "HEAD", "POST"])
 def capture_page(request, token):
+    """GET (and HEAD) show the page and spend nothing: a link preview sees only the page. The page's own
+    POST to the same address, when the person taps Start, spends the link for this browser and answers
+    the session's auth token and the page token; a reload in that browser starts again at once."""
     # The browser's language, whether or not the host runs LocaleMiddleware.
     with translation.override(translation.get_language_from_request(request)):
-        response = _capture_page(request, token)
-    for name, value in PAGE_HEADERS.items():
+        face = _face_config(request)
+        try:
+            session, returning = _usable_session(request, token, face)
+            if request.method == "POST":
+                response = _start(request, session, returning)
+            else:
+                response = _page(request, session, face, returning)
+        except _Refused as refused:
+            response = _refusal(request, refused)
+    for name, value in security_headers(face).items():
         response[name] = value
     return response
 
 
-def _capture_page(request, token):
+def _usable_session(request, token, face):
+    """The link's session and whether this browser started on it before, or _Refused."""
     try:
-        session_id = capture_links.session_id_of_link(token)
-    except capture_links.InvalidLink as error:
-        if error.reason == "expired":
-            return _unavailable(request, _("This link has expired."), status=410)
-        return _unavailable(request, _("This link is not valid."), status=404)
+        session_id, expired = capture_links.session_id_of_link(token)
+    except capture_links.InvalidLink:
+        raise _Refused("link_not_valid", _("This link is not valid."), 404) from None
     session = LivenessSession.objects.filter(pk=session_id).first()
     if session is None:
-        return _unavailable(request, _("This link is not valid."), status=404)
+        raise _Refused("link_not_valid", _("This link is not valid."), 404)
+    returning = session.is_capture_browser(request.COOKIES.get(capture_links.BROWSER_COOKIE, ""))
+    if expired and not returning:
+        raise _Refused("link_expired", _("This link has expired."), 410)
     if session.is_final or not session.token_is_valid():
-        return _unavailable(request, _("This check has ended or expired."), session=session, status=410)
-    face = _face_config(request)
-    if face is None:  # checked before the link is used up, so that it still works once fixed
-        return _unavailable(request, _("The face check is not set up on this site yet."), session=session, status=503)
-    session = services.open_capture_link(session.pk, user_agent=request.headers.get("User-Agent", ""))
-    if session is None:
-        return _unavailable(
-            request, _("This link has already been used. Go back to the app to start again."), status=410
-        )
+        raise _Refused("session_ended", _("This check has ended or expired."), 410, session)
+    if session.capture_link_opened_at is not None and not returning:
+        raise _link_used()
+    if face is None:  # said before the link is spent, so that it still works once fixed
+        raise _Refused("capture_not_set_up", _("The face check is not set up on this site yet."), 503, session)
+    return session, returning
+
+
+def _link_used():
+    return _Refused("link_used", _("This link has already been used. Go back to the app to start again."), 410)
+
+
+def _page(request, session, face, returning):
+    # No token here: a preview that fetches the page gets nothing it could capture with.
     config = {
-        "session": {
-            "id": str(session.pk),
-            "kind": session.kind,
-            "auth_token": session.auth_token,
-            "status": session.status,
-        },
+        "session": None,
+        "resume": returning,  # a reload in the browser that started: start again without a tap
         "face": face,
         "urls": {
+            "start": request.path,
             "session": reverse("django_liveness:capture-session"),
             "complete": reverse("django_liveness:capture-complete"),
             "client_events": reverse("django_liveness:capture-client-events"),
         },
-        "headers": {capture_links.PAGE_TOKEN_HEADER: capture_links.page_token(session)},
+        "headers": {},
         "return_url": session.return_url or None,
         "messages": capture_messages(),
     }
     return render(request, "django_liveness/capture/page.html", {"config": config, "title": _("Face check")})
+
+
+def _start(request, session, returning):
+    if not capture_links.is_same_origin(request):
+        raise _Refused("cross_site_request", _("This request was refused. Reload the page and try again."), 403)
+    secret = request.COOKIES[capture_links.BROWSER_COOKIE] if returning else capture_links.new_browser_secret()
+    session = services.start_capture(session.pk, browser_secret=secret, user_agent=request.headers.get("User-Agent", ""))
+    if session is None:  # another browser started a moment before
+        raise _link_used()
+    response = JsonResponse(
+        {
+            "session": {
+                "id": str(session.pk),
+                "kind": session.kind,
+                "auth_token": session.auth_token,
+                "status": session.status,
+            },
+            "headers": {capture_links.PAGE_TOKEN_HEADER: capture_links.page_token(session)},
+        }
+    )
+    capture_links.set_browser_cookie(response, request, secret, session)
+    return response
+
+
+def _refusal(request, refused):
+    if request.method == "POST":
+        return JsonResponse({"detail": refused.message, "code": refused.code}, status=refused.status)
+    return _unavailable(request, refused.message, session=refused.session, status=refused.status)
 
 
 def _face_config(request):

@@ -68,12 +68,14 @@ DEFAULTS = {
         "LEASE_SECONDS": 300,
     },
     # The hosted capture page (docs/capture.md): how long its one-time link stays valid, the hosts a
-    # return_url may point to (a path on this site is always allowed), and the URL of Microsoft's
-    # web capture component's script once the host has installed it (None: the emulator's test capture).
+    # return_url may point to (a path on this site is always allowed), the URL of Microsoft's
+    # web capture component's script once the host has installed it (None: the emulator's test
+    # capture), and sources added to its Content-Security-Policy ({"connect-src": ["https://..."]}).
     "CAPTURE": {
         "LINK_TTL_SECONDS": 600,
         "RETURN_URL_HOSTS": [],
         "WEB_COMPONENT_SCRIPT": None,
+        "CSP_SOURCES": {},
     },
     # Signed outbound webhooks (docs/webhooks.md): plain http only for development; hosts or
     # addresses (or networks, "10.0.0.0/8") exempt from the refusal of loopback, private,
@@ -103,6 +105,8 @@ DEFAULTS = {
     "EMULATOR_KEY": "emulator-key",
 }
 
+# The hosted page's CSP directives that CAPTURE["CSP_SOURCES"] may add sources to (capture_headers.py).
+CSP_EXTENSIBLE_DIRECTIVES = ("script-src", "connect-src", "img-src", "media-src", "style-src", "font-src", "worker-src")
 DICT_SETTINGS = ("OPTIONS", "RETENTION", "THROTTLE_RATES", "SYNC", "CAPTURE", "WEBHOOKS", "LOCKOUT", "METRICS")
 
 
@@ -216,6 +220,18 @@ def _validate_capture(capture):
     script = capture["WEB_COMPONENT_SCRIPT"]
     if script is not None and (not isinstance(script, str) or not script):
         _fail("CAPTURE']['WEB_COMPONENT_SCRIPT", f"must be the URL of a script or None, got {script!r}.")
+    sources = capture["CSP_SOURCES"]
+    if not isinstance(sources, dict) or not all(
+        directive in CSP_EXTENSIBLE_DIRECTIVES
+        and isinstance(values, (list, tuple))
+        and all(isinstance(value, str) and value and not set(value) & set(" ;,\r\n") for value in values)
+        for directive, values in sources.items()
+    ):
+        _fail(
+            "CAPTURE']['CSP_SOURCES",
+            f"must map directives of {', '.join(CSP_EXTENSIBLE_DIRECTIVES)} to lists of sources "
+            f"(\"https://face.example.com\", \"'unsafe-eval'\"), got {sources!r}.",
+        )
 
 
 def _validate_webhooks(webhooks):

@@ -1,5 +1,6 @@
 """Subjects, their reference images and consent, liveness sessions, and the event log."""
 
+import hashlib
 import uuid
 from pathlib import PurePath
 
@@ -7,9 +8,15 @@ from django.conf import settings
 from django.core.files.storage import Storage, storages
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from .conf import liveness_settings
+
+
+def capture_browser_hash(secret):
+    """What is stored of a hosted page's browser secret (a random 256-bit value: a plain hash is enough)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class ReferenceImageStorage(Storage):
@@ -244,8 +251,7 @@ class LivenessSession(models.Model):
     attempts_summary = models.JSONField(null=True, blank=True, editable=False)
     # A sync worker holds the session until then (services.sync); others skip it.
     sync_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
-    # The hosted capture page (api/capture.py): where it sends the person back, and when its one-time
-    # link was opened (a second opening is refused).
+    # The hosted capture page (capture_views.py): where it sends the person back.
     return_url = models.URLField(max_length=2000, blank=True, editable=False)
     # The capture the provider kept (review evidence): its id there, and the copy stored here with
     # the reference images' rules. An id without a file is fetched again by the sync.
@@ -253,7 +259,10 @@ class LivenessSession(models.Model):
     session_image = models.FileField(
         storage=reference_image_storage, upload_to=session_image_path, blank=True, editable=False
     )
+    # When the person started on the hosted page (its one-time link is then spent), and the SHA-256 of
+    # the secret in the cookie of the browser that did: that browser alone may reload the page.
     capture_link_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
+    capture_browser_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -282,6 +291,12 @@ class LivenessSession(models.Model):
     def token_is_valid(self, now=None):
         now = now or timezone.now()
         return bool(self.auth_token) and self.auth_token_expires_at is not None and now < self.auth_token_expires_at
+
+    def is_capture_browser(self, secret):
+        """True when ``secret`` (the hosted page's cookie) is the one of the browser that started the capture."""
+        return bool(self.capture_browser_hash and secret) and constant_time_compare(
+            self.capture_browser_hash, capture_browser_hash(secret)
+        )
 
 
 class LivenessAttempt(models.Model):

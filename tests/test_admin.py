@@ -254,7 +254,7 @@ def test_the_page_title_says_whether_the_user_may_review(client, viewer, uncerta
 
 
 def test_the_timeline_reads_what_the_frontend_reported(viewer, uncertain_session):
-    services.open_capture_link(uncertain_session.pk)
+    services.start_capture(uncertain_session.pk, browser_secret="a-browser-secret")
     services.record_client_event(uncertain_session, code="CameraPermissionDenied", message="Permission denied by the user.")
     page = viewer.get(row(uncertain_session)).content.decode()
     timeline = page[page.index('class="liveness-table"', page.index("Timeline")) :]

@@ -140,6 +140,11 @@ def wait_for_answer(page):
 def test_a_person_passes_liveness_with_verification(user_page, demo):
     page = user_page
     session_id = start(page, demo)
+    # After Start the preview and Capture are on the screen (a phone pauses a video below the fold).
+    for shown in (f"{WIDGET} video", f"{WIDGET} .lc-capture"):
+        box, height = page.locator(shown).bounding_box(), page.viewport_size["height"]
+        assert box["y"] >= 0 and box["y"] + box["height"] <= height, (shown, box)
+    assert page.evaluate(f"document.querySelector('{WIDGET} video').paused") is False
     assert page.get_attribute(WIDGET, "aria-busy") is None
     assert page.locator(f"{WIDGET} [aria-live=polite]").count() == 1
     screenshot(page, f"capture-{page.size_name}.png")
@@ -171,12 +176,22 @@ def test_a_spoof_fails_and_takes_verified_back(user_page, demo):
 
     assert tone == "lc-error", text
     assert "We could not confirm that a live person was in front of the camera" in text
-    assert "Try again in better light" in text
+    assert "Use your own face, in good light, not a photo or a screen." in text
     page.wait_for_selector("#verified-status:not(.ok)")  # no stale banner: re-read from the server
     assert page.inner_text("#verified-status") == "Identity not verified yet"
     assert_tappable(page, f"{WIDGET} .lc-restart")
     screenshot(page, f"capture-spoof-{page.size_name}.png")
     assert sessions(demo)[-1] == (session_id, "completed", "failed", "spoofface")
+
+
+def test_a_different_person_is_told_to_check_the_reference_photo_not_the_light(user_page, demo):
+    page = user_page
+    session_id = start(page, demo)
+    choose(page, "different")
+    tone, text = capture_and_wait(page)
+    assert tone == "lc-error" and "The face did not match your reference photo" in text, text
+    assert "Check that your reference photo is a clear, recent photo of you." in text and "light" not in text
+    assert sessions(demo)[-1] == (session_id, "completed", "failed", "realface")
 
 
 def test_uncertain_goes_to_a_reviewer(user_page, demo):
@@ -366,7 +381,8 @@ def test_login_and_logout_on_a_phone(browser, demo):
 
 
 def test_the_hosted_capture_link(browser, demo):
-    """The app hands the person a link; a fresh browser (no login) opens it, once."""
+    """The app hands the person a link; a fresh browser (no login) opens it and starts, once.
+    More of the link's life (previews, reloads, framing): tests/test_browser_hosted.py."""
     app = logged_in_page(browser, demo, "demo", "demo-password")
     subject, csrf = prepare_subject(app, demo)
     answer = app.request.post(
@@ -380,6 +396,8 @@ def test_the_hosted_capture_link(browser, demo):
 
     page = new_page(browser, PHONE)
     page.goto(capture_url)
+    screenshot(page, "hosted-start-phone.png")  # opening it spent nothing: the person starts
+    tap(page, "[data-liveness-capture] .lc-start")
     page.wait_for_selector("[data-liveness-capture] .lc-capture:not([disabled])")
     assert page.locator("meta[name=viewport]").count() == 1
     screenshot(page, "hosted-phone.png")

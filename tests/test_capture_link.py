@@ -1,9 +1,10 @@
 """The hosted capture link (capture_url), the page's own calls, the frontend's client-events/ and
 rate limits that count only what succeeded; with LocMemBackend."""
 
+import hashlib
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -32,11 +33,29 @@ def open_link(url, client=None, **headers):
     return (client or Client()).get(urlsplit(url).path, headers=headers)
 
 
+# What a browser sends with the page's own fetch(): Sec-Fetch-Site, and Origin on a POST.
+SAME_ORIGIN = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+
+
+def start_on(url, client=None, **headers):
+    """The page's Start: its same-origin POST to the link, from ``client``'s browser (its cookies)."""
+    return (client or Client()).post(urlsplit(url).path, headers={**SAME_ORIGIN, **headers})
+
+
 def page_config(response):
     match = re.search(
         r'<script id="liveness-capture-config" type="application/json">(.*?)</script>', response.content.decode()
     )
     return json.loads(match.group(1))
+
+
+def started_page(url):
+    """A browser that opened the link and tapped Start: (client, the start's answer)."""
+    browser = Client()
+    assert open_link(url, browser).status_code == 200
+    started = start_on(url, browser)
+    assert started.status_code == 200, started.content
+    return browser, started.json()
 
 
 def test_create_answers_an_absolute_one_time_capture_url(created):
@@ -46,45 +65,200 @@ def test_create_answers_an_absolute_one_time_capture_url(created):
     assert LivenessSession.objects.get().return_url == "/account/?step=done"
 
 
-def test_opening_the_link_without_login_runs_the_capture_for_that_session(created):
+def test_opening_the_link_shows_the_page_but_spends_nothing_and_hands_out_no_token(created):
     response = open_link(created["capture_url"])
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "no-referrer"
     config = page_config(response)
-    assert config["session"] == {
+    assert config["session"] is None and config["resume"] is False and config["headers"] == {}
+    assert config["urls"]["start"] == urlsplit(created["capture_url"]).path
+    assert set(config["urls"]) == {"start", "session", "complete", "client_events"}
+    assert config["face"]["test_mode"] is True and config["face"]["api_version"] == "v1.2"
+    assert config["return_url"] == "/account/?step=done"
+    assert config["messages"]  # the widget's words, in the page's language
+    assert created["auth_token"] not in response.content.decode() and HEADER not in response.content.decode()
+    assert "Set-Cookie" not in response.headers
+    assert LivenessSession.objects.get().capture_link_opened_at is None
+    assert not LivenessEvent.objects.filter(kind="capture_link_opened").exists()
+
+
+def test_a_link_preview_spends_nothing_and_the_person_then_starts(created):
+    """A chat app's preview fetches the link (HEAD, then GET) before the person taps it."""
+    preview = Client(headers={"User-Agent": "WhatsApp/2.23.20 A"})
+    head = preview.head(urlsplit(created["capture_url"]).path)
+    assert head.status_code == 200 and head.content == b""
+    assert open_link(created["capture_url"], preview).status_code == 200
+    browser, started = started_page(created["capture_url"])
+    assert started["session"] == {
         "id": created["id"],
         "kind": "liveness_with_verify",
         "auth_token": created["auth_token"],
         "status": "created",
     }
-    assert config["face"]["test_mode"] is True and config["face"]["api_version"] == "v1.2"
-    assert config["return_url"] == "/account/?step=done"
-    assert set(config["urls"]) == {"session", "complete", "client_events"} and set(config["headers"]) == {HEADER}
-    assert config["messages"]  # the widget's words, in the page's language
+    assert set(started["headers"]) == {HEADER}
     opened = LivenessEvent.objects.get(kind="capture_link_opened")
     assert str(opened.session_id) == created["id"] and opened.actor is None
 
 
-def test_a_second_opening_an_altered_link_and_an_expired_one_get_a_clear_page(created):
-    assert open_link(created["capture_url"]).status_code == 200
-    again = open_link(created["capture_url"])
-    assert again.status_code == 410 and "already been used" in again.content.decode()
-    assert created["auth_token"] not in again.content.decode()
+def test_the_start_binds_the_link_to_the_browser_with_a_scoped_httponly_cookie(created):
+    path = urlsplit(created["capture_url"]).path
+    browser, _started = started_page(created["capture_url"])
+    cookie = browser.cookies["liveness_capture"]
+    assert cookie["path"] == path and cookie["httponly"] and cookie["samesite"] == "Lax" and not cookie["secure"]
+    session = LivenessSession.objects.get()
+    assert abs((cookie_expiry(cookie) - session.auth_token_expires_at).total_seconds()) < 2
+    # Only a hash of the browser's secret is stored.
+    assert session.capture_browser_hash == hashlib.sha256(cookie.value.encode()).hexdigest() != cookie.value
+    assert cookie.value not in json.dumps([str(value) for value in session.__dict__.values()])
+
+
+def cookie_expiry(cookie):
+    return datetime.strptime(cookie["expires"], "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
+
+
+def test_under_https_the_cookie_is_secure(created):
+    browser = Client()
+    started = browser.post(urlsplit(created["capture_url"]).path, secure=True, headers={"Sec-Fetch-Site": "same-origin"})
+    assert started.status_code == 200
+    assert browser.cookies["liveness_capture"]["secure"]
+
+
+def test_a_reload_in_the_browser_that_started_goes_on_and_any_other_browser_gets_410(created):
+    browser, first = started_page(created["capture_url"])
+    reloaded = open_link(created["capture_url"], browser)
+    assert reloaded.status_code == 200 and page_config(reloaded)["resume"] is True
+    assert created["auth_token"] not in reloaded.content.decode()
+    again = start_on(created["capture_url"], browser)
+    assert again.status_code == 200 and again.json()["session"] == first["session"]
+    assert LivenessEvent.objects.filter(kind="capture_link_opened").count() == 1
+
+    guessing = Client(cookies={"liveness_capture": "guess"})
+    for other in (open_link(created["capture_url"]), open_link(created["capture_url"], guessing)):
+        assert other.status_code == 410 and "already been used" in other.content.decode()
+        assert created["auth_token"] not in other.content.decode()
+    refused = start_on(created["capture_url"])
+    assert refused.status_code == 410 and refused.json()["code"] == "link_used"
+    assert created["auth_token"] not in refused.content.decode() and "Set-Cookie" not in refused.headers
+
+
+def test_the_browser_that_started_may_come_back_after_the_link_stopped_opening(created):
+    browser, _started = started_page(created["capture_url"])
+    with time_machine.travel(timezone.now() + timedelta(seconds=590)):
+        assert open_link(created["capture_url"], browser).status_code == 200
+        assert start_on(created["capture_url"], browser).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(seconds=601)):
+        assert open_link(created["capture_url"], browser).status_code == 410  # the auth token expired
+
+
+def test_the_start_is_the_pages_own_request_only(created):
+    """Another site's form or script, or a client without Origin, cannot spend the link."""
+    refusals = [
+        {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://testserver"},
+        {"Sec-Fetch-Site": "none"},
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {},
+    ]
+    for headers in refusals:
+        response = Client().post(urlsplit(created["capture_url"]).path, headers=headers)
+        assert response.status_code == 403 and response.json()["code"] == "cross_site_request", headers
+        assert created["auth_token"] not in response.content.decode()
+    assert LivenessSession.objects.get().capture_link_opened_at is None
+    # A browser that sends Origin but not Sec-Fetch-Site (plain http off localhost) may start.
+    assert Client().post(urlsplit(created["capture_url"]).path, headers={"Origin": "http://testserver"}).status_code == 200
+
+
+def test_the_page_and_its_refusals_cannot_be_framed_and_run_under_a_strict_csp(created):
+    browser, _started = started_page(created["capture_url"])
+    link = created["capture_url"]
+    for response in (open_link(link, browser), open_link(link), open_link(link[:-3] + "x/")):
+        assert response["X-Frame-Options"] == "DENY"
+        policy = csp(response)
+        assert policy["frame-ancestors"] == ["'none'"] and policy["default-src"] == ["'none'"]
+        assert policy["script-src"] == ["'self'"] and policy["connect-src"] == ["'self'"]
+        assert policy["base-uri"] == ["'none'"] and policy["form-action"] == ["'none'"]
+        assert not any("unsafe" in source or source in ("*", "data:") for source in policy["script-src"] + policy["style-src"])
+        assert "camera=(self)" in response["Permissions-Policy"]
+    page = open_link(created["capture_url"], browser).content.decode()
+    scripts = re.findall(r"<script\b([^>]*)>", page)
+    assert scripts and all('type="application/json"' in tag or "src=" in tag for tag in scripts)  # no inline script
+    assert re.search(r"<[^>]*\son[a-z]+\s*=", page) is None  # no event handler attribute
+
+
+def csp(response):
+    return {name: sources for name, *sources in (part.split() for part in response["Content-Security-Policy"].split(";"))}
+
+
+def test_the_csp_names_the_face_endpoint_the_component_and_what_the_host_adds(created, settings, monkeypatch):
+    from django_liveness.backends import get_backend
+
+    monkeypatch.setattr(type(get_backend()), "endpoint", "https://face.example.com/", raising=False)
+    settings.LIVENESS = {
+        **settings.LIVENESS,
+        "CAPTURE": {
+            "WEB_COMPONENT_SCRIPT": "https://cdn.example.net/face/index.js",
+            "CSP_SOURCES": {"connect-src": ["https://telemetry.example.org"], "script-src": ["'unsafe-eval'"]},
+        },
+    }
+    policy = csp(open_link(created["capture_url"]))
+    assert policy["script-src"] == ["'self'", "https://cdn.example.net", "'wasm-unsafe-eval'", "'unsafe-eval'"]
+    assert policy["connect-src"] == [
+        "'self'",
+        "https://face.example.com",
+        "https://cdn.example.net",
+        "https://telemetry.example.org",
+    ]
+    assert policy["worker-src"] == ["'self'", "blob:", "https://cdn.example.net"]
+    assert policy["frame-ancestors"] == ["'none'"]
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [
+        ["https://ok.example"],
+        {"frame-ancestors": ["https://evil.example"]},
+        {"script-src": ["x; frame-ancestors *"]},
+        {"connect-src": "https://a.example"},
+    ],
+)
+def test_csp_sources_that_would_loosen_the_policy_are_a_configuration_error(settings, sources):
+    from django_liveness.conf import liveness_settings
+    from django_liveness.exceptions import LivenessConfigurationError
+
+    settings.LIVENESS = {**settings.LIVENESS, "CAPTURE": {"CSP_SOURCES": sources}}
+    with pytest.raises(LivenessConfigurationError, match="CSP_SOURCES"):
+        liveness_settings.CAPTURE  # noqa: B018  (reading it validates)
+
+
+def test_an_altered_link_and_an_unknown_method_get_a_clear_answer(created):
     token = created["capture_url"].rsplit("/", 2)[-2]
     forged = open_link(created["capture_url"].replace(token, token[:-1] + ("A" if token[-1] != "A" else "B")))
     assert forged.status_code == 404 and "not valid" in forged.content.decode()
+    assert start_on(created["capture_url"].replace(token, token[:-1] + "x")).json()["code"] == "link_not_valid"
+    assert Client().put(urlsplit(created["capture_url"]).path).status_code == 405
+    assert LivenessSession.objects.get().capture_link_opened_at is None
 
 
 def test_an_expired_link_or_an_ended_session_is_refused_and_not_used_up(owner, subject, locmem):
     link = start(client_for(owner), subject, verify=False).json()["capture_url"]
     with time_machine.travel(timezone.now() + timedelta(seconds=601)):
         expired = open_link(link)
+        assert start_on(link).json()["code"] == "link_expired"
     assert expired.status_code == 410 and "expired" in expired.content.decode()
     session = LivenessSession.objects.get()
     client_for(owner).delete(f"{API}/sessions/{session.pk}/")
     ended = open_link(link)
     assert ended.status_code == 410 and "ended" in ended.content.decode()
+    assert start_on(link).status_code == 410
     assert LivenessSession.objects.get().capture_link_opened_at is None
+
+
+def test_the_session_ending_ends_the_link_for_the_browser_that_started_too(owner, created):
+    browser, _started = started_page(created["capture_url"])
+    client_for(owner).delete(f"{API}/sessions/{created['id']}/")
+    assert open_link(created["capture_url"], browser).status_code == 410
+    assert start_on(created["capture_url"], browser).json()["code"] == "session_ended"
 
 
 def test_a_replay_answers_the_same_link_as_the_first_answer(owner, subject, locmem):
@@ -97,6 +271,7 @@ def test_a_replay_answers_the_same_link_as_the_first_answer(owner, subject, locm
         replayed = create()
         assert replayed["id"] == first["id"] and replayed["capture_url"] == first["capture_url"]
         assert open_link(replayed["capture_url"]).status_code == 200
+        assert start_on(replayed["capture_url"]).status_code == 200
 
 
 @pytest.mark.parametrize("language, capture", [("fr", "Capturer et vérifier"), ("de", "Aufnehmen und prüfen")])
@@ -105,6 +280,10 @@ def test_the_page_follows_the_browsers_language(owner, subject, locmem, language
     response = open_link(link, **{"Accept-Language": f"{language},en;q=0.5"})
     assert f'<html lang="{language}"' in response.content.decode()
     assert page_config(response)["messages"]["capture"] == capture
+    start_on(link)
+    refused = start_on(link, **{"Accept-Language": language})
+    used = {"fr": "Ce lien a déjà été utilisé.", "de": "Dieser Link wurde bereits verwendet."}[language]
+    assert refused.status_code == 410 and refused.json()["detail"].startswith(used)
 
 
 def test_an_unknown_language_gets_english(created):
@@ -113,7 +292,8 @@ def test_an_unknown_language_gets_english(created):
 
 
 def test_the_pages_calls_read_complete_and_report_with_the_page_token(created, locmem):
-    config = page_config(open_link(created["capture_url"]))
+    _browser, started = started_page(created["capture_url"])
+    config = page_config(open_link(created["capture_url"], _browser)) | started
     anonymous = Client(headers=config["headers"])
     assert anonymous.get(config["urls"]["session"]).json()["status"] == "created"
     locmem.complete(LivenessSession.objects.get(), decision="realface", same_person=True)
@@ -131,7 +311,8 @@ def test_the_pages_calls_read_complete_and_report_with_the_page_token(created, l
 
 
 def test_the_pages_calls_refuse_a_missing_or_altered_page_token(created):
-    config = page_config(open_link(created["capture_url"]))
+    browser, started = started_page(created["capture_url"])
+    config = page_config(open_link(created["capture_url"], browser)) | started
     for headers in ({}, {HEADER: config["headers"][HEADER] + "x"}, {HEADER: created["capture_url"].rsplit("/", 2)[-2]}):
         response = Client(headers=headers).post(config["urls"]["complete"])
         assert response.status_code == 404 and response.json()["code"] == "not_found"

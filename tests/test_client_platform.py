@@ -60,8 +60,14 @@ def test_a_request_without_user_agent_leaves_the_platform_unknown(owner, subject
     assert (session.client_browser, session.client_os) == ("", "")
 
 
-def test_opening_the_hosted_link_records_the_persons_own_platform(owner, subject, locmem):
+def test_starting_on_the_hosted_page_records_the_persons_own_platform(owner, subject, locmem):
     created = start_from(owner, subject, "python-requests/2.32.3")
-    assert Client().get(urlsplit(created["capture_url"]).path, headers={"User-Agent": IPHONE_SAFARI}).status_code == 200
+    path = urlsplit(created["capture_url"]).path
+    # A link preview's fetch is not the person: it changes nothing.
+    assert Client().get(path, headers={"User-Agent": "TelegramBot (like TwitterBot)"}).status_code == 200
+    session = LivenessSession.objects.get()
+    assert (session.client_browser, session.client_os) == ("Python Requests", "Other")  # the creator's
+    headers = {"User-Agent": IPHONE_SAFARI, "Sec-Fetch-Site": "same-origin"}
+    assert Client().post(path, headers=headers).status_code == 200
     session = LivenessSession.objects.get()
     assert (session.client_browser, session.client_os) == ("Mobile Safari", "iOS")

@@ -174,3 +174,43 @@ def test_results_stored_while_new_verify_sessions_start_never_deadlock(settings)
     assert sorted(set(answers)) == [200, 201] and len(answers) == 2 * threads_count * rounds
     assert LivenessSession.objects.filter(pk__in=[s.pk for s in ready], status="completed").count() == 60
     assert LivenessEvent.objects.filter(kind="result_stored").count() == 60
+
+
+def test_browsers_starting_on_one_capture_link_at_once_exactly_one_wins(settings):
+    from urllib.parse import urlsplit
+
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    from django_liveness.testing import UserFactory
+
+    settings.LIVENESS = {"BACKEND": LOCMEM}
+    owner = UserFactory()
+    subject = SubjectFactory(user=owner)
+    creator = APIClient()
+    creator.force_authenticate(owner)
+    created = creator.post("/api/liveness/sessions/", {"subject": str(subject.pk), "verify": False}, format="json")
+    link = urlsplit(created.json()["capture_url"]).path
+    barrier = threading.Barrier(THREADS)
+    answers = []
+
+    def start():
+        try:
+            browser = Client()
+            barrier.wait()
+            response = browser.post(link, headers={"Sec-Fetch-Site": "same-origin"})
+            answers.append((response.status_code, browser.cookies.get("liveness_capture")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(status for status, _cookie in answers) == [200] + [410] * (THREADS - 1)
+    (winner,) = [cookie for status, cookie in answers if status == 200]
+    session = LivenessSession.objects.get()
+    assert session.is_capture_browser(winner.value)
+    assert LivenessEvent.objects.filter(session=session, kind="capture_link_opened").count() == 1

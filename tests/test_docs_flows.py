@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 from urllib.error import HTTPError
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -91,7 +91,7 @@ def test_the_quickstart_configures_a_new_project(tmp_path):
     assert urls.stdout.strip().splitlines()[-1] == "/api/liveness/sessions/"
 
 
-def test_the_hosted_link_guide_gives_a_link_that_opens_once(demo, tmp_path):
+def test_the_hosted_link_guide_gives_a_link_that_starts_once(demo, tmp_path):
     (api_flow,) = marked_blocks("api.md")  # the guide starts where the API flow ends: consent and a photo
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
     assert run_bash(api_flow, tmp_path, PORT=str(demo["port"])).returncode == 0
@@ -100,8 +100,12 @@ def test_the_hosted_link_guide_gives_a_link_that_opens_once(demo, tmp_path):
     assert result.returncode == 0, result.stderr
     link = result.stdout.strip().splitlines()[-1]
     assert link.startswith(f"{demo['base']}/api/liveness/capture/")
-    with urlopen(link) as page:  # no login
-        assert page.status == 200 and b"liveness-capture-config" in page.read()
+    for _opening in range(2):  # no login; opening it (a link preview too) spends nothing
+        with urlopen(link) as page:
+            assert page.status == 200 and b"liveness-capture-config" in page.read()
+    start = Request(link, method="POST", headers={"Origin": demo["base"]})  # the page's Start
+    with urlopen(start) as started:
+        assert started.status == 200 and json.load(started)["session"]["auth_token"]
     with pytest.raises(HTTPError) as again:
-        urlopen(link)
+        urlopen(link)  # another browser (no cookie of the start)
     assert again.value.code == 410

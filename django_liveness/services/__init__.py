@@ -16,7 +16,7 @@ the frontend's reports), ``devices`` (the subject's device correlation id), ``lo
 repeated failed checks).
 """
 
-from .capture import CLIENT_EVENT_CODES, open_capture_link, record_client_event
+from .capture import CLIENT_EVENT_CODES, record_client_event, start_capture
 from .base import STALE_CREATED_AFTER, has_valid_consent, log_event
 from .devices import reset_device_correlation_id
 from .idempotency import claim_idempotency_key, record_idempotent_answer, release_idempotency_key
@@ -63,7 +63,6 @@ __all__ = [
     "is_locked",
     "lift_lock",
     "log_event",
-    "open_capture_link",
     "record_client_event",
     "record_idempotent_answer",
     "record_image_view",
@@ -72,6 +71,7 @@ __all__ = [
     "release_idempotency_key",
     "reset_device_correlation_id",
     "review_session",
+    "start_capture",
     "start_session",
     "sync_sessions",
     "update_subject",

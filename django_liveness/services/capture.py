@@ -1,12 +1,12 @@
-"""What the frontend and the hosted capture page add to a session: the opening of its one-time
-link, and the errors the person's browser saw (camera denied, an SDK error ...)."""
+"""What the frontend and the hosted capture page add to a session: the start on its one-time link
+(and the browser it is bound to), and the errors the person's browser saw (camera denied, an SDK
+error ...)."""
 
-from django.db import transaction
 from django.utils import timezone
 
 from ..client_platform import client_platform
-from ..models import LivenessEvent, LivenessSession
-from .base import log_event
+from ..models import LivenessEvent, LivenessSession, capture_browser_hash
+from .base import atomic_with_retry, log_event
 
 CLIENT_EVENT_CODES = (
     "CameraPermissionDenied",
@@ -20,24 +20,26 @@ CLIENT_EVENT_CODES = (
 CLIENT_EVENT_MESSAGE_MAX = 500
 
 
-@transaction.atomic
-def open_capture_link(session_pk, *, user_agent=""):
-    """Mark the session's capture link as opened; return the session, or None if it was opened before.
+@atomic_with_retry
+def start_capture(session_pk, *, browser_secret, user_agent=""):
+    """The person started on the hosted page: spend the session's one-time capture link for this browser,
+    or recognise the browser that spent it. Return the session, or None when another browser did.
 
-    One conditional UPDATE: of two openings at once, exactly one wins. The page runs on the person's
-    device, so its ``user_agent`` replaces the platform of whoever created the session.
+    One conditional UPDATE spends the link: of two browsers starting at once, exactly one wins. Only a
+    hash of ``browser_secret`` (the page's cookie) is stored. The page runs on the person's device, so
+    its ``user_agent`` replaces the platform of whoever created the session.
     """
     platform = {}
     if user_agent:
         platform["client_browser"], platform["client_os"] = client_platform(user_agent)
-    opened = LivenessSession.objects.filter(pk=session_pk, capture_link_opened_at__isnull=True).update(
-        capture_link_opened_at=timezone.now(), **platform
+    spent = LivenessSession.objects.filter(pk=session_pk, capture_link_opened_at__isnull=True).update(
+        capture_link_opened_at=timezone.now(), capture_browser_hash=capture_browser_hash(browser_secret), **platform
     )
-    if not opened:
-        return None
     session = LivenessSession.objects.select_related("subject").get(pk=session_pk)
-    log_event(LivenessEvent.Kind.CAPTURE_LINK_OPENED, session=session)
-    return session
+    if spent:
+        log_event(LivenessEvent.Kind.CAPTURE_LINK_OPENED, session=session)
+        return session
+    return session if session.is_capture_browser(browser_secret) else None
 
 
 def record_client_event(session, *, code, message="", actor=None):

@@ -3,7 +3,9 @@
 // A page renders the widget's config with json_script (docs/capture.md, "The capture page") and
 // either lets this file start the widget on the config's session:
 //     <div data-liveness-capture="liveness-capture-config"></div>
-// or starts it itself when it creates the session (the example project's demo.js):
+// or, on the hosted capture page, offer "Start", which asks config.urls.start for the session (a
+// reload in the browser that started asks at once: config.resume), or starts it itself when it
+// creates the session (the example project's demo.js):
 //     const widget = LivenessCapture.mount(element, config, {onRestart, onFinal});
 //     widget.start(session);
 // Every string it shows comes from config.messages (django_liveness/capture_messages.py).
@@ -33,14 +35,19 @@
   // The provider's answers after which this session's token takes no more pictures.
   const SESSION_OVER = ["SessionAlreadyUsed", "TokenExpired", "Unauthorized"];
   const MAX_EVENT_MESSAGE = 500;
+  // The camera preview is checked this often while it is on: Capture only takes a picture it shows.
+  const PREVIEW_CHECK_MS = 500;
+  const PREVIEW_SAMPLE = { width: 16, height: 12 };
+  const BLACK_LEVEL = 16; // a sampled frame whose every pixel is darker than this is black
 
   let widgetCount = 0;
 
   // A call to the app (or the Face service) that did not give a usable answer.
   class RequestError extends Error {
-    constructor(kind, detail) {
+    constructor(kind, detail, body = null) {
       super(detail);
       this.kind = kind; // "network" | "server" | "refused"
+      this.body = body; // a refusal's JSON: {"detail", "code"}
     }
   }
 
@@ -91,10 +98,18 @@
       this.canCapture = false; // the session's token may take another picture
       this.busy = false; // a request is in flight
       this.stream = null;
+      this.previewLive = false; // the camera preview plays and is not black
+      this.cameraHint = false; // the status line shows what the camera preview shows
+      this.previewTimer = null;
       this.retryStep = null;
       this.lastCall = Promise.resolve(); // the last call to the app, settled or not
       this.render();
       window.addEventListener("pagehide", () => this.stopCamera());
+      // A phone pauses a preview that leaves the screen, and a tab in the background: check it again.
+      for (const event of ["playing", "pause", "emptied", "loadeddata", "resize"]) {
+        this.video.addEventListener(event, () => this.checkPreview());
+      }
+      document.addEventListener("visibilitychange", () => this.resumePreview());
     }
 
     // --- the widget's markup ---------------------------------------------------------
@@ -128,7 +143,9 @@
       this.restartButton = this.button(m.start_again, "lc-restart", () => this.restart());
       this.continueLink = element("a", { class: "lc-button lc-continue", text: m.continue, hidden: true });
       this.controls.append(element("div", { class: "lc-actions" }, [this.captureButton, this.retryButton, this.restartButton, this.continueLink]));
-      this.root.replaceChildren(this.status, this.cameraArea, this.componentHost, this.controls);
+      this.startButton = this.button(m.start, "lc-start", () => this.claim());
+      this.startArea = element("div", { class: "lc-actions lc-start-area", hidden: true }, [this.startButton]);
+      this.root.replaceChildren(this.status, this.startArea, this.cameraArea, this.componentHost, this.controls);
       this.retryButton.hidden = this.restartButton.hidden = true;
       this.cameraArea.hidden = this.componentHost.hidden = this.controls.hidden = true; // until start()
     }
@@ -160,6 +177,7 @@
     }
 
     show(tone, title, text) {
+      this.cameraHint = false;
       if (tone === "busy") this.root.setAttribute("aria-busy", "true");
       else this.root.removeAttribute("aria-busy");
       this.status.className = `lc-status lc-${tone}`;
@@ -170,9 +188,9 @@
     }
 
     updateButtons() {
-      const hasImage = this.picture.files.length > 0 || this.video.videoWidth > 0;
+      const hasImage = this.picture.files.length > 0 || this.previewLive;
       this.captureButton.disabled = this.busy || !this.canCapture || !hasImage;
-      this.retryButton.disabled = this.restartButton.disabled = this.busy;
+      this.retryButton.disabled = this.restartButton.disabled = this.startButton.disabled = this.busy;
     }
 
     setBusy(busy) {
@@ -204,7 +222,37 @@
     }
 
     url(name) {
-      return this.config.urls[name].replace("{id}", this.session.id);
+      const url = this.config.urls[name];
+      return this.session ? url.replace("{id}", this.session.id) : url;
+    }
+
+    // --- the hosted page: its link is spent by this request, never by opening the page ---
+
+    offerStart(resume) {
+      this.startArea.hidden = false;
+      if (resume) this.claim(); // a reload in the browser that started: go on at once
+    }
+
+    async claim() {
+      if (this.busy) return;
+      this.setBusy(true);
+      this.wait(this.messages.starting);
+      let answer;
+      try {
+        answer = await this.callApp("POST", "start");
+      } catch (error) {
+        this.setBusy(false);
+        if (error.body && error.body.detail) {
+          // Said by the app in the page's language: the link was used by another browser, or ended.
+          this.startArea.hidden = true;
+          return this.show("error", "", error.body.detail);
+        }
+        return this.requestFailed(error); // Start stays, to try again
+      }
+      this.startArea.hidden = true;
+      this.config.headers = { ...this.config.headers, ...answer.body.headers };
+      this.setBusy(false);
+      this.start(answer.body.session);
     }
 
     callApp(method, name) {
@@ -224,7 +272,7 @@
       if (response.status >= 500 || body === null) {
         throw new RequestError("server", `${method} ${name}: ${response.status}${body === null ? ", not JSON" : ""}`);
       }
-      if (!response.ok) throw new RequestError("refused", `${method} ${name}: ${response.status} ${body.code || ""}`.trim());
+      if (!response.ok) throw new RequestError("refused", `${method} ${name}: ${response.status} ${body.code || ""}`.trim(), body);
       return { status: response.status, body };
     }
 
@@ -267,13 +315,51 @@
       }
       this.video.srcObject = this.stream;
       if (!this.video.videoWidth) await new Promise((resolve) => this.video.addEventListener("loadeddata", resolve, { once: true }));
+      this.previewTimer = setInterval(() => this.checkPreview(), PREVIEW_CHECK_MS);
       this.cameraReady();
     }
 
     cameraReady() {
       this.video.hidden = false;
-      this.show("info", "", this.messages.camera_ready);
+      this.cameraHint = true; // the status line says whether the camera shows a picture, until it says more
+      this.checkPreview();
+      this.reveal(); // once the status line has its words (and its height)
+    }
+
+    // A phone pauses a preview below the fold: show the widget, from its status line down, on the screen.
+    reveal() {
+      const box = this.root.getBoundingClientRect();
+      if (box.top < 0 || box.bottom > window.innerHeight) this.root.scrollIntoView({ block: "start" });
+    }
+
+    resumePreview() {
+      if (document.visibilityState === "visible" && this.stream && this.video.paused) this.video.play().catch(() => {});
+      this.checkPreview();
+    }
+
+    // Capture takes the frame the preview shows: only while it plays and is not black.
+    checkPreview() {
+      this.previewLive = this.previewPlays() && !this.previewIsBlack();
+      if (this.cameraHint && !this.busy) {
+        this.show("info", "", this.previewLive ? this.messages.camera_ready : this.messages.camera_no_picture);
+        this.cameraHint = true;
+      }
       this.updateButtons();
+    }
+
+    previewPlays() {
+      const video = this.video;
+      return Boolean(this.stream) && !video.hidden && !video.paused && !video.ended && video.readyState >= 2 && video.videoWidth > 0;
+    }
+
+    previewIsBlack() {
+      this.sample = this.sample || element("canvas", PREVIEW_SAMPLE).getContext("2d", { willReadFrequently: true });
+      this.sample.drawImage(this.video, 0, 0, PREVIEW_SAMPLE.width, PREVIEW_SAMPLE.height);
+      const pixels = this.sample.getImageData(0, 0, PREVIEW_SAMPLE.width, PREVIEW_SAMPLE.height).data;
+      for (let i = 0; i < pixels.length; i += 4) {
+        if (Math.max(pixels[i], pixels[i + 1], pixels[i + 2]) >= BLACK_LEVEL) return false;
+      }
+      return true;
     }
 
     cameraFailed(code, words, detail) {
@@ -284,9 +370,12 @@
     }
 
     stopCamera() {
+      clearInterval(this.previewTimer);
+      this.previewTimer = null;
       if (!this.stream) return;
       this.stream.getTracks().forEach((track) => track.stop());
       this.stream = null;
+      this.previewLive = false;
       this.video.srcObject = null;
     }
 
@@ -362,6 +451,7 @@
       const component = document.createElement(COMPONENT_TAG);
       this.componentHost.replaceChildren(component);
       this.show("idle", "", ""); // the component shows its own instructions
+      this.reveal();
       // The component talks to the Face service itself; its promise settles when the attempt ends.
       component.start(this.session.auth_token).then(
         () => this.finish(null),
@@ -424,18 +514,24 @@
       const outcome = { approved: "passed", rejected: "failed" }[session.review_status] || session.outcome;
       if (session.status === "completed" && outcome === "passed") return this.ended(session, "ok", m.passed_title, m.passed_next);
       if (session.status === "completed" && outcome === "needs_review") return this.ended(session, "warn", m.review_title, m.review_next);
-      this.ended(session, "error", this.failureTitle(session, outcome));
+      const [title, advice] = this.failure(session, outcome);
+      this.ended(session, "error", title, advice ? `${advice} ${this.againHint()}` : null);
     }
 
-    failureTitle(session, outcome) {
+    againHint() {
+      return this.onRestart ? this.messages.next_start_again : this.messages.next_go_back;
+    }
+
+    // What went wrong, and the advice that fits it (light helps against a spoof, not a different face).
+    failure(session, outcome) {
       const m = this.messages;
-      if (session.status === "expired") return m.expired_title;
-      if (session.status === "canceled") return m.canceled_title;
-      if (session.status !== "completed" || outcome !== "failed") return m.failed_title;
-      if (session.review_status === "rejected") return m.rejected_title;
-      if (session.liveness_decision === "spoofface") return m.spoof_title;
-      if (session.verification && !session.verification.is_identical) return m.mismatch_title;
-      return m.not_verified_title;
+      if (session.status === "expired") return [m.expired_title];
+      if (session.status === "canceled") return [m.canceled_title];
+      if (session.status !== "completed" || outcome !== "failed") return [m.failed_title];
+      if (session.review_status === "rejected") return [m.rejected_title];
+      if (session.liveness_decision === "spoofface") return [m.spoof_title, m.advice_spoof];
+      if (session.verification && !session.verification.is_identical) return [m.mismatch_title, m.advice_mismatch];
+      return [m.not_verified_title];
     }
 
     // A final answer: this session takes no more pictures.
@@ -445,8 +541,7 @@
       this.cameraArea.hidden = this.componentHost.hidden = this.captureButton.hidden = true;
       if (this.outcomes) this.outcomes.hidden = true;
       this.componentHost.replaceChildren();
-      const againHint = this.onRestart ? this.messages.next_start_again : this.messages.next_go_back;
-      this.show(tone, title, next || againHint);
+      this.show(tone, title, next || this.againHint());
       this.restartButton.hidden = !this.onRestart;
       if (this.config.return_url) {
         this.continueLink.href = this.config.return_url;
@@ -476,6 +571,7 @@
     for (const root of document.querySelectorAll("[data-liveness-capture]")) {
       const config = readConfig(root.dataset.livenessCapture || "liveness-capture-config");
       if (config.session) mount(root, config).start(config.session);
+      else if (config.urls && config.urls.start) mount(root, config).offerStart(config.resume);
     }
   }
 
