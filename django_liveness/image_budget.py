@@ -5,7 +5,8 @@ pixels inflate to gigabytes, a JPEG with thousands of scans (each one a pass ove
 image), a file made of nothing but markers or chunks. ``images`` checks the declared size against
 the pixel budget (``images.MAX_PIXELS``) before any decoding; the decoders then stop at the work
 that size implies (``image_cleaning``), and every upload gets a time budget on top, checked while
-the bytes are read, whichever decoder reads them.
+the bytes are read, whichever decoder reads them. The layout of a JPEG, PNG or GIF (markers,
+chunks, blocks) is walked and counted first, quickly: Pillow walks it one piece at a time in Python.
 """
 
 import io
@@ -20,6 +21,8 @@ MAX_JPEG_SCANS = 100
 MAX_JPEG_SEGMENTS = 1000
 # 0xFF bytes that may pad a JPEG marker: encoders write none or a few.
 MAX_JPEG_FILL_BYTES = 1024
+# Sub-blocks of a GIF's extensions before its first image (comments, XMP, application data).
+MAX_GIF_SUB_BLOCKS = 10_000
 # Chunks of a PNG: an encoder writes its pixels in IDAT chunks of 8 KB or more (6 MB: < 800).
 MAX_PNG_CHUNKS = 10_000
 

@@ -34,6 +34,7 @@ JPEG_FILL = re.compile(rb"\xff+")
 # The first 0xFF (with its fill bytes) followed by a marker: not 0x00 (a stuffed 0xFF), not RSTn.
 # Only from the start of a run of 0xFF (the lookbehind): a long run is searched once, not once per byte.
 JPEG_END_OF_SCAN = re.compile(rb"(?<!\xff)\xff+[^\x00\xd0-\xd7\xff]")
+GIF_EXTENSION, GIF_IMAGE = 0x21, 0x2C
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Inflate 16 KB of compressed pixels at a time, into at most 64 KB: zlib's ratio is at most
 # about 1:1032, so no call does much more work than its slice.
@@ -153,6 +154,35 @@ def check_layout(data, deadline):
     elif data.startswith(PNG_SIGNATURE):
         for _chunk in png_chunks(data, deadline):
             pass
+    elif data[:6] in (b"GIF87a", b"GIF89a"):
+        _check_gif_blocks(data, deadline)
+
+
+def _check_gif_blocks(data, deadline):
+    """Walk a GIF's extension blocks up to its first image (the one that is kept): Pillow skips
+    unknown bytes and reads sub-blocks one at a time; here they are counted and unknown bytes refused."""
+    if len(data) < 13:
+        raise NotCleanable("truncated GIF header")
+    position = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # after the global colour table
+    sub_blocks = 0
+    while position < len(data):
+        if data[position] == GIF_IMAGE:
+            return  # its compressed pixels are read by Pillow's decoder, in C, up to the declared size
+        if data[position] != GIF_EXTENSION:
+            raise NotCleanable("unknown GIF block")
+        position += 2  # the introducer and the extension's label
+        while True:
+            sub_blocks += 1
+            if sub_blocks > image_budget.MAX_GIF_SUB_BLOCKS:
+                raise OverBudget(f"more than {image_budget.MAX_GIF_SUB_BLOCKS} GIF sub-blocks before the image")
+            if position >= len(data):
+                raise NotCleanable("truncated GIF extension")
+            size = data[position]
+            position += 1 + size
+            if size == 0:
+                break
+        deadline.check()
+    raise NotCleanable("GIF without an image")
 
 
 def png_chunks(data, deadline):
@@ -168,8 +198,8 @@ def png_chunks(data, deadline):
         deadline.check()
         length, kind = struct.unpack(">I4s", data[position : position + 8])
         body = data[position + 8 : position + 8 + length]
-        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length] or b"\0\0\0\0")
-        if len(body) != length or zlib.crc32(kind + body) != crc:
+        crc = data[position + 8 + length : position + 12 + length]
+        if len(body) != length or len(crc) != 4 or zlib.crc32(kind + body) != int.from_bytes(crc, "big"):
             raise NotCleanable(f"PNG chunk {kind!r} is truncated or corrupt")
         yield kind, body
         if kind == b"IEND":

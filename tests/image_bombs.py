@@ -4,6 +4,8 @@ far more work than their header declares."""
 import struct
 import zlib
 
+from django_liveness.image_budget import png_inflated_size
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ZLIB_BEST_RATIO_HEADER = b"\x78\xda"
 
@@ -39,3 +41,8 @@ def png_inflation_bomb(inflated=2 << 30, width=64, height=64):
     """A ``width`` x ``height`` PNG (RGB, 8 bits) whose pixels inflate to ``inflated`` bytes (2 GiB:
     a 2 MB file): every row past the declared ones is extra."""
     return png(png_ihdr(width, height), zeros_deflated(inflated))
+
+
+def png_inflated_size_of(width, height, color_type, interlaced):
+    """The pixel data size of an 8-bit PNG (see ``image_budget.png_inflated_size``)."""
+    return png_inflated_size(width, height, 8, color_type, interlaced)

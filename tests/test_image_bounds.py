@@ -190,3 +190,14 @@ def test_zeros_deflated_is_a_valid_stream():
         total += len(inflater.decompress(pending, 16 << 20))
         pending = inflater.unconsumed_tail
     assert inflater.eof and total == 32 << 20 and len(stream) < (32 << 20) // 1000
+
+
+def test_a_gif_padded_with_junk_or_a_flood_of_sub_blocks_is_refused_quickly():
+    plain = encode("GIF", mode="P")
+    header_end = 13 + 3 * 256  # the header and a 256-colour global table
+    assert plain[header_end] in (0x21, 0x2C)
+    junk = plain[:header_end] + b"\x07" * 3_000_000 + plain[header_end:]  # Pillow skips it a byte at a time
+    flood = plain[:header_end] + b"\x21\xfe" + b"\x01x" * 2_000_000 + b"\x00" + plain[header_end:]
+    assert refusal(junk)[0] == "corrupt" and refusal(junk)[1] < 1
+    code, seconds, _peak = refusal(flood)
+    assert code == "too_complex" and seconds < 1
