@@ -31,9 +31,9 @@ JPEG_SOI, JPEG_EOI, JPEG_SOS = 0xD8, 0xD9, 0xDA
 JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0-7 carry no length
 JPEG_DROPPED = {*range(0xE0, 0xF0), 0xFE} - {0xEE}  # APPn (but Adobe's APP14) and COM
 JPEG_FILL = re.compile(rb"\xff+")
-# The first 0xFF (with its fill bytes) followed by a marker: not 0x00 (a stuffed 0xFF), not RSTn.
-# Only from the start of a run of 0xFF (the lookbehind): a long run is searched once, not once per byte.
-JPEG_END_OF_SCAN = re.compile(rb"(?<!\xff)\xff+[^\x00\xd0-\xd7\xff]")
+# A 0xFF followed by a marker: not 0x00 (a stuffed 0xFF), not RSTn, not another 0xFF (fill). The
+# pattern starts with a literal byte, so the regular expression engine scans for it at C speed.
+JPEG_END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 GIF_EXTENSION, GIF_IMAGE = 0x21, 0x2C
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Inflate 16 KB of compressed pixels at a time, into at most 64 KB: zlib's ratio is at most
@@ -60,7 +60,7 @@ def clean_image(data, image_format, deadline=None):
 
 
 def _clean_jpeg(data, deadline):
-    return b"".join(piece for marker, piece in jpeg_segments(data, deadline) if marker not in JPEG_DROPPED)
+    return b"".join(data[start:end] for marker, start, end in jpeg_segments(data, deadline) if marker not in JPEG_DROPPED)
 
 
 def check_jpeg_structure(data, deadline):
@@ -71,11 +71,12 @@ def check_jpeg_structure(data, deadline):
 
 
 def jpeg_segments(data, deadline):
-    """Yield ``(marker, bytes)`` for every segment of a JPEG, a scan's compressed data with its SOS
-    header, up to EOI; stops at the budget's scan and segment counts and at its deadline."""
+    """Yield ``(marker, start, end)`` for every segment of a JPEG (where ``data[start:end]`` is it,
+    a scan's compressed data with its SOS header, fill bytes left out) up to EOI; stops at the
+    budget's scan and segment counts and at its deadline. Nothing is copied."""
     if data[:2] != b"\xff\xd8":
         raise NotCleanable("no JPEG start of image")
-    yield JPEG_SOI, b"\xff\xd8"
+    yield JPEG_SOI, 0, 2
     position, segments, scans = 2, 0, 0
     while True:
         segments += 1
@@ -83,11 +84,12 @@ def jpeg_segments(data, deadline):
             raise OverBudget(f"more than {image_budget.MAX_JPEG_SEGMENTS} JPEG segments")
         deadline.check()
         marker, position = _next_marker(data, position)
+        start = position - 2  # the marker's own 0xFF
         if marker == JPEG_EOI:
-            yield marker, b"\xff\xd9"
+            yield marker, start, position
             return
         if marker in JPEG_STANDALONE or marker == JPEG_SOI:
-            yield marker, bytes((0xFF, marker))
+            yield marker, start, position
             continue
         if position + 2 > len(data):
             raise NotCleanable("truncated JPEG segment")
@@ -95,16 +97,13 @@ def jpeg_segments(data, deadline):
         end = position + length
         if length < 2 or end > len(data):
             raise NotCleanable("bad JPEG segment length")
-        segment = bytes((0xFF, marker)) + data[position:end]
         position = end
         if marker == JPEG_SOS:
             scans += 1
             if scans > image_budget.MAX_JPEG_SCANS:
                 raise OverBudget(f"more than {image_budget.MAX_JPEG_SCANS} JPEG scans")
-            scan_end = _end_of_scan(data, position)
-            segment += data[position:scan_end]
-            position = scan_end
-        yield marker, segment
+            position = _end_of_scan(data, position)
+        yield marker, start, position
 
 
 def _next_marker(data, position):
@@ -120,7 +119,8 @@ def _next_marker(data, position):
 
 def _end_of_scan(data, position):
     """Where the entropy-coded data after SOS ends: the first marker that is not a stuffed 0xFF00
-    or RSTn (found by the regular expression engine: a Python loop per 0xFF byte was slow)."""
+    or RSTn (found by the regular expression engine: a Python loop per 0xFF byte was slow on a
+    scan of megabytes of 0xFF)."""
     end = JPEG_END_OF_SCAN.search(data, position)
     if end is None:
         raise NotCleanable("JPEG scan without an end")
