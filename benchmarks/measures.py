@@ -334,28 +334,59 @@ def _photo_jpeg(path):
     raise RuntimeError("could not make a photo under 6 MB")
 
 
+BOMB_CALL = """
+from django.core.exceptions import ValidationError
+try:
+    validate_reference_image(data)
+    raise SystemExit("the PNG bomb was accepted")
+except ValidationError:
+    pass
+"""
+
+
+def _probe(path, call, repeats):
+    """``[(seconds, peak RSS rise in bytes)]`` of ``call`` on the file at ``path``, each in a fresh process."""
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", UPLOAD_PROBE.format(root=str(ROOT), path=path, call=call)],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )
+        seconds, rss = out.stdout.split()
+        runs.append((float(seconds), int(rss)))
+    return runs
+
+
+def upload_bomb(folder, sizes):
+    """A 2 MB PNG (64 x 64) whose pixels would inflate to 2 GiB: refused within 1 s, memory bounded."""
+    from tests.image_bombs import png_inflation_bomb
+
+    path = os.path.join(folder, "bomb.png")
+    Path(path).write_bytes(png_inflation_bomb(2 << 30))
+    size = os.path.getsize(path)
+    runs = _probe(path, BOMB_CALL, sizes["upload_repeats"])
+    seconds = statistics.median(t for t, _ in runs)
+    rise = statistics.median(rss for _, rss in runs) / size
+    spread = _spread([t for t, _ in runs]) if len(runs) > 1 else None
+    return [
+        goal(f"upload: PNG bomb ({size / 1e6:.1f} MB, inflates to 2 GiB) refused in", seconds, "<= 1 s", seconds <= 1, "s", spread),
+        goal("upload: PNG bomb peak RSS rise / file", rise, "<= 3x", rise <= 3, "x"),
+    ]
+
+
 def uploads(server, sizes):
     import tempfile
 
     results = []
     with tempfile.TemporaryDirectory() as folder:
+        results.extend(upload_bomb(folder, sizes))
         path = os.path.join(folder, "photo.jpg")
         size = _photo_jpeg(path)
         probes = {
             "validate": "validate_reference_image(data)",
             "pillow": "image = Image.open(io.BytesIO(data)); image.load()",
         }
-        measured = {}
-        for name, call in probes.items():
-            runs = []
-            for _ in range(sizes["upload_repeats"]):
-                out = subprocess.run(
-                    [sys.executable, "-c", UPLOAD_PROBE.format(root=str(ROOT), path=path, call=call)],
-                    capture_output=True, text=True, check=True, cwd=ROOT,
-                )
-                seconds, rss = out.stdout.split()
-                runs.append((float(seconds), int(rss)))
-            measured[name] = runs
+        measured = {name: _probe(path, call, sizes["upload_repeats"]) for name, call in probes.items()}
     rise = statistics.median(rss for _, rss in measured["validate"]) / size
     results.append(goal(f"upload peak RSS rise / file ({size / 1e6:.1f} MB JPEG)", rise, "<= 3x", rise <= 3, "x"))
     ratio = statistics.median(t for t, _ in measured["validate"]) / statistics.median(t for t, _ in measured["pillow"])

@@ -12,6 +12,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from .conf import liveness_settings
+from .encryption import EncryptedTextField
 
 
 def capture_browser_hash(secret):
@@ -208,8 +209,9 @@ class LivenessSession(models.Model):
     client_browser = models.CharField(max_length=64, blank=True, editable=False)
     client_os = models.CharField(max_length=64, blank=True, editable=False)
     provider_session_id = models.CharField(max_length=128, blank=True, db_index=True)
-    # Handed to the frontend only; cleared once the session is final. Never logged or shown in admin.
-    auth_token = models.TextField(blank=True, editable=False)
+    # Handed to the frontend only; encrypted at rest (encryption.py), cleared once the session is
+    # final. Never logged or shown in admin. Lost with its key, it reads as "" (the session cannot go on).
+    auth_token = EncryptedTextField(blank=True, editable=False, lost_is_blank=True)
     auth_token_expires_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
 
@@ -418,10 +420,10 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=255, blank=True)
     events = models.JSONField(default=list, help_text=_("Event types this endpoint receives."))
     is_active = models.BooleanField(default=True)
-    # Signing secrets (whsec_...): shown once when made, never logged or shown again. During a
-    # rotation the previous one still signs until previous_secret_expires_at.
-    secret = models.CharField(max_length=128, editable=False)
-    previous_secret = models.CharField(max_length=128, blank=True, editable=False)
+    # Signing secrets (whsec_...): shown once when made, never logged or shown again, encrypted at
+    # rest (encryption.py). During a rotation the previous one still signs until previous_secret_expires_at.
+    secret = EncryptedTextField(editable=False)
+    previous_secret = EncryptedTextField(blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Since when every attempt failed (None after a success); disabled once it is too long ago.
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)

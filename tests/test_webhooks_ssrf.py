@@ -79,15 +79,31 @@ INSIDE = [
     "https://[::1]/",
     "https://[fd00:ec2::254]/",  # a metadata service over IPv6
     "https://[::ffff:10.0.0.1]/",
+    "https://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+    "https://[64:ff9b:1::a9fe:a9fe]/",  # local-use NAT64
+    "https://[2002:a9fe:a9fe::]/",  # 6to4 of 169.254.169.254
+    "https://[2001:0:4136:e378:8000:63bf:5601:5601]/",  # Teredo, client 169.254.169.254 (inverted)
+    "https://[::127.0.0.1]/",  # IPv4-compatible loopback
+    "https://[::a00:1]/",  # IPv4-compatible 10.0.0.1
     "https://0.0.0.0/",
     "https://internal.example/",
     "https://metadata.example/",
+    "https://nat64.example/",
+    "https://sixtofour.example/",
+    "https://teredo.example/",
+    "https://compatible.example/",
 ]
+EMBEDDING_NAMES = {
+    "nat64.example": ["64:ff9b::a9fe:a9fe"],
+    "sixtofour.example": ["2002:a9fe:a9fe::1"],
+    "teredo.example": ["2001:0:4136:e378:8000:63bf:5601:5601"],
+    "compatible.example": ["::127.0.0.1"],
+}
 
 
 @pytest.mark.parametrize("url", INSIDE)
 def test_addresses_inside_the_network_are_refused_when_an_endpoint_is_saved(network, url):
-    network.names.update({"internal.example": ["10.0.0.7"], "metadata.example": ["169.254.169.254"]})
+    network.names.update({"internal.example": ["10.0.0.7"], "metadata.example": ["169.254.169.254"], **EMBEDDING_NAMES})
     with pytest.raises(WebhookURLRefused, match="inside the network"):
         webhooks.create_endpoint(url, events=["session.created"])
     assert WebhookEndpoint.objects.count() == 0
@@ -102,6 +118,36 @@ def test_they_are_refused_at_send_time_too_without_a_connection(network, url):
     delivery = send_one()
     assert (delivery.status, delivery.attempts, delivery.last_response_status) == ("failed", 1, None)
     assert "inside the network" in delivery.last_error
+
+
+@pytest.mark.parametrize("host", sorted(EMBEDDING_NAMES))
+def test_a_name_resolving_to_an_ipv6_form_of_an_inside_ipv4_address_is_refused_at_send_time(network, host):
+    network.names[host] = ["93.184.216.34", *EMBEDDING_NAMES[host]]  # public when saved, then rebound
+    webhooks.create_endpoint(f"https://{host}/hook", events=["session.created"])
+    delivery = send_one()
+    assert (delivery.status, delivery.last_response_status) == ("failed", None)
+    assert EMBEDDING_NAMES[host][0] in delivery.last_error and "inside the network" in delivery.last_error
+
+
+@pytest.mark.parametrize(
+    ("address", "embedded"),
+    [
+        ("64:ff9b::a9fe:a9fe", ["169.254.169.254"]),
+        ("2002:a9fe:a9fe::", ["169.254.169.254"]),
+        ("2001:0:4136:e378:8000:63bf:5601:5601", ["65.54.227.120", "169.254.169.254"]),
+        ("::127.0.0.1", ["127.0.0.1"]),
+        ("::ffff:10.0.0.1", ["10.0.0.1"]),
+        ("::1", []),
+        ("2606:4700::1111", []),
+    ],
+)
+def test_the_ipv4_address_inside_an_ipv6_one_is_found(address, embedded):
+    assert [str(ip) for ip in guard.embedded_ipv4(ipaddress.ip_address(address))] == embedded
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::5db8:d822", "2002:5db8:d822::1", "93.184.216.34", "2606:4700::1111"])
+def test_the_same_forms_of_a_public_address_stay_public(address):
+    assert guard.is_public(address)
 
 
 def test_a_name_that_resolved_outside_when_saved_is_refused_when_it_resolves_inside(network):

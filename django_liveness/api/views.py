@@ -17,7 +17,7 @@ from .. import capture_links, privacy, services, tasks
 from ..conf import liveness_settings
 from ..exceptions import SubjectConflict
 from ..models import LivenessSession, Subject
-from . import permissions, throttling
+from . import permissions, throttling, uploads
 from .errors import Conflict, ErrorFormatMixin
 from .idempotency import idempotent
 from .parsers import JSONParser
@@ -290,6 +290,10 @@ class SubjectViewSet(
 class ReferenceImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, LivenessViewSet):
     serializer_class = ReferenceImageSerializer
     parser_classes = [MultiPartParser, FormParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        uploads.limit_body(request)  # first: session authentication's CSRF check already reads the body
+        return super().initialize_request(request, *args, **kwargs)
 
     def get_subject(self):
         if not hasattr(self, "_subject"):

@@ -29,6 +29,7 @@ from .sessions import (
     compute_outcome,
     delete_remote_session,
     get_audit_entries,
+    reencrypt_auth_tokens,
     refresh_session,
     start_session,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "record_idempotent_answer",
     "record_image_view",
     "record_session_image_view",
+    "reencrypt_auth_tokens",
     "refresh_session",
     "release_idempotency_key",
     "reset_device_correlation_id",

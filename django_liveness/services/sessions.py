@@ -508,3 +508,16 @@ def _audit_entry_of(attempt, session):
         },
         digest=attempt.digest,
     )
+
+
+def reencrypt_auth_tokens():
+    """Write the auth tokens of open sessions again, encrypted with the current SECRET_KEY (after a
+    rotation, before the previous key leaves SECRET_KEY_FALLBACKS); returns how many."""
+    open_with_token = LivenessSession.objects.filter(status__in=LivenessSession.OPEN_STATUSES).exclude(auth_token="")
+    return sum(_reencrypt_token(pk, token) for pk, token in open_with_token.values_list("pk", "auth_token"))
+
+
+@atomic_with_retry
+def _reencrypt_token(pk, token):
+    # Only while still open: a session that ended meanwhile keeps its cleared token.
+    return LivenessSession.objects.filter(pk=pk, status__in=LivenessSession.OPEN_STATUSES).update(auth_token=token)

@@ -80,6 +80,19 @@ def rotate_secret(endpoint, *, overlap=ROTATION_OVERLAP):
     return secret
 
 
+def reencrypt_secrets():
+    """Write every endpoint's secrets again, encrypted with the current SECRET_KEY (after a rotation,
+    before the previous key leaves SECRET_KEY_FALLBACKS); returns how many endpoints."""
+    rewritten = 0
+    for pk in WebhookEndpoint.objects.values_list("pk", flat=True):
+        with transaction.atomic():
+            locked = WebhookEndpoint.objects.select_for_update().filter(pk=pk).first()
+            if locked is not None:
+                locked.save(update_fields=["secret", "previous_secret"])
+                rewritten += 1
+    return rewritten
+
+
 def disable_endpoint(endpoint, *, reason="Disabled by staff."):
     """Stop sending to ``endpoint``; its pending deliveries wait until it is enabled again."""
     now = timezone.now()

@@ -80,13 +80,41 @@ def check_url(url):
         pass
 
 
+# IPv6 forms that carry an IPv4 address a gateway or tunnel would connect to: NAT64 (the
+# well-known prefix and the local-use one, RFC 6052 / 8215), 6to4 (RFC 3056, bits 16-47),
+# Teredo (RFC 4380: the server in bits 32-63, the client inverted in the last 32 bits) and the
+# deprecated IPv4-compatible ::a.b.c.d. ::ffff:a.b.c.d (IPv4-mapped) is the IPv4 address itself.
+NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(ip):
+    """The IPv4 addresses an IPv6 address ``ip`` leads to (none for a plain IPv6 address)."""
+    if ip.version == 4:
+        return []
+    last_32_bits = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)  # (server, client), the client already un-inverted
+    if any(ip in prefix for prefix in NAT64_PREFIXES):
+        found.append(last_32_bits)
+    if ip in IPV4_COMPATIBLE and int(ip) > 1:  # :: and ::1 are themselves, not 0.0.0.0 and 0.0.0.1
+        found.append(last_32_bits)
+    return found
+
+
 def is_public(address):
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if ip.version == 6 and ip.ipv4_mapped is not None:  # ::ffff:10.0.0.1 is 10.0.0.1
         ip = ip.ipv4_mapped
     # is_global is False for loopback, private (RFC 1918, fc00::/7), link-local (169.254/16, where
     # the cloud metadata services live), shared (100.64/10), reserved and unspecified addresses.
-    return ip.is_global and not ip.is_multicast
+    # An IPv6 address that embeds an IPv4 one is public only if that IPv4 address is too.
+    return all(each.is_global and not each.is_multicast for each in [ip, *embedded_ipv4(ip)])
 
 
 def check_address(host, address):

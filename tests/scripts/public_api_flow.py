@@ -11,6 +11,7 @@ settings.configure(
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     STORAGES={"default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}},
     USE_TZ=True,
+    SECRET_KEY="only-for-this-script",  # auth tokens and webhook secrets are encrypted with a key derived from it
     LIVENESS={"BACKEND": "django_liveness.backends.locmem.LocMemBackend"},
 )
 django.setup()
