@@ -1,12 +1,11 @@
 """What the frontend and the hosted capture page add to a session: the opening of its one-time
 link, and the errors the person's browser saw (camera denied, an SDK error ...)."""
 
-from django.db import transaction
 from django.utils import timezone
 
 from ..client_platform import client_platform
 from ..models import LivenessEvent, LivenessSession
-from .base import log_event
+from .base import atomic_with_retry, log_event
 
 CLIENT_EVENT_CODES = (
     "CameraPermissionDenied",
@@ -20,7 +19,7 @@ CLIENT_EVENT_CODES = (
 CLIENT_EVENT_MESSAGE_MAX = 500
 
 
-@transaction.atomic
+@atomic_with_retry
 def open_capture_link(session_pk, *, user_agent=""):
     """Mark the session's capture link as opened; return the session, or None if it was opened before.
 
