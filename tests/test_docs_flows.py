@@ -65,6 +65,7 @@ def test_the_api_pages_curl_flow_runs_as_written(demo, tmp_path):
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)  # run from a clone's folder
     result = run_bash(block, tmp_path, PORT=str(demo["port"]))
     assert result.returncode == 0, result.stderr
+    assert [path.name for path in tmp_path.iterdir()] == [".venv"]  # the sample photo went to a temporary folder
     answer = json_answers(result.stdout)[-1]  # the last command's: complete/
     assert (answer["status"], answer["outcome"], answer["liveness_decision"]) == ("completed", "passed", "realface")
     assert answer["verification"]["is_identical"] is True
