@@ -1,19 +1,10 @@
 """A short-lived process (a management command, a script, `manage.py shell`) delivers the webhooks
 of what it did before it exits, instead of leaving them claimed for liveness_sync to find later."""
 
-import os
-import subprocess
-import sys
 import time
 
-from .example_server import ROOT
+from .file_sqlite import file_sqlite_site
 from .webhook_receiver import Receiver
-
-SETTINGS = """
-from tests.settings import *  # noqa: F403
-
-DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": {database!r}}}}}
-"""
 
 # `manage.py shell -c` scripts: first an endpoint for reviews and a completed session to review ...
 SETUP = """
@@ -35,22 +26,14 @@ services.review_session(session, reviewer=UserFactory(is_staff=True), decision="
 
 
 def test_a_review_from_manage_py_shell_delivers_its_webhook_before_the_process_exits(tmp_path):
-    (tmp_path / "shortlived_settings.py").write_text(SETTINGS.format(database=str(tmp_path / "db.sqlite3")))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("VISION_")}
-    env |= {"DJANGO_SETTINGS_MODULE": "shortlived_settings", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
-    django_admin = [sys.executable, "-m", "django"]
-    subprocess.run([*django_admin, "migrate", "--noinput"], env=env, check=True, capture_output=True, timeout=120)
+    run = file_sqlite_site(tmp_path)
     with Receiver() as receiver:
-        setup = subprocess.run(
-            [*django_admin, "shell", "-c", SETUP.format(url=receiver.url)], env=env, capture_output=True, text=True, timeout=60
-        )
+        setup = run("shell", "-c", SETUP.format(url=receiver.url))
         assert setup.returncode == 0, setup.stderr
         secret, session_id = setup.stdout.split()[-2:]
         receiver.secrets.append(secret)
         started = time.monotonic()
-        review = subprocess.run(
-            [*django_admin, "shell", "-c", REVIEW.format(session_id=session_id)], env=env, capture_output=True, text=True, timeout=60
-        )
+        review = run("shell", "-c", REVIEW.format(session_id=session_id))
         assert review.returncode == 0, review.stderr
         # Delivered by the process itself before it exited (within seconds): nothing left for liveness_sync.
         assert time.monotonic() - started < 20
