@@ -12,7 +12,7 @@
 - django_liveness.W005: the Azure backend has no endpoint or key yet (reported by the backend; a
   Warning, so that migrate and the other commands run before a key is set).
 - django_liveness.W006: with DEBUG off, a SQLite database without the settings that make it hold
-  under concurrent requests (docs/deployment.md#sqlite).
+  under concurrent requests (docs/deployment.md#database-sqlite).
 - django_liveness.W007: the folder of the reference-image storage cannot be created or written.
 """
 
@@ -20,7 +20,6 @@ import os
 from pathlib import Path
 
 import django
-
 from django.conf import settings
 from django.core import checks
 
@@ -179,7 +178,7 @@ def check_sqlite(databases=None):
                 checks.Warning(
                     f"The SQLite database {alias!r} lacks {', '.join(missing)} in its OPTIONS: concurrent requests "
                     "wait on each other more than they need to, and may fail when a wait passes its timeout.",
-                    hint="Add them to DATABASES[...]['OPTIONS'] (docs/deployment.md#sqlite), or use PostgreSQL.",
+                    hint="Add them to DATABASES[...]['OPTIONS'] (docs/deployment.md#database-sqlite), or use PostgreSQL.",
                     id="django_liveness.W006",
                 )
             )

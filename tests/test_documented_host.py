@@ -51,7 +51,7 @@ def venv(tmp_path_factory):
     python = folder / "venv" / "bin" / "python"
     extras = ["psycopg[binary]"] if ON_POSTGRES else []
     # The Django of this test run, so that a CI matrix over Django versions moves this host along.
-    run([python, "-m", "pip", "install", "--quiet", f"django-liveness[azure] @ {wheel.as_uri()}", f"Django=={django.__version__}", *extras], folder, env)
+    run([python, "-m", "pip", "install", "--quiet", "--no-compile", f"django-liveness[azure] @ {wheel.as_uri()}", f"Django=={django.__version__}", *extras], folder, env)
     env["PATH"] = f"{python.parent}{os.pathsep}{env['PATH']}"
     return {"folder": folder, "python": python, "env": env}
 
