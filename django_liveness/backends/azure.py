@@ -69,7 +69,7 @@ class AzureFaceBackend(BaseLivenessBackend):
             # `check --deploy` it is the Error django_liveness.E004 (checks.check_deployment).
             messages.append(
                 checks.Warning(
-                    f"AzureFaceBackend has no {' and no '.join(missing)}: no session can start until they are set.",
+                    f"AzureFaceBackend has no {' and no '.join(missing)}.",
                     hint="Set LIVENESS['OPTIONS'] endpoint and key, or the VISION_ENDPOINT and VISION_KEY "
                     "environment variables.",
                     id="django_liveness.W005",
