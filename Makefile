@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo test test-postgres test-azurite screenshots schema docs install clean bench bench-smoke messages
 
@@ -16,8 +17,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)  ## Install the project and everything the tests need into $(VENV)
 
+# The demo needs the app and its [azure] extra only (no test or docs tools).
+$(DEMO_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
+	touch $(DEMO_STAMP)
+
 PORT ?= 8000
-demo: $(STAMP)  ## Run the example project with the emulator (no Azure needed) on http://127.0.0.1:$(PORT) (make demo PORT=8123)
+demo: $(DEMO_STAMP)  ## Run the example project with the emulator (no Azure needed) on http://127.0.0.1:$(PORT) (make demo PORT=8123)
 	$(BIN)/python example_project/manage.py migrate --noinput
 	$(BIN)/python example_project/manage.py demo_setup
 	@echo "Open http://127.0.0.1:$(PORT)/ and log in; the admin is at http://127.0.0.1:$(PORT)/admin/"

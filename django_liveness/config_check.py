@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from django.core import checks
 
+from .checks import DEPLOY_ERRORS
 from .conf import liveness_settings
 from .exceptions import (
     BackendError,
@@ -174,8 +175,9 @@ class _Check:
         report.endpoint = f"{endpoint} (from {self.endpoint_source})" if endpoint else "none"
         report.key = f"{_key_hint(key)} (from {self.key_source})" if key else "none"
         messages = backend.check()
-        report.notes = [message.msg for message in messages if message.level < checks.ERROR]
-        errors = [message for message in messages if message.level >= checks.ERROR]
+        # What `check --deploy` fails on (a missing key) fails this check too.
+        errors = [message for message in messages if message.level >= checks.ERROR or message.id in DEPLOY_ERRORS]
+        report.notes = [message.msg for message in messages if message not in errors]
         if errors:
             raise _Failed(CONFIGURATION, " ".join(f"{message.msg} {message.hint or ''}".strip() for message in errors))
         if not endpoint:

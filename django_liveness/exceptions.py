@@ -79,6 +79,14 @@ class StorageUnavailable(LivenessError):
     transient = True
 
 
+class StorageMisconfigured(StorageUnavailable):
+    """The storage of reference images cannot be written at all (its folder cannot be created, or
+    is not writable): a configuration error that trying again does not cure (check id W007)."""
+
+    code = "storage_misconfigured"
+    transient = False
+
+
 # --- Service-layer rule violations ---------------------------------------------------------
 
 

@@ -13,7 +13,6 @@ import hashlib
 import logging
 from datetime import timedelta
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,6 +34,7 @@ from .models import (
     WebhookDelivery,
 )
 from .services.base import delete_files_on_commit, lock_subject, send_on_commit
+from .transactions import atomic_with_retry, atomic_writing
 
 logger = logging.getLogger("django_liveness")
 Event = LivenessEvent.Kind
@@ -43,24 +43,24 @@ Event = LivenessEvent.Kind
 # --- consent ------------------------------------------------------------------------------
 
 
+@atomic_with_retry
 def grant_consent(subject, *, policy_version, text, purpose, actor=None):
     """Record consent to ``text`` (stored as its SHA-256) under ``policy_version`` for ``purpose``."""
-    with transaction.atomic():
-        if lock_subject(subject.pk).erased_at is not None:
-            raise SubjectErased(_("This subject's biometric data was erased; it cannot be enrolled again."))
-        consent = Consent.objects.create(
-            subject=subject,
-            policy_version=policy_version,
-            text_sha256=hashlib.sha256(text.encode()).hexdigest(),
-            purpose=purpose,
-            granted_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
-        services.log_event(
-            Event.CONSENT_GRANTED,
-            subject=subject,
-            actor=actor,
-            data={"policy_version": policy_version, "purpose": purpose, "text_sha256": consent.text_sha256},
-        )
+    if lock_subject(subject.pk).erased_at is not None:
+        raise SubjectErased(_("This subject's biometric data was erased; it cannot be enrolled again."))
+    consent = Consent.objects.create(
+        subject=subject,
+        policy_version=policy_version,
+        text_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        purpose=purpose,
+        granted_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    services.log_event(
+        Event.CONSENT_GRANTED,
+        subject=subject,
+        actor=actor,
+        data={"policy_version": policy_version, "purpose": purpose, "text_sha256": consent.text_sha256},
+    )
     return consent
 
 
@@ -71,16 +71,20 @@ def withdraw_consent(subject, *, actor=None):
     Returns ``{"consents": withdrawn, "sessions_canceled": n}``; a session that ended meanwhile is
     left as it is.
     """
-    now = timezone.now()
-    with transaction.atomic():
-        lock_subject(subject.pk)  # a session being started now sees the withdrawal
-        withdrawn = Consent.objects.filter(subject=subject, withdrawn_at__isnull=True).update(
-            withdrawn_at=now, withdrawn_by=actor if getattr(actor, "is_authenticated", False) else None
-        )
-        if withdrawn:
-            services.log_event(Event.CONSENT_WITHDRAWN, subject=subject, actor=actor, data={"consents": withdrawn})
+    withdrawn = _withdraw_consents(subject, actor=actor)
     canceled = services.cancel_open_sessions(LivenessSession.objects.filter(subject=subject), actor=actor)
     return {"consents": withdrawn, "sessions_canceled": canceled}
+
+
+@atomic_with_retry
+def _withdraw_consents(subject, *, actor):
+    lock_subject(subject.pk)  # a session being started now sees the withdrawal
+    withdrawn = Consent.objects.filter(subject=subject, withdrawn_at__isnull=True).update(
+        withdrawn_at=timezone.now(), withdrawn_by=actor if getattr(actor, "is_authenticated", False) else None
+    )
+    if withdrawn:
+        services.log_event(Event.CONSENT_WITHDRAWN, subject=subject, actor=actor, data={"consents": withdrawn})
+    return withdrawn
 
 
 # --- erasure ------------------------------------------------------------------------------
@@ -124,7 +128,7 @@ def erase_subject(subject, *, actor=None):
     a first one could not (say, the provider was down) and otherwise does nothing. Fires
     ``subject_erased`` once, after the commit.
     """
-    with transaction.atomic():
+    with atomic_writing():
         locked = lock_subject(subject.pk)
         already_erased = locked.erased_at is not None
         if not already_erased:
@@ -142,7 +146,7 @@ def erase_subject(subject, *, actor=None):
     }
     for session in sessions.exclude(provider_session_id="").filter(remote_deleted_at__isnull=True).select_related("subject"):
         summary["remote_deleted"] += services.delete_remote_session(session, actor=actor)
-    with transaction.atomic():
+    with atomic_writing():
         lock_subject(subject.pk)
         summary["images"] = _delete_images(list(ReferenceImage.objects.filter(subject=subject)), actor=actor)
         summary["sessions_redacted"] = _redact(sessions)
@@ -236,7 +240,7 @@ def purge(*, now=None, dry_run=False):
         summary["subjects_erased"] += 1
     for session in leftovers.select_related("subject"):
         summary["remote_deleted"] += services.delete_remote_session(session)
-    with transaction.atomic():
+    with atomic_writing():
         summary["reference_images"] = _delete_images(list(images.select_related("subject")), actor=None)
         summary["payloads_redacted"] = _redact(payloads)
         summary["session_images"] = session_images.delete(old_session_images)

@@ -5,12 +5,13 @@ import json
 import time
 
 import pytest
+from django.core import checks
 from django.test import override_settings
 
 from django_liveness import __version__, services
 from django_liveness.backends.azure import AzureFaceBackend
 from django_liveness.backends.base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, ProviderStatus
-from django_liveness.checks import check_liveness_settings
+from django_liveness.checks import check_deployment, check_liveness_settings
 from django_liveness.emulator.client import FrontendCallFailed
 from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY
 from django_liveness.emulator.views import api_for
@@ -210,13 +211,15 @@ def _sample():
     return sample_face_image()
 
 
-def test_missing_endpoint_or_key_is_e004(monkeypatch):
+def test_missing_endpoint_or_key_is_w005_and_e004_under_deploy(monkeypatch):
     monkeypatch.delenv("VISION_ENDPOINT", raising=False)
     monkeypatch.delenv("VISION_KEY", raising=False)
     with override_settings(LIVENESS={"BACKEND": "django_liveness.backends.azure.AzureFaceBackend"}):
         (message,) = check_liveness_settings()
-        assert message.id == "django_liveness.E004"
+        assert (message.id, message.level) == ("django_liveness.W005", checks.WARNING)  # migrate runs before a key
         assert "no endpoint and no key" in message.msg
+        (deploy,) = check_deployment()
+        assert (deploy.id, deploy.level, deploy.msg) == ("django_liveness.E004", checks.ERROR, message.msg)
         with pytest.raises(LivenessConfigurationError, match="needs an endpoint and a key"):
             AzureFaceBackend().client
 

@@ -1,6 +1,8 @@
+import django
+import pytest
 from django.test import override_settings
 
-from django_liveness.checks import check_liveness_settings
+from django_liveness.checks import check_deployment, check_liveness_settings, check_sqlite
 
 LOCMEM = "django_liveness.backends.locmem.LocMemBackend"
 
@@ -70,3 +72,48 @@ def test_webhooks_over_http_without_debug_are_w004():
 def check_liveness_settings_for(storage):
     with override_settings(LIVENESS={"BACKEND": "django_liveness.backends.azure.AzureFaceBackend", "OPTIONS": {"endpoint": "https://x.cognitiveservices.azure.com", "key": "k"}, "REFERENCE_IMAGE_STORAGE": storage}):
         return check_liveness_settings()
+
+
+def test_a_storage_folder_that_cannot_be_created_is_w007(tmp_path, settings):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    below_a_file = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(blocker / "faces")}}
+    with override_settings(DEBUG=True, STORAGES={**settings.STORAGES, "faces": below_a_file}):
+        (message,) = check_liveness_settings_for("faces")
+    assert message.id == "django_liveness.W007"
+    assert str(blocker) in message.msg and "is not a folder" in message.msg
+
+
+def test_a_storage_folder_not_made_yet_is_fine_when_it_can_be(tmp_path, settings):
+    later = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "not" / "yet")}}
+    with override_settings(DEBUG=True, STORAGES={**settings.STORAGES, "faces": later}):
+        assert check_liveness_settings_for("faces") == []
+
+
+def sqlite_database(tmp_path, **options):
+    return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "db.sqlite3"), "OPTIONS": options}}
+
+
+def test_a_file_sqlite_database_without_the_solid_settings_is_w006_without_debug(tmp_path):
+    with override_settings(DEBUG=False):
+        (message,) = check_sqlite(sqlite_database(tmp_path))
+    assert message.id == "django_liveness.W006"
+    assert "journal_mode=WAL" in message.msg and '"timeout"' in message.msg
+    # transaction_mode exists from Django 5.1: only recommended there.
+    assert ('"transaction_mode": "IMMEDIATE"' in message.msg) == (django.VERSION >= (5, 1))
+    with override_settings(DEBUG=True):
+        assert check_sqlite(sqlite_database(tmp_path)) == []
+
+
+def test_a_sqlite_database_with_the_documented_settings_is_fine(tmp_path):
+    options = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+    if django.VERSION >= (5, 1):
+        options["transaction_mode"] = "IMMEDIATE"
+    with override_settings(DEBUG=False):
+        assert check_sqlite(sqlite_database(tmp_path, **options)) == []
+        assert check_sqlite({"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}) == []
+
+
+def test_check_deploy_is_fine_with_an_endpoint_and_a_key():
+    with override_settings(LIVENESS={"BACKEND": "django_liveness.backends.azure.AzureFaceBackend", "OPTIONS": {"endpoint": "https://x.cognitiveservices.azure.com", "key": "k"}}):
+        assert check_deployment() == []

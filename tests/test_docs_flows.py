@@ -46,10 +46,10 @@ def json_answers(output):
 
 
 def run_bash(script, folder, **env):
-    # `python` is this interpreter, as in an activated virtualenv.
-    # The test run's DJANGO_SETTINGS_MODULE is not the documented project's.
+    # `python` is this interpreter, as in an activated virtualenv. The test run's
+    # DJANGO_SETTINGS_MODULE is not the documented project's, and a new host has no VISION_* yet.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    base = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    base = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE" and not key.startswith("VISION_")}
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=folder,
@@ -65,6 +65,7 @@ def test_the_api_pages_curl_flow_runs_as_written(demo, tmp_path):
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)  # run from a clone's folder
     result = run_bash(block, tmp_path, PORT=str(demo["port"]))
     assert result.returncode == 0, result.stderr
+    assert [path.name for path in tmp_path.iterdir()] == [".venv"]  # the sample photo went to a temporary folder
     answer = json_answers(result.stdout)[-1]  # the last command's: complete/
     assert (answer["status"], answer["outcome"], answer["liveness_decision"]) == ("completed", "passed", "realface")
     assert answer["verification"]["is_identical"] is True
@@ -77,12 +78,21 @@ def test_the_quickstart_configures_a_new_project(tmp_path):
     for path, block in (("mysite/settings.py", settings_block), ("mysite/urls.py", urls_block)):
         with open(project / path, "a") as file:
             file.write("\n" + block)
-    env = {"VISION_ENDPOINT": "https://mysite.cognitiveservices.azure.com", "VISION_KEY": "key"}
-    result = run_bash(commands, project, **env)
+    # As written, with no key yet: migrate applies everything, check names what is missing.
+    result = run_bash(commands, project)
     assert result.returncode == 0, result.stderr
-    assert "System check identified no issues" in result.stdout
-    missing_key = run_bash("python manage.py check", project, VISION_ENDPOINT="", VISION_KEY="")
-    assert missing_key.returncode != 0 and "django_liveness.E004" in missing_key.stderr
+    assert "Applying django_liveness.0001" in result.stdout
+    assert "django_liveness.W005" in result.stderr and "no endpoint and no key" in result.stderr
+    with open(project / "mysite" / "settings.py", "a") as file:
+        file.write('\nSTATIC_ROOT = BASE_DIR / "static"\n')  # collectstatic's, which startproject leaves unset
+    for command in ("makemigrations --check --dry-run", "collectstatic --noinput", "createsuperuser --noinput"):
+        done = run_bash(f"python manage.py {command}", project, DJANGO_SUPERUSER_USERNAME="admin", DJANGO_SUPERUSER_PASSWORD="pw", DJANGO_SUPERUSER_EMAIL="a@example.com")
+        assert done.returncode == 0, f"{command}: {done.stderr}"
+    deploy = run_bash("python manage.py check --deploy", project)
+    assert deploy.returncode != 0 and "django_liveness.E004" in deploy.stderr
+    env = {"VISION_ENDPOINT": "https://mysite.cognitiveservices.azure.com", "VISION_KEY": "key"}
+    with_key = run_bash("python manage.py check", project, **env)
+    assert with_key.returncode == 0 and "System check identified no issues" in with_key.stdout
     urls = run_bash(
         "python manage.py shell -c \"from django.urls import reverse; print(reverse('django_liveness:session-list'))\"",
         project,

@@ -67,7 +67,7 @@ def to_api_exception(error):
         return unavailable
     if isinstance(error, liveness.StorageUnavailable):
         unavailable = ServiceUnavailable(error.message, code=error.code)
-        unavailable.wait = DEFAULT_RETRY_AFTER
+        unavailable.wait = DEFAULT_RETRY_AFTER if error.transient else None  # a configuration error: no Retry-After
         return unavailable
     if isinstance(error, liveness.InvalidImage):
         return exceptions.ValidationError(
@@ -105,7 +105,7 @@ def error_response(error, context):
     response = exception_handler(error, context)
     if response is None:
         return None
-    if isinstance(error, (ServiceUnavailable, TooManyFailures)):
+    if isinstance(error, (ServiceUnavailable, TooManyFailures)) and error.wait is not None:
         response["Retry-After"] = str(error.wait)
     data = response.data
     if isinstance(error, exceptions.ValidationError) and isinstance(data, dict) and set(data) == {"detail"}:

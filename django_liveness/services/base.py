@@ -1,18 +1,18 @@
 """What every service shares: the lock order, transactions that retry, the event log, signals
 after commit, and file deletion after commit."""
 
-import functools
 import logging
 import math
 from datetime import timedelta
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..conf import liveness_settings
 from ..exceptions import ConsentRequired, SubjectErased, SubjectLocked
 from ..models import Consent, LivenessEvent, LivenessSession, Subject
+from ..transactions import atomic_with_retry  # noqa: F401  (the services' import of it)
 
 logger = logging.getLogger("django_liveness")
 
@@ -21,9 +21,6 @@ Event = LivenessEvent.Kind
 
 # A session row that never reached the provider (the process died mid-request) is failed after this.
 STALE_CREATED_AFTER = timedelta(minutes=15)
-# PostgreSQL's serialization_failure and deadlock_detected: the transaction may simply run again.
-RETRYABLE_SQLSTATES = ("40001", "40P01")
-ATTEMPTS_ON_CONFLICT = 3
 
 
 def log_event(kind, *, session=None, subject=None, actor=None, from_status="", to_status="", message="", data=None):
@@ -86,34 +83,6 @@ def lock_session(session):
     locked = for_update(LivenessSession.objects.select_related("reference_image")).get(pk=session.pk)
     locked.subject = subject
     return locked
-
-
-def atomic_with_retry(function):
-    """Run ``function`` in its own transaction; on a serialization failure or deadlock, run it again.
-
-    Inside a caller's transaction it just runs: only the outermost transaction can be retried.
-    """
-
-    @functools.wraps(function)
-    def run(*args, **kwargs):
-        if connection.in_atomic_block:
-            with transaction.atomic():
-                return function(*args, **kwargs)
-        for attempt in range(1, ATTEMPTS_ON_CONFLICT + 1):
-            try:
-                with transaction.atomic():
-                    return function(*args, **kwargs)
-            except DatabaseError as error:
-                if attempt == ATTEMPTS_ON_CONFLICT or _sqlstate(error) not in RETRYABLE_SQLSTATES:
-                    raise
-                logger.warning("%s: %s, running the transaction again.", function.__name__, type(error.__cause__).__name__)
-
-    return run
-
-
-def _sqlstate(error):
-    cause = error.__cause__
-    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
 
 
 def set_status(session, status, *, actor=None, message="", data=None):

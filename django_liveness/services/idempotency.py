@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from ..conf import liveness_settings
 from ..exceptions import ServiceError
 from ..models import IdempotencyKey
-from .base import STALE_CREATED_AFTER
+from .base import STALE_CREATED_AFTER, atomic_with_retry
 
 
 class IdempotencyKeyReused(ServiceError):
@@ -29,22 +29,29 @@ def claim_idempotency_key(*, user, scope, key, request_hash):
     Raises IdempotencyKeyReused for another body, IdempotencyKeyInUse while the first request
     runs. An expired record, or a claim whose request died without an answer, is forgotten.
     """
-    now = timezone.now()
-    keys = IdempotencyKey.objects.filter(user=user, scope=scope, key=key)
-    with transaction.atomic():
-        expired = now - timedelta(seconds=liveness_settings.IDEMPOTENCY_KEY_TTL_SECONDS)
-        abandoned = Q(response_status__isnull=True, created_at__lt=now - STALE_CREATED_AFTER)
-        keys.filter(Q(created_at__lt=expired) | abandoned).delete()
-        try:
-            with transaction.atomic():
-                return IdempotencyKey.objects.create(user=user, scope=scope, key=key, request_hash=request_hash), None
-        except IntegrityError:
-            record = keys.get()
+    record, created = _claim(user=user, scope=scope, key=key, request_hash=request_hash)
+    if created:
+        return record, None
     if record.request_hash != request_hash:
         raise IdempotencyKeyReused(_("This Idempotency-Key was used with a different request body."))
     if record.response_status is None:
         raise IdempotencyKeyInUse(_("The first request with this Idempotency-Key is still running."))
     return record, record.response_body["id"]
+
+
+@atomic_with_retry
+def _claim(*, user, scope, key, request_hash):
+    """``(record, True)`` for a new claim, ``(the earlier record, False)`` when the key is taken."""
+    now = timezone.now()
+    keys = IdempotencyKey.objects.filter(user=user, scope=scope, key=key)
+    expired = now - timedelta(seconds=liveness_settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+    abandoned = Q(response_status__isnull=True, created_at__lt=now - STALE_CREATED_AFTER)
+    keys.filter(Q(created_at__lt=expired) | abandoned).delete()
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(user=user, scope=scope, key=key, request_hash=request_hash), True
+    except IntegrityError:
+        return keys.get(), False
 
 
 def record_idempotent_answer(record, *, status, object_id):

@@ -10,7 +10,6 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
 
 from ..backends import get_backend
 from ..backends.base import SESSION_IMAGES
@@ -18,6 +17,7 @@ from ..conf import liveness_settings
 from ..exceptions import BackendError
 from ..images import validate_reference_image
 from ..models import LivenessEvent, LivenessSession
+from ..transactions import atomic_writing
 from .base import delete_files_on_commit, lock_session, log_event, record_remote_error
 
 logger = logging.getLogger("django_liveness")
@@ -78,7 +78,7 @@ def record(session, fetched, *, actor=None):
 
 
 def _store(session, validated, *, actor):
-    with transaction.atomic():
+    with atomic_writing():  # not retried: it stores a file
         locked = lock_session(session)
         # Erased, purged or stored by another worker meanwhile: keep nothing.
         if not missing(locked) or locked.subject.erased_at is not None:

@@ -4,11 +4,11 @@ person changes), delete (never with sessions: they are the audit trail), upload.
 import logging
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
-from ..exceptions import StorageUnavailable, SubjectConflict, SubjectHasSessions
+from ..exceptions import StorageMisconfigured, StorageUnavailable, SubjectConflict, SubjectHasSessions
 from ..images import validate_reference_image
 from ..models import LivenessEvent, ReferenceImage, Subject
 from .base import atomic_with_retry, check_subject_may_proceed, delete_files_on_commit, lock_subject, log_event
@@ -53,13 +53,17 @@ def find_or_create_subject(*, external_id=None, user=None, **fields):
         return subject, False
     new = {**fields, "user": user} | ({"external_id": external_id} if external_id else {})
     try:
-        with transaction.atomic():
-            return Subject.objects.create(**new), True
+        return _create_subject(new), True
     except IntegrityError:  # created concurrently since we looked
         subject = existing()
         if subject is None:
             raise
         return subject, False
+
+
+@atomic_with_retry
+def _create_subject(fields):
+    return Subject.objects.create(**fields)
 
 
 @atomic_with_retry
@@ -106,22 +110,22 @@ def _plain(value):
     return str(value) if value is not None and not isinstance(value, (str, int)) else value
 
 
+@atomic_with_retry
 def delete_subject(subject, *, actor=None):
     """Delete a subject that has no sessions, its consents and its reference images (files too).
 
     A subject with sessions is never deleted (they are the audit trail): erase its biometric data
     instead (``privacy.erase_subject``). Raises SubjectHasSessions.
     """
-    with transaction.atomic():
-        locked = lock_subject(subject.pk)
-        if locked.sessions.exists():
-            raise SubjectHasSessions(
-                _("This subject has liveness sessions, which are the audit trail: erase its biometric data instead.")
-            )
-        images = list(locked.reference_images.all())
-        log_event(Event.SUBJECT_DELETED, actor=actor, data={"subject": str(locked.pk), "images": len(images)})
-        locked.delete()
-        delete_files_on_commit((image.file.storage, image.file.name) for image in images)
+    locked = lock_subject(subject.pk)
+    if locked.sessions.exists():
+        raise SubjectHasSessions(
+            _("This subject has liveness sessions, which are the audit trail: erase its biometric data instead.")
+        )
+    images = list(locked.reference_images.all())
+    log_event(Event.SUBJECT_DELETED, actor=actor, data={"subject": str(locked.pk), "images": len(images)})
+    locked.delete()
+    delete_files_on_commit((image.file.storage, image.file.name) for image in images)
 
 
 # --- reference images ---------------------------------------------------------------------
@@ -144,27 +148,33 @@ def add_reference_image(subject, source, *, actor=None):
         sha256=validated.sha256,
         is_active=True,
     )
+    # Stored before the transaction, which then holds no lock while the storage works (and can run
+    # again without storing twice).
+    _store_file(image, validated)
     try:
-        with transaction.atomic():
-            # Serialises uploads per subject, so "one active image" holds under concurrency;
-            # read locked, an erasure or a withdrawn consent since the check above counts.
-            check_subject_may_proceed(lock_subject(subject.pk))
-            ReferenceImage.objects.filter(subject=subject, is_active=True).update(is_active=False)
-            _store_file(image, validated)
-            image.save()
-            log_event(
-                Event.IMAGE_UPLOADED,
-                subject=subject,
-                actor=actor,
-                data={"reference_image": str(image.pk), "sha256": image.sha256, "size": image.size},
-            )
-            _flag_duplicate_photo(image, actor=actor)
+        _save_reference_image(image, actor=actor)
     except Exception:
         # The database write failed after the file was stored: leave no orphan file behind.
-        if image.file.name:
-            image.file.storage.delete(image.file.name)
+        image.file.storage.delete(image.file.name)
         raise
     return image
+
+
+@atomic_with_retry
+def _save_reference_image(image, *, actor):
+    subject = image.subject
+    # Serialises uploads per subject, so "one active image" holds under concurrency; read
+    # locked, an erasure or a withdrawn consent since the first check counts.
+    check_subject_may_proceed(lock_subject(subject.pk))
+    ReferenceImage.objects.filter(subject=subject, is_active=True).update(is_active=False)
+    image.save(force_insert=True)
+    log_event(
+        Event.IMAGE_UPLOADED,
+        subject=subject,
+        actor=actor,
+        data={"reference_image": str(image.pk), "sha256": image.sha256, "size": image.size},
+    )
+    _flag_duplicate_photo(image, actor=actor)
 
 
 def with_duplicate_flags(images):
@@ -192,21 +202,33 @@ def _flag_duplicate_photo(image, *, actor=None):
         )
 
 
+# A folder that cannot be made or written: a configuration error, not a passing failure.
+MISCONFIGURED_STORAGE_ERRORS = (PermissionError, FileExistsError, NotADirectoryError, IsADirectoryError)
+
+
 def _store_file(image, validated):
     try:
         image.file.save(f"upload{validated.extension}", ContentFile(validated.data), save=False)
+    except MISCONFIGURED_STORAGE_ERRORS as error:
+        logger.error("The reference-image storage cannot be written (%s); fix its folder (manage.py check).", error)
+        raise StorageMisconfigured(
+            _(
+                "The server cannot write to its image storage: a configuration error that its administrator must "
+                "fix (manage.py check names it). Nothing was stored."
+            )
+        ) from error
     except Exception as error:
         # Each storage backend fails in its own way (OSError, Azure or S3 errors): one error for callers.
         logger.error("Storing a reference image failed (%s); nothing was kept.", type(error).__name__)
         raise StorageUnavailable(_("The image could not be stored; try again later.")) from error
 
 
+@atomic_with_retry
 def delete_reference_image(image, *, actor=None):
     """Delete a reference image's row and its file from storage."""
-    with transaction.atomic():
-        log_event(Event.IMAGE_DELETED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
-        image.delete()
-        delete_files_on_commit([(image.file.storage, image.file.name)])
+    log_event(Event.IMAGE_DELETED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
+    image.delete()
+    delete_files_on_commit([(image.file.storage, image.file.name)])
 
 
 def record_image_view(image, *, actor):

@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from ..conf import liveness_settings
 from ..exceptions import BackendError, Throttled
 from ..models import LivenessSession
 from . import session_images
+from .base import atomic_with_retry
 from .sessions import apply_fetched, collect_remote_deletions, delete_at_provider, fetch_result, record_remote_deletion
 
 logger = logging.getLogger("django_liveness")
@@ -91,10 +92,15 @@ def _claim(sessions, limit, lease_seconds):
     if connection.features.has_select_for_update_skip_locked:
         of = ("self",) if connection.features.has_select_for_update_of else ()
         candidates = candidates.select_for_update(skip_locked=True, of=of)
-    with transaction.atomic():
-        ids = list(candidates.values_list("pk", flat=True)[:limit])
-        LivenessSession.objects.filter(pk__in=ids).update(sync_lease_until=now + timedelta(seconds=lease_seconds))
+    ids = _lease(candidates, limit=limit, until=now + timedelta(seconds=lease_seconds))
     return list(LivenessSession.objects.filter(pk__in=ids).select_related("subject").order_by("created_at"))
+
+
+@atomic_with_retry
+def _lease(candidates, *, limit, until):
+    ids = list(candidates.values_list("pk", flat=True)[:limit])
+    LivenessSession.objects.filter(pk__in=ids).update(sync_lease_until=until)
+    return ids
 
 
 def release(sessions):

@@ -11,6 +11,7 @@ redirect, which is never followed) ends the delivery as failed. An endpoint whos
 all failed for ``DISABLE_AFTER`` is disabled, and ``webhook_endpoint_disabled`` is sent.
 """
 
+import atexit
 import email.utils
 import logging
 import random
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import urllib3
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ from .. import __version__, signals
 from ..conf import liveness_settings
 from ..exceptions import WebhookURLRefused
 from ..models import WebhookDelivery, WebhookEndpoint
+from ..transactions import atomic_with_retry
 from . import guard, signing
 
 logger = logging.getLogger("django_liveness")
@@ -64,6 +66,8 @@ BATCH_SIZE = 20
 CONCURRENCY = 4
 LEASE = timedelta(minutes=5)
 USER_AGENT = f"django-liveness-webhooks/{__version__}"
+# How long an exiting process waits for the deliveries it sends after its commits.
+EXIT_WAIT = timedelta(seconds=10)
 
 
 @dataclass
@@ -200,30 +204,40 @@ def claim(*, limit, ids=None, exclude=()):
     if connection.features.has_select_for_update_skip_locked:
         of = ("self",) if connection.features.has_select_for_update_of else ()
         due = due.select_for_update(skip_locked=True, of=of)
-    with transaction.atomic():
-        claimed = list(due.values_list("pk", flat=True)[:limit])
-        if claimed:
-            WebhookDelivery.objects.filter(pk__in=claimed).update(lease_until=now + LEASE)
+    claimed = _lease(due, limit=limit, until=now + LEASE)
     if not claimed:
         return []
     return list(WebhookDelivery.objects.filter(pk__in=claimed).select_related("endpoint").order_by("next_attempt_at", "id"))
 
 
-def send_due(*, limit=1000, ids=None):
+@atomic_with_retry
+def _lease(due, *, limit, until):
+    claimed = list(due.values_list("pk", flat=True)[:limit])
+    if claimed:
+        WebhookDelivery.objects.filter(pk__in=claimed).update(lease_until=until)
+    return claimed
+
+
+def send_due(*, limit=1000, ids=None, concurrency=CONCURRENCY):
     """Send up to ``limit`` due deliveries (only ``ids``, when given); return a summary dict.
 
     Used after a commit (for the deliveries it wrote), by the ``send_webhooks`` task and by
-    ``manage.py liveness_sync`` / ``liveness_webhooks``.
+    ``manage.py liveness_sync`` / ``liveness_webhooks``. ``concurrency=1`` sends from the calling
+    thread, one after the other.
     """
     summary = {"sent": 0, "retrying": 0, "failed": 0}
     seen = []
     timeout = liveness_settings.WEBHOOKS["TIMEOUT_SECONDS"]
-    with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="liveness-webhooks") as pool:
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="liveness-webhooks") as pool:
         while len(seen) < limit:
             batch = claim(limit=min(BATCH_SIZE, limit - len(seen)), ids=ids, exclude=seen)
             if not batch:
                 break
             seen += [delivery.pk for delivery in batch]
+            if concurrency == 1:
+                for delivery in batch:
+                    summary[record_attempt(delivery, post(delivery.endpoint.url, *request_of(delivery), timeout=timeout))] += 1
+                continue
             calls = {
                 pool.submit(post, delivery.endpoint.url, *request_of(delivery), timeout=timeout): delivery for delivery in batch
             }
@@ -318,9 +332,11 @@ def send_after_commit(ids):
         # making it wait: send here, after the commit all the same.
         _send_in_thread(list(ids), close=False)
         return
-    # Not a daemon: a process that exits (a management command, a worker restarting) finishes the
-    # attempt first, which the timeouts keep short.
-    thread = threading.Thread(target=_send_in_thread, args=(list(ids),), name="liveness-webhooks-after-commit")
+    # A daemon that a process waits for at its exit, for EXIT_WAIT at most (finish_at_exit): a
+    # management command or a script sends what it did before it ends, and never hangs on a receiver.
+    thread = threading.Thread(
+        target=_send_in_thread, args=(list(ids),), name="liveness-webhooks-after-commit", daemon=True
+    )
     with _threads_lock:
         _threads.add(thread)
     thread.start()
@@ -328,7 +344,9 @@ def send_after_commit(ids):
 
 def _send_in_thread(ids, close=True):
     try:
-        send_due(ids=ids)
+        # From this thread itself: an exiting interpreter starts no new threads (a pool's), and the
+        # deliveries of one commit are few (one per endpoint).
+        send_due(ids=ids, concurrency=1)
     except Exception:
         logger.exception("Sending webhook deliveries after the commit failed; liveness_sync sends them later.")
     finally:
@@ -351,3 +369,11 @@ def wait_for_deliveries(timeout=10):
         if time.monotonic() >= deadline:
             with _threads_lock:
                 return not _threads
+
+
+@atexit.register
+def finish_at_exit():
+    """At the process's exit, wait up to EXIT_WAIT for the deliveries being sent after commits; what
+    is not sent by then stays claimed until its lease ends, and ``liveness_sync`` sends it."""
+    if not wait_for_deliveries(timeout=EXIT_WAIT.total_seconds()):
+        logger.warning("Webhook deliveries still sending at exit after %s s; liveness_sync sends them later.", EXIT_WAIT.seconds)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from .. import signals
 from ..exceptions import ServiceError
 from ..models import WebhookDelivery, WebhookEndpoint
+from ..transactions import atomic_writing
 from . import guard, outbox, signing
 from .events import EVENT_TYPES, WEBHOOK_TEST, build_payload
 
@@ -66,7 +67,7 @@ def update_endpoint(endpoint, *, url=None, events=None, description=None):
 def rotate_secret(endpoint, *, overlap=ROTATION_OVERLAP):
     """Give ``endpoint`` a new secret and return it (shown once). The old one keeps signing too
     for ``overlap``: messages carry both signatures, so the receiver can switch without downtime."""
-    with transaction.atomic():
+    with atomic_writing():
         locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         secret = signing.new_secret()
         locked.previous_secret, locked.secret = locked.secret, secret

@@ -7,6 +7,8 @@ runserver (no Azure account needed); with them, to your Azure Face resource. Sam
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-only-not-secret")
@@ -55,10 +57,14 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "example_project.wsgi.application"
 
+# SQLite as docs/deployment.md#sqlite sets it up: WAL, a timeout, and (Django >= 5.1) transactions
+# that take the write lock first.
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DEMO_DB", str(BASE_DIR / "db.sqlite3")),
+        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+        | ({"transaction_mode": "IMMEDIATE"} if django.VERSION >= (5, 1) else {}),
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
