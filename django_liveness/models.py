@@ -1,6 +1,7 @@
 """Subjects, their reference images and consent, liveness sessions, and the event log."""
 
 import uuid
+from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
@@ -254,6 +255,9 @@ class LivenessSession(models.Model):
         storage=reference_image_storage, upload_to=session_image_path, blank=True, editable=False
     )
     capture_link_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When complete/ (or an admin refresh) last asked the provider for the result: at most one such
+    # fetch per COMPLETE_MIN_INTERVAL_SECONDS, claimed with one conditional UPDATE (services.sessions).
+    last_fetch_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -278,6 +282,13 @@ class LivenessSession(models.Model):
     @property
     def is_final(self):
         return self.status in self.FINAL_STATUSES
+
+    def next_fetch_at(self):
+        """When complete/ may ask the provider for the result again (COMPLETE_MIN_INTERVAL_SECONDS
+        after the last fetch); None when it may now, having never asked."""
+        if self.last_fetch_at is None:
+            return None
+        return self.last_fetch_at + timedelta(seconds=liveness_settings.COMPLETE_MIN_INTERVAL_SECONDS)
 
     def token_is_valid(self, now=None):
         now = now or timezone.now()
