@@ -285,10 +285,15 @@ class LivenessSession(models.Model):
 
     def next_fetch_at(self):
         """When complete/ may ask the provider for the result again (COMPLETE_MIN_INTERVAL_SECONDS
-        after the last fetch); None when it may now, having never asked."""
+        after the last fetch); None when it has never asked."""
         if self.last_fetch_at is None:
             return None
         return self.last_fetch_at + timedelta(seconds=liveness_settings.COMPLETE_MIN_INTERVAL_SECONDS)
+
+    def fetch_is_due(self, now=None):
+        """True when complete/ would ask the provider now (an open session, outside the interval)."""
+        next_fetch_at = self.next_fetch_at()
+        return not self.is_final and (next_fetch_at is None or (now or timezone.now()) >= next_fetch_at)
 
     def token_is_valid(self, now=None):
         now = now or timezone.now()

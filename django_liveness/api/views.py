@@ -517,30 +517,30 @@ def complete_session(view, session, limit, *, actor):
     result now, or queue the fetch with COMPLETE_IN_BACKGROUND and answer 202 while it has not run.
 
     Within COMPLETE_MIN_INTERVAL_SECONDS of the last fetch the answer is the stored state, without a
-    provider call (``services.refresh_session``) or a task; the rate ``limit`` counts only the
-    requests that made one. An open session's answer says in Retry-After when a fetch is next possible."""
-    with view.rate_limits(limit, count_success=False):
+    provider call (``services.refresh_session``) or a task, and the rate ``limit`` is not asked; it
+    counts only the requests that made a provider call. An open session's answer says in
+    Retry-After when a fetch is next possible."""
+    due = session.fetch_is_due()
+    with view.rate_limits(*([limit] if due else []), count_success=False):
         if not liveness_settings.COMPLETE_IN_BACKGROUND or session.is_final:
             session = services.refresh_session(session, actor=actor)
             code = status.HTTP_200_OK
         else:
-            if _fetch_is_due(session):
+            if due:
                 costly_work.spend()  # the task's provider call, wherever it runs
                 tasks.refresh_session.enqueue(str(session.pk))
             # Read again: with the immediate task backend, the task has refreshed it already.
             session = LivenessSession.objects.select_related("subject").get(pk=session.pk)
             code = status.HTTP_200_OK if session.is_final else status.HTTP_202_ACCEPTED
-    headers = {} if session.is_final else {"Retry-After": str(max(1, math.ceil(_seconds_to_next_fetch(session))))}
+    headers = {} if session.is_final else {"Retry-After": str(_seconds_to_next_fetch(session))}
     return Response(SessionDetailSerializer(session).data, status=code, headers=headers)
 
 
 def _seconds_to_next_fetch(session):
+    """Whole seconds, at least 1, until complete/ may ask the provider about ``session`` again."""
     next_fetch_at = session.next_fetch_at()
-    return 0 if next_fetch_at is None else (next_fetch_at - timezone.now()).total_seconds()
-
-
-def _fetch_is_due(session):
-    return _seconds_to_next_fetch(session) <= 0
+    left = 0 if next_fetch_at is None else (next_fetch_at - timezone.now()).total_seconds()
+    return max(1, math.ceil(left))
 
 
 def record_client_event(view, session, *, actor):
