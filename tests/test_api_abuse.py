@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
@@ -178,6 +178,12 @@ def test_an_ordinary_user_may_not_choose_the_mode_or_the_device_id(owner, subjec
     assert body["code"] == "session_option_not_allowed"
     assert list(option)[0] in body["detail"] and "add_livenesssession" in body["detail"]
     assert locmem.calls == [] and not LivenessSession.objects.exists()
+
+
+def test_the_refusal_answers_in_the_request_s_language(owner, subject, locmem):
+    with translation.override("fr"):
+        refused = start(client_for(owner), subject, verify=False, operation_mode="Passive")
+    assert refused.json()["detail"].startswith("operation_mode : c’est le serveur qui les choisit")
 
 
 def test_an_ordinary_user_s_session_gets_the_server_s_mode_and_the_subject_s_device_id(owner, subject, settings):

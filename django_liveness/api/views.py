@@ -361,7 +361,12 @@ SESSION_FILTERS = {
         parameters=[IDEMPOTENCY_HEADER],
         responses={
             201: SessionCreatedSerializer,
-            **_errors(400, 401, 403, 404),
+            **_errors(400, 401, 404),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="Not allowed; `session_option_not_allowed`: `operation_mode`, `device_correlation_id` or "
+                "`device_correlation_id_set_in_client` sent without `django_liveness.add_livenesssession`.",
+            ),
             **IDEMPOTENCY_ERRORS,
             **_errors(413, 415),
             429: ErrorSerializer,
@@ -474,11 +479,14 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
                 SessionDetailSerializer, description="With `COMPLETE_IN_BACKGROUND`: the fetch is queued; poll the session."
             ),
             **_errors(401, 403, 404),
+            429: OpenApiResponse(ErrorSerializer, description="`THROTTLE_RATES['complete_user']`; see Retry-After."),
             **PROVIDER_ERRORS,
         },
         description="The frontend reports that the capture finished: the server fetches the result from the provider "
-        "(never from this request) and returns the session. Repeating it is harmless. With the setting "
-        "`COMPLETE_IN_BACKGROUND` the fetch runs as a task and the answer is 202 while it has not run yet.",
+        "(never from this request) and returns the session. Repeating it is harmless: at most one fetch per session per "
+        "`COMPLETE_MIN_INTERVAL_SECONDS`; inside that window the answer is the stored session, and an open session's "
+        "answer has `Retry-After` (the seconds until the next fetch). With the setting `COMPLETE_IN_BACKGROUND` the "
+        "fetch runs as a task and the answer is 202 while it has not run yet.",
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk):
