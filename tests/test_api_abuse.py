@@ -5,7 +5,6 @@ real concurrent requests."""
 
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 import time_machine
@@ -26,6 +25,7 @@ from django_liveness.models import LivenessEvent, LivenessSession, ReferenceImag
 from django_liveness.testing import SubjectFactory, UserFactory, locmem_backend
 
 from .api_support import API, client_for, start, upload
+from .conftest import past_the_fetch_window
 from .test_capture_link import open_link, page_config
 
 pytestmark = pytest.mark.django_db
@@ -37,11 +37,6 @@ def limit(settings, **rates):
 
 def provider_calls(locmem, operation):
     return [name for name, _ in locmem.calls].count(operation)
-
-
-def later(seconds):
-    """Past COMPLETE_MIN_INTERVAL_SECONDS (5 by default)."""
-    return time_machine.travel(timezone.now() + timedelta(seconds=seconds))
 
 
 # --- costly refusals count; refusals before any work do not -----------------------------------------
@@ -234,7 +229,7 @@ def test_the_window_ends_and_the_next_complete_fetches_the_result(owner, session
     locmem.complete(LivenessSession.objects.get())
     early = client.post(f"{API}/sessions/{session_id}/complete/")
     assert (early.json()["status"], int(early["Retry-After"])) == ("created", 5)
-    with later(6):
+    with past_the_fetch_window():
         done = client.post(f"{API}/sessions/{session_id}/complete/")
     assert (done.status_code, done.json()["outcome"]) == (200, "passed") and "Retry-After" not in done
     assert provider_calls(locmem, "get_result") == 2
@@ -275,7 +270,7 @@ def test_complete_is_rate_limited_per_user_counting_provider_calls_only(owner, s
     session_id, locmem = open_session(owner, subject)
     client = client_for(owner)
     assert [client.post(f"{API}/sessions/{session_id}/complete/").status_code for _ in range(3)] == [200] * 3
-    with later(6):
+    with past_the_fetch_window():
         throttled = client.post(f"{API}/sessions/{session_id}/complete/")
     assert throttled.status_code == 429 and throttled.json()["code"] == "throttled"
     assert provider_calls(locmem, "get_result") == 1
@@ -288,7 +283,7 @@ def test_the_hosted_pages_complete_is_rate_limited_per_page_token(owner, subject
     config = page_config(open_link(link))
     page = Client(headers=config["headers"])
     assert page.post(config["urls"]["complete"]).status_code == 200
-    with later(6):
+    with past_the_fetch_window():
         throttled = page.post(config["urls"]["complete"])
     assert throttled.status_code == 429 and throttled.json()["code"] == "throttled"
     assert provider_calls(locmem, "get_result") == 1
