@@ -244,12 +244,16 @@ def test_a_provider_outage_costs_one_call_and_one_event_per_window(owner, sessio
     assert LivenessEvent.objects.filter(kind="remote_error").count() == 1
 
 
+def hosted_page(capture_url):
+    """The hosted page's calls after the link was opened: (a client with its page token, complete's URL)."""
+    config = page_config(open_link(capture_url))
+    return Client(headers=config["headers"]), config["urls"]["complete"]
+
+
 def test_the_hosted_pages_completes_share_the_window(owner, subject, locmem):
-    link = start(client_for(owner), subject, verify=False).json()["capture_url"]
-    config = page_config(open_link(link))
-    page = Client(headers=config["headers"])
+    page, complete_url = hosted_page(start(client_for(owner), subject, verify=False).json()["capture_url"])
     with time_machine.travel(timezone.now(), tick=False):
-        answers = [page.post(config["urls"]["complete"]) for _ in range(50)]
+        answers = [page.post(complete_url) for _ in range(50)]
         api = client_for(owner).post(f"{API}/sessions/{LivenessSession.objects.get().pk}/complete/")
     assert {answer.status_code for answer in answers} == {api.status_code} == {200}
     assert provider_calls(locmem, "get_result") == 1
@@ -278,13 +282,11 @@ def test_complete_is_rate_limited_per_user_counting_provider_calls_only(owner, s
 
 def test_the_hosted_pages_complete_is_rate_limited_per_page_token(owner, subject, settings):
     limit(settings, complete_session="1/hour")
-    link = start(client_for(owner), subject, verify=False).json()["capture_url"]
+    page, complete_url = hosted_page(start(client_for(owner), subject, verify=False).json()["capture_url"])
     locmem = locmem_backend()
-    config = page_config(open_link(link))
-    page = Client(headers=config["headers"])
-    assert page.post(config["urls"]["complete"]).status_code == 200
+    assert page.post(complete_url).status_code == 200
     with past_the_fetch_window():
-        throttled = page.post(config["urls"]["complete"])
+        throttled = page.post(complete_url)
     assert throttled.status_code == 429 and throttled.json()["code"] == "throttled"
     assert provider_calls(locmem, "get_result") == 1
 
