@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from django_liveness import costly_work, privacy
+from django_liveness import costly_work, privacy, services
 from django_liveness.api.throttling import RateLimitMixin, SessionCreateUserThrottle
 from django_liveness.backends.locmem import LocMemBackend
 from django_liveness.exceptions import ProviderUnavailable
@@ -233,6 +233,15 @@ def test_the_window_ends_and_the_next_complete_fetches_the_result(owner, session
         done = client.post(f"{API}/sessions/{session_id}/complete/")
     assert (done.status_code, done.json()["outcome"]) == (200, "passed") and "Retry-After" not in done
     assert provider_calls(locmem, "get_result") == 2
+
+
+def test_inside_the_window_the_answer_is_what_is_stored_now(subject, locmem):
+    session = services.start_session(subject, verify=False)
+    read_before = LivenessSession.objects.get(pk=session.pk)  # another process's copy, read earlier
+    locmem.complete(session)
+    assert services.refresh_session(session).status == "completed"
+    assert services.refresh_session(read_before).status == "completed"  # no fetch, but not stale
+    assert provider_calls(locmem, "get_result") == 1
 
 
 def test_a_provider_outage_costs_one_call_and_one_event_per_window(owner, session_id, locmem):

@@ -192,7 +192,9 @@ def refresh_session(session, *, actor=None):
     if session.is_final or not session.provider_session_id:
         return apply_fetched(session, None, actor=actor)
     if not _claim_fetch(session):
-        return session  # the last fetch's answer, as stored
+        # The last fetch's answer, as stored now (another process may have stored a result since
+        # ``session`` was read).
+        return LivenessSession.objects.select_related("subject").get(pk=session.pk)
     try:
         result = fetch_result(session)
     except BackendError as error:
