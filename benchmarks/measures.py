@@ -47,7 +47,7 @@ def emulator():
         liveness = {
             "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
             "OPTIONS": {"endpoint": server.endpoint, "key": state.subscription_key(), "read_timeout": 30},
-            "THROTTLE_RATES": dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject"]),
+            "THROTTLE_RATES": dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject", "complete_user", "complete_session"]),
         }
         with override_settings(LIVENESS=liveness):
             yield server

@@ -13,6 +13,6 @@ from tests.settings import *  # noqa: E402,F403
 LIVENESS = {
     "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
     "OPTIONS": {"endpoint": "http://127.0.0.1:1/unset", "key": "emulator-key"},  # set to the emulator at run time
-    "THROTTLE_RATES": dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject"]),
+    "THROTTLE_RATES": dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject", "complete_user", "complete_session"]),
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "CRITICAL"}}

@@ -20,7 +20,7 @@ from . import capture_links, services
 from .api.errors import ErrorFormatMixin
 from .api.parsers import JSONParser
 from .api.serializers import SessionDetailSerializer
-from .api.throttling import RateLimitMixin
+from .api.throttling import CompleteSessionThrottle, RateLimitMixin
 from .api.views import complete_session, record_client_event
 from .backends import get_backend
 from .capture_headers import security_headers
@@ -182,7 +182,8 @@ class HostedSessionView(HostedCaptureView):
 
 class HostedCompleteView(HostedCaptureView):
     def post(self, request):
-        return complete_session(self.get_session(), actor=None)
+        session = self.get_session()
+        return complete_session(self, session, CompleteSessionThrottle(session), actor=None)
 
 
 class HostedClientEventView(HostedCaptureView):

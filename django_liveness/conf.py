@@ -39,6 +39,9 @@ DEFAULTS = {
     "STORE_SESSION_IMAGE": "verify",
     # complete/ enqueues the result fetch as a task and answers 202 (with a task backend in TASKS).
     "COMPLETE_IN_BACKGROUND": False,
+    # At most one result fetch per session within this many seconds, however many complete/ (REST
+    # API, hosted page, admin refresh) come in: the ones in between answer the stored state. 0: no limit.
+    "COMPLETE_MIN_INTERVAL_SECONDS": 5,
     # Refuse uploads and sessions for a subject without valid consent.
     "REQUIRE_CONSENT": True,
     # Days to keep data; None keeps it forever. See docs/privacy.md for why these defaults.
@@ -56,6 +59,9 @@ DEFAULTS = {
         "session_create_subject": "10/hour",
         "upload_user": "30/hour",
         "upload_subject": "10/hour",
+        # complete/ that made a provider call: per user (REST API), per session (the hosted page).
+        "complete_user": "120/hour",
+        "complete_session": "30/hour",
         # Reports from the frontend (client-events/), per session.
         "client_event_session": "30/hour",
     },
@@ -204,6 +210,9 @@ def validate(user_settings):
         _fail("METRICS']['TOKEN", "must be None or a string of at least 16 characters (a random secret).")
     if not isinstance(merged["EMULATOR_KEY"], str) or not merged["EMULATOR_KEY"]:
         _fail("EMULATOR_KEY", "must be a non-empty string.")
+    interval = merged["COMPLETE_MIN_INTERVAL_SECONDS"]
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 <= interval <= 300:
+        _fail("COMPLETE_MIN_INTERVAL_SECONDS", f"must be a number of seconds from 0 to 300, got {interval!r}.")
     ttl = merged["IDEMPOTENCY_KEY_TTL_SECONDS"]
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
         _fail("IDEMPOTENCY_KEY_TTL_SECONDS", f"must be a positive number of seconds, got {ttl!r}.")

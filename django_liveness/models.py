@@ -2,6 +2,7 @@
 
 import hashlib
 import uuid
+from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
@@ -265,6 +266,9 @@ class LivenessSession(models.Model):
     # the secret in the cookie of the browser that did: that browser alone may reload the page.
     capture_link_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
     capture_browser_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # When complete/ (or an admin refresh) last asked the provider for the result: at most one such
+    # fetch per COMPLETE_MIN_INTERVAL_SECONDS, claimed with one conditional UPDATE (services.sessions).
+    last_fetch_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -289,6 +293,18 @@ class LivenessSession(models.Model):
     @property
     def is_final(self):
         return self.status in self.FINAL_STATUSES
+
+    def next_fetch_at(self):
+        """When complete/ may ask the provider for the result again (COMPLETE_MIN_INTERVAL_SECONDS
+        after the last fetch); None when it has never asked."""
+        if self.last_fetch_at is None:
+            return None
+        return self.last_fetch_at + timedelta(seconds=liveness_settings.COMPLETE_MIN_INTERVAL_SECONDS)
+
+    def fetch_is_due(self, now=None):
+        """True when complete/ would ask the provider now (an open session, outside the interval)."""
+        next_fetch_at = self.next_fetch_at()
+        return not self.is_final and (next_fetch_at is None or (now or timezone.now()) >= next_fetch_at)
 
     def token_is_valid(self, now=None):
         now = now or timezone.now()

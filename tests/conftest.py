@@ -1,8 +1,12 @@
 import shutil
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from django_liveness.backends import reset_backend
+from django_liveness.conf import liveness_settings
 from django_liveness.testing import SubjectFactory, UserFactory, locmem_backend
 
 
@@ -144,3 +148,10 @@ def app_user():
         "add_referenceimage",
         "view_referenceimage",
     )
+
+
+def past_the_fetch_window():
+    """Travel past LIVENESS['COMPLETE_MIN_INTERVAL_SECONDS']: the next refresh or complete/ of an
+    open session fetches again (inside it, the stored session is the answer)."""
+    seconds = liveness_settings.COMPLETE_MIN_INTERVAL_SECONDS + 1
+    return time_machine.travel(timezone.now() + timedelta(seconds=seconds))

@@ -10,7 +10,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "django_rq", "django_tasks_rq"]  # noqa: F405
 LIVENESS = {
     "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
     "OPTIONS": {"endpoint": os.environ["LIVENESS_WORKER_ENDPOINT"], "key": os.environ["LIVENESS_WORKER_KEY"], "read_timeout": 10},
-    "THROTTLE_RATES": dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject"]),
+    "THROTTLE_RATES": dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject", "complete_user", "complete_session"]),
     "SYNC": {
         "BATCH_SIZE": 50,
         "CONCURRENCY": int(os.environ.get("LIVENESS_WORKER_CONCURRENCY", "4")),

@@ -215,6 +215,7 @@ def test_a_failed_attempt_is_retried_on_the_same_session(user_page, demo):
     assert sessions(demo)[-1][:2] == (session_id, "started")
     screenshot(page, f"capture-attempt-failed-{page.size_name}.png")
     assert [event["code"] for event in client_events(demo, session_id)] == ["CaptureRefused"]
+    page.wait_for_timeout(1100)  # a person reads the message: the demo's COMPLETE_MIN_INTERVAL_SECONDS (1) passes
     choose(page, "live")
     tone, text = capture_and_wait(page)
     assert tone == "lc-ok" and "You are verified" in text, text
@@ -356,6 +357,7 @@ def test_with_real_azure_the_web_component_captures(user_page, demo):
         assert tone == "lc-warn" and "That picture could not be checked" in text
         assert page.locator(f"{WIDGET} .lc-outcomes").count() == 0 and page.is_hidden(f"{WIDGET} .lc-capture")
         assert client_events(demo, session_id) == [{"code": "SdkError", "message": "UserCanceled"}]
+        page.wait_for_timeout(1100)  # a person reads the message: the demo's COMPLETE_MIN_INTERVAL_SECONDS (1) passes
         tap(page, f"{WIDGET} .lc-retry")  # the same session, the component mounted again
         tone, text = wait_for_answer(page)
     finally:

@@ -91,7 +91,7 @@ def test_concurrent_reviews_leave_every_review_in_the_log():
 def test_concurrent_requests_with_one_idempotency_key_make_one_provider_session(settings):
     from rest_framework.test import APIClient
 
-    no_limits = dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject"])
+    no_limits = dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject", "complete_user", "complete_session"])
     settings.LIVENESS = {"BACKEND": LOCMEM, "THROTTLE_RATES": no_limits}
     from django_liveness.testing import UserFactory
 
@@ -137,7 +137,7 @@ def test_results_stored_while_new_verify_sessions_start_never_deadlock(settings)
 
     from django_liveness.testing import UserFactory
 
-    no_limits = dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject"])
+    no_limits = dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject", "complete_user", "complete_session"])
     settings.LIVENESS = {"BACKEND": LOCMEM, "THROTTLE_RATES": no_limits}
     owner = UserFactory()
     subject = SubjectFactory(user=owner)

@@ -86,19 +86,19 @@ def test_a_subject_sends_one_device_id_for_all_its_sessions_and_another_subject_
     assert creates == [subject.device_correlation_id, subject.device_correlation_id, other.device_correlation_id]
 
 
-def test_the_frontend_s_own_device_id_is_used_when_sent(owner, subject, locmem):
-    session = created_session(client_for(owner), subject, device_correlation_id="phone-42")
+def test_an_app_s_own_device_id_is_used_when_sent(app_user, subject, locmem):
+    session = created_session(client_for(app_user), subject, device_correlation_id="phone-42")
     assert session.device_correlation_id == "phone-42"
     assert sent_to_provider(locmem, session).device_correlation_id == "phone-42"
 
 
 @pytest.mark.parametrize("api_version", ["v1.2", "v1.2-preview.1"])
 @pytest.mark.parametrize("verify", [False, True])
-def test_set_in_client_sends_the_flag_and_no_id(owner, subject, settings, api_version, verify):
+def test_set_in_client_sends_the_flag_and_no_id(app_user, subject, settings, api_version, verify):
     settings.LIVENESS = {**settings.LIVENESS, "OPTIONS": {"api_version": api_version}}
     ReferenceImageFactory(subject=subject)
     locmem = locmem_backend()
-    session = created_session(client_for(owner), subject, verify=verify, device_correlation_id_set_in_client=True)
+    session = created_session(client_for(app_user), subject, verify=verify, device_correlation_id_set_in_client=True)
 
     params = sent_to_provider(locmem, session)
     assert (params.device_correlation_id_set_in_client, params.device_correlation_id) == (True, None)

@@ -15,7 +15,7 @@ from .api_support import API, client_for
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 20
-NO_LIMITS = dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject"])
+NO_LIMITS = dict.fromkeys(["session_create_user", "session_create_subject", "upload_user", "upload_subject", "complete_user", "complete_session"])
 
 
 def test_twenty_failed_results_stored_at_once_lock_the_subject_once(settings):

@@ -78,6 +78,13 @@ def require(user, subject, codename):
         )
 
 
+def may_choose_session_options(user):
+    """The liveness mode and the device correlation id are the server's (settings, the subject's own
+    id): an ordinary user choosing them would pick the weaker check or a fresh device for each try.
+    Apps and staff that may start sessions for any subject may choose them."""
+    return has_perm(user, "add_livenesssession")
+
+
 def may_read_audit(user):
     return has_perm(user, "view_livenesssession") and (user.is_staff or has_perm(user, "view_provider_audit"))
 

@@ -113,21 +113,31 @@ class ReferenceImageUploadSerializer(serializers.Serializer):
     image = serializers.FileField(allow_empty_file=False, help_text="JPEG, PNG, GIF or BMP, at most 6 MB.")
 
 
+# Create options that steer the provider's checks: the server chooses them (settings, the subject's
+# own device id); only a caller with django_liveness.add_livenesssession may send them (a true/non-empty value).
+SERVER_CHOSEN_OPTIONS = ("operation_mode", "device_correlation_id", "device_correlation_id_set_in_client")
+SERVER_CHOSEN = " Needs `django_liveness.add_livenesssession` (apps, staff); anyone else gets a 403."
+
+
 class SessionCreateSerializer(serializers.Serializer):
     subject = serializers.UUIDField()
     verify = serializers.BooleanField(default=False, help_text="Liveness with verification against the subject's active reference image.")
-    operation_mode = serializers.ChoiceField(choices=LivenessSession.OperationMode.choices, required=False)
+    operation_mode = serializers.ChoiceField(
+        choices=LivenessSession.OperationMode.choices,
+        required=False,
+        help_text="By default `LIVENESS['OPERATION_MODE']`." + SERVER_CHOSEN,
+    )
     device_correlation_id = StrictCharField(
         max_length=64,
         required=False,
         allow_blank=False,
         help_text="The device's id for the Face service's abuse detection; by default the subject's own, the same "
-        "for all its sessions.",
+        "for all its sessions." + SERVER_CHOSEN,
     )
     device_correlation_id_set_in_client = serializers.BooleanField(
         default=False,
         help_text="The frontend's SDK sets the device correlation id: the service is sent "
-        "`deviceCorrelationIdSetInClient` and no id.",
+        "`deviceCorrelationIdSetInClient` and no id." + SERVER_CHOSEN,
     )
     return_url = StrictCharField(
         max_length=2000,
@@ -137,6 +147,9 @@ class SessionCreateSerializer(serializers.Serializer):
         "this site, or a URL on a host of `LIVENESS['CAPTURE']['RETURN_URL_HOSTS']`.",
     )
 
+    def server_chosen_options(self):
+        """The server-chosen options this request sets (``SERVER_CHOSEN_OPTIONS``)."""
+        return [name for name in SERVER_CHOSEN_OPTIONS if self.validated_data.get(name)]
 
     def validate(self, data):
         if data["device_correlation_id_set_in_client"] and "device_correlation_id" in data:

@@ -1,59 +1,92 @@
-"""Rate limits for session creation, uploads and frontend reports (LIVENESS['THROTTLE_RATES']).
+"""Rate limits for session creation, uploads, complete/ and frontend reports (LIVENESS['THROTTLE_RATES']).
 
-The views check them inside the action, not in ``initial()``, and count a request only once it
-succeeded: see ``RateLimitMixin.rate_limits``."""
+The views take them inside the action, not in ``initial()``: see ``RateLimitMixin.rate_limits``.
+A request reserves its slot before the work, in one atomic cache operation, so concurrent requests
+cannot all slip under a limit; the slot is given back when the request cost nothing (``costly_work``).
+"""
 
 from contextlib import contextmanager
 
 from rest_framework.throttling import SimpleRateThrottle
 
+from .. import costly_work
 from ..conf import liveness_settings
 
 
 class RateLimitMixin:
     @contextmanager
-    def rate_limits(self, *throttles):
-        """Check the rate limits of an action inside it (not in ``initial()``), so that a replayed
-        Idempotency-Key and a caller who may not act on the subject use up no quota; count the
-        request only when the block succeeds, so that a refused start (no consent, the provider
-        down) does not either."""
+    def rate_limits(self, *throttles, count_success=True):
+        """Reserve a slot of each limit for the block, inside the action (not in ``initial()``), so
+        that a replayed Idempotency-Key and a caller who may not act on the subject use up no quota.
+
+        The slot stays taken when the block did costly work (a provider call, an image decoded),
+        whether it then succeeded or was refused, and, with ``count_success``, when it succeeded;
+        otherwise (a start refused for want of consent, a complete answered from the stored state)
+        it is given back."""
+        reserved = []
         for throttle in throttles:
-            if not throttle.allow_request(self.request, self):
+            if not throttle.reserve(self.request, self):
+                for taken in reserved:
+                    taken.release()
                 self.throttled(self.request, throttle.wait())
-        yield
-        for throttle in throttles:
-            throttle.record()
+            reserved.append(throttle)
+        with costly_work.measure() as work:
+            try:
+                yield
+            except BaseException:
+                if not work.spent:
+                    for taken in reserved:
+                        taken.release()
+                raise
+        if not (work.spent or count_success):
+            for taken in reserved:
+                taken.release()
 
 
 class LivenessThrottle(SimpleRateThrottle):
+    """N requests per period, in fixed windows of that period: a counter per window in the cache,
+    taken with ``cache.add`` and ``cache.incr`` (atomic on Redis, Memcached and the local-memory cache)."""
+
     scope = None  # a key of LIVENESS['THROTTLE_RATES']
 
     def get_rate(self):
         return liveness_settings.THROTTLE_RATES[self.scope]
 
-    def allow_request(self, request, view):
-        # Read the rate per request, so that a settings change applies at once.
-        self.rate = self.get_rate()
-        if self.rate is None:
-            return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
-
-    def throttle_success(self):
-        return True  # counted by record(), once the request did what it asked
-
-    def record(self):
-        if self.rate is None or self.key is None:
-            return
-        history = self.cache.get(self.key, [])
-        history.insert(0, self.timer())
-        self.cache.set(self.key, history, self.duration)
-
-    def get_cache_key(self, request, view):
+    def reserve(self, request, view):
+        """Take one slot of the current window; False (nothing taken) when none is left."""
+        self.slot_key = None
+        rate = self.get_rate()  # read per request, so that a settings change applies at once
         ident = self.identify(request, view)
-        if ident is None:
-            return None
-        return self.cache_format % {"scope": f"liveness_{self.scope}", "ident": ident}
+        if rate is None or ident is None:
+            return True
+        limit, period = self.parse_rate(rate)
+        now = self.timer()
+        window = int(now // period)
+        self.window_ends_in = (window + 1) * period - now
+        key = f"{self.cache_format % {'scope': f'liveness_{self.scope}', 'ident': ident}}:{window}"
+        self.cache.add(key, 0, period + 1)  # outlives its window
+        try:
+            taken = self.cache.incr(key)
+        except ValueError:  # evicted between the two calls
+            self.cache.add(key, 0, period + 1)
+            taken = self.cache.incr(key)
+        if taken > limit:
+            self.cache.decr(key)
+            return False
+        self.slot_key = key
+        return True
+
+    def release(self):
+        """Give back the slot ``reserve`` took (the request cost nothing)."""
+        if self.slot_key is not None:
+            try:
+                self.cache.decr(self.slot_key)
+            except ValueError:  # the window has ended meanwhile: nothing to give back
+                pass
+            self.slot_key = None
+
+    def wait(self):
+        return max(1, round(self.window_ends_in))
 
     def identify(self, request, view):
         return request.user.pk
@@ -95,6 +128,16 @@ class UploadUserThrottle(LivenessThrottle):
 
 class UploadSubjectThrottle(PerSubjectThrottle):
     scope = "upload_subject"
+
+
+class CompleteUserThrottle(LivenessThrottle):
+    scope = "complete_user"
+
+
+class CompleteSessionThrottle(PerSessionThrottle):
+    """The hosted page's complete/: per session, that is per page token (the page has no user)."""
+
+    scope = "complete_session"
 
 
 class ClientEventThrottle(PerSessionThrottle):

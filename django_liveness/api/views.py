@@ -1,5 +1,8 @@
 """REST views: authentication, permissions, input validation and HTTP shapes. No business rules."""
 
+import math
+
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -13,7 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import capture_links, privacy, services, tasks
+from .. import capture_links, costly_work, privacy, services, tasks
 from ..conf import liveness_settings
 from ..exceptions import SubjectConflict
 from ..models import LivenessSession, Subject
@@ -362,7 +365,12 @@ SESSION_FILTERS = {
         parameters=[IDEMPOTENCY_HEADER],
         responses={
             201: SessionCreatedSerializer,
-            **_errors(400, 401, 403, 404),
+            **_errors(400, 401, 404),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="Not allowed; `session_option_not_allowed`: `operation_mode`, `device_correlation_id` or "
+                "`device_correlation_id_set_in_client` sent without `django_liveness.add_livenesssession`.",
+            ),
             **IDEMPOTENCY_ERRORS,
             **_errors(413, 415),
             429: ErrorSerializer,
@@ -417,6 +425,16 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         data = serializer.validated_data
         subject = permissions.get_or_404(permissions.visible_subjects(request.user), data["subject"], "subject")
         permissions.require(request.user, subject, "add_livenesssession")
+        chosen = serializer.server_chosen_options()
+        if chosen and not permissions.may_choose_session_options(request.user):
+            raise permissions.PermissionDenied(
+                _(
+                    "%(options)s: the server chooses these; sending them needs the "
+                    "django_liveness.add_livenesssession permission."
+                )
+                % {"options": ", ".join(chosen)},
+                code="session_option_not_allowed",
+            )
         if "return_url" in data and not capture_links.is_allowed_return_url(data["return_url"], request):
             raise ValidationError(
                 {
@@ -465,17 +483,20 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
                 SessionDetailSerializer, description="With `COMPLETE_IN_BACKGROUND`: the fetch is queued; poll the session."
             ),
             **_errors(401, 403, 404),
+            429: OpenApiResponse(ErrorSerializer, description="`THROTTLE_RATES['complete_user']`; see Retry-After."),
             **PROVIDER_ERRORS,
         },
         description="The frontend reports that the capture finished: the server fetches the result from the provider "
-        "(never from this request) and returns the session. Repeating it is harmless. With the setting "
-        "`COMPLETE_IN_BACKGROUND` the fetch runs as a task and the answer is 202 while it has not run yet.",
+        "(never from this request) and returns the session. Repeating it is harmless: at most one fetch per session per "
+        "`COMPLETE_MIN_INTERVAL_SECONDS`; inside that window the answer is the stored session, and an open session's "
+        "answer has `Retry-After` (the seconds until the next fetch). With the setting `COMPLETE_IN_BACKGROUND` the "
+        "fetch runs as a task and the answer is 202 while it has not run yet.",
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk):
         session = self.get_object()
         permissions.require(request.user, session.subject, "change_livenesssession")
-        return complete_session(session, actor=request.user)
+        return complete_session(self, session, throttling.CompleteUserThrottle(), actor=request.user)
 
     @extend_schema(
         request=ClientEventSerializer,
@@ -503,17 +524,35 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         return Response(AuditEntrySerializer(entries, many=True).data)
 
 
-def complete_session(session, *, actor):
+def complete_session(view, session, limit, *, actor):
     """The answer to "the capture finished" (the API's complete/ and the hosted page's): fetch the
-    result now, or queue the fetch with COMPLETE_IN_BACKGROUND and answer 202 while it has not run."""
-    if not liveness_settings.COMPLETE_IN_BACKGROUND or session.is_final:
-        session = services.refresh_session(session, actor=actor)
-        return Response(SessionDetailSerializer(session).data)
-    tasks.refresh_session.enqueue(str(session.pk))
-    # Read again: with the immediate task backend, the task has refreshed it already.
-    session = LivenessSession.objects.select_related("subject").get(pk=session.pk)
-    code = status.HTTP_200_OK if session.is_final else status.HTTP_202_ACCEPTED
-    return Response(SessionDetailSerializer(session).data, status=code)
+    result now, or queue the fetch with COMPLETE_IN_BACKGROUND and answer 202 while it has not run.
+
+    Within COMPLETE_MIN_INTERVAL_SECONDS of the last fetch the answer is the stored state, without a
+    provider call (``services.refresh_session``) or a task, and the rate ``limit`` is not asked; it
+    counts only the requests that made a provider call. An open session's answer says in
+    Retry-After when a fetch is next possible."""
+    due = session.fetch_is_due()
+    with view.rate_limits(*([limit] if due else []), count_success=False):
+        if not liveness_settings.COMPLETE_IN_BACKGROUND or session.is_final:
+            session = services.refresh_session(session, actor=actor)
+            code = status.HTTP_200_OK
+        else:
+            if due:
+                costly_work.spend()  # the task's provider call, wherever it runs
+                tasks.refresh_session.enqueue(str(session.pk))
+            # Read again: with the immediate task backend, the task has refreshed it already.
+            session = LivenessSession.objects.select_related("subject").get(pk=session.pk)
+            code = status.HTTP_200_OK if session.is_final else status.HTTP_202_ACCEPTED
+    headers = {} if session.is_final else {"Retry-After": str(_seconds_to_next_fetch(session))}
+    return Response(SessionDetailSerializer(session).data, status=code, headers=headers)
+
+
+def _seconds_to_next_fetch(session):
+    """Whole seconds, at least 1, until complete/ may ask the provider about ``session`` again."""
+    next_fetch_at = session.next_fetch_at()
+    left = 0 if next_fetch_at is None else (next_fetch_at - timezone.now()).total_seconds()
+    return max(1, math.ceil(left))
 
 
 def record_client_event(view, session, *, actor):

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .. import metrics, tracing
+from .. import costly_work, metrics, tracing
 from ..exceptions import (
     BackendError,
     InvalidImage,
@@ -208,6 +208,7 @@ def observed(operation, method):
         if _in_provider_call.get():
             return method(self, *args, **kwargs)
         reset = _in_provider_call.set(True)
+        costly_work.spend()  # the rate limits count a request that got this far (api/throttling.py)
         attributes = {
             "liveness.operation": operation,
             "liveness.backend": type(self).__name__,

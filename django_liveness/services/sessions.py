@@ -11,6 +11,7 @@ import contextvars
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -182,17 +183,39 @@ def _record_created(session, created, *, started_by):
 def refresh_session(session, *, actor=None):
     """Fetch the provider's view of ``session`` and apply it; return the updated session.
 
-    A final session is returned as it is, without calling the provider. Transient provider
-    errors (Throttled, ProviderUnavailable) are recorded as events and re-raised; the session
-    keeps its status.
+    A final session is returned as it is, without calling the provider, and so is an open one
+    fetched less than COMPLETE_MIN_INTERVAL_SECONDS ago (by any process): however often complete/ is
+    called, a session costs the provider's shared quota at most one call per interval. Transient
+    provider errors (Throttled, ProviderUnavailable) are recorded as events and re-raised; the
+    session keeps its status.
     """
     if session.is_final or not session.provider_session_id:
         return apply_fetched(session, None, actor=actor)
+    if not _claim_fetch(session):
+        # The last fetch's answer, as stored now (another process may have stored a result since
+        # ``session`` was read).
+        return LivenessSession.objects.select_related("subject").get(pk=session.pk)
     try:
         result = fetch_result(session)
     except BackendError as error:
         return apply_fetched(session, error, actor=actor)
     return apply_fetched(session, result, actor=actor)
+
+
+@atomic_with_retry
+def _claim_fetch(session):
+    """True when the provider may be asked about ``session`` now; it is then noted as fetched.
+
+    One conditional UPDATE on the session row, which every process shares (a cache may be each
+    process's own): of several requests or workers at once exactly one wins, and none again
+    within the interval."""
+    interval = liveness_settings.COMPLETE_MIN_INTERVAL_SECONDS
+    now = timezone.now()
+    due = Q(last_fetch_at__isnull=True) | Q(last_fetch_at__lte=now - timedelta(seconds=interval))
+    if not LivenessSession.objects.filter(due, pk=session.pk).update(last_fetch_at=now):
+        return False
+    session.last_fetch_at = now
+    return True
 
 
 def fetch_result(session):

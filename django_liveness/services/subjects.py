@@ -8,6 +8,7 @@ from django.db import IntegrityError
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
+from .. import costly_work
 from ..exceptions import StorageMisconfigured, StorageUnavailable, SubjectConflict, SubjectHasSessions
 from ..images import validate_reference_image
 from ..models import LivenessEvent, ReferenceImage, Subject
@@ -138,6 +139,7 @@ def add_reference_image(subject, source, *, actor=None):
     stored in either case), SubjectErased or ConsentRequired.
     """
     check_subject_may_proceed(subject)
+    costly_work.spend()  # reading and decoding the image: a refused upload counts from here on
     validated = validate_reference_image(source)
     image = ReferenceImage(
         subject=subject,

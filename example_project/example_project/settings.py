@@ -107,6 +107,9 @@ LIVENESS = {
     "REFERENCE_IMAGE_STORAGE": "liveness",
     # A demo is tried again and again: more sessions per hour than the defaults allow.
     "THROTTLE_RATES": {"session_create_user": "120/hour", "session_create_subject": "120/hour"},
+    # The emulator's test capture is instant, so a retake can follow a failed attempt within a
+    # second: fetch the result at most once a second per session (default 5; a real capture takes longer).
+    "COMPLETE_MIN_INTERVAL_SECONDS": 1,
     # The hosted capture page may send the person back to this site under either name.
     "CAPTURE": {"RETURN_URL_HOSTS": [f"127.0.0.1:{PORT}", f"localhost:{PORT}"]},
 }
