@@ -298,11 +298,19 @@ def _status_label(status):
     return LivenessSession.Status(status).label if status in LivenessSession.Status.values else status
 
 
-def html_table(headers, rows):
+def html_table(headers, rows, free_text=()):
     """A plain table for a read-only admin field; every cell is escaped. Each cell carries its
-    column's header, which a phone shows beside it (liveness.css stacks the rows there)."""
+    column's header, which a phone shows beside it (liveness.css stacks the rows there). The
+    columns at the ``free_text`` indexes hold text from outside (messages, notes): a long token
+    there breaks anywhere rather than widen the table; the other columns' words never break."""
     head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
-    cells = (format_html_join("", '<td data-label="{}">{}</td>', zip(headers, row)) for row in rows)
+
+    def cell(index, value):
+        if index in free_text:
+            return format_html('<td data-label="{}" class="liveness-free-text">{}</td>', headers[index], value)
+        return format_html('<td data-label="{}">{}</td>', headers[index], value)
+
+    cells = (format_html_join("", "{}", ((cell(index, value),) for index, value in enumerate(row))) for row in rows)
     body = format_html_join("", "<tr>{}</tr>", ((row_cells,) for row_cells in cells))
     return format_html('<table class="liveness-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
 
@@ -507,6 +515,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
                 )
                 for attempt in attempts
             ),
+            free_text={4},
         )
 
     @admin.display(description=_("capture"))
@@ -557,6 +566,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
                 )
                 for event in events
             ),
+            free_text={1, 4},
         )
 
     @admin.display(description=_("raw payload"))
