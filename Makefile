@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test test-postgres test-azurite screenshots schema docs install clean bench bench-smoke messages
+.PHONY: demo test test-browser-random test-postgres test-azurite screenshots schema docs install clean bench bench-smoke messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ demo: $(DEMO_STAMP)  ## Run the example project with the emulator (no Azure need
 test: $(STAMP)  ## Run the whole test suite on SQLite, then the API's schema and lifecycle tests in a host left at DRF's defaults
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --ds=tests.settings_defaults tests/test_api_schema.py tests/test_api_lifecycle.py
+
+BROWSER_TESTS := tests/test_browser.py tests/test_browser_admin.py
+SEED ?=
+test-browser-random: $(STAMP) node_modules/.installed  ## Run the browser tests in a random order (prints the seed; SEED=1234 repeats an order): no test needs another to run first
+	$(BIN)/python -m pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED)) $(BROWSER_TESTS)
 
 test-postgres: $(STAMP)  ## Run the whole test suite on PostgreSQL (127.0.0.1:5432, user postgres)
 	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest

@@ -131,6 +131,17 @@ def revealed_image(url, size, face_rectangle, alt, width=320):
     )
 
 
+def face_box_text(face_rectangle):
+    """"Face at 120, 200 px (left, top), 240 × 240 px": a face rectangle in words; "-" without one."""
+    if not face_rectangle:
+        return "-"
+    try:
+        box = {key: int(face_rectangle[key]) for key in ("left", "top", "width", "height")}
+    except (KeyError, TypeError, ValueError):  # not the shape the backends store: show it as it is
+        return json.dumps(face_rectangle)
+    return _("Face at %(left)d, %(top)d px (left, top), %(width)d × %(height)d px") % box
+
+
 def _stored_size(file):
     """(width, height) of a stored image, read from its header (no pixels), or None if unreadable."""
     try:
@@ -256,12 +267,18 @@ def _is_uuid(value):
 
 
 class ReviewForm(forms.Form):
+    # The fields sit amid the change form's fieldsets, after the evidence, and belong to a <form> of
+    # this id outside it (change_form.html): a browser ignores a form nested in another.
+    form_id = "liveness-review"
     required_css_class = "required"  # the admin's bold label
     # No choice made in advance: the reviewer must pick one (a preselected "Approve" was saved unread).
     decision = forms.ChoiceField(
-        choices=[("", _("Choose a decision")), (Review.APPROVED, _("Approve")), (Review.REJECTED, _("Reject"))]
+        choices=[("", _("Choose a decision")), (Review.APPROVED, _("Approve")), (Review.REJECTED, _("Reject"))],
+        widget=forms.Select(attrs={"form": form_id}),
     )
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text=_("Required: why."))
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "form": form_id}), help_text=_("Required: why.")
+    )
 
 
 def _event_title(event):
@@ -281,10 +298,19 @@ def _status_label(status):
     return LivenessSession.Status(status).label if status in LivenessSession.Status.values else status
 
 
-def html_table(headers, rows):
-    """A plain table for a read-only admin field; every cell is escaped."""
+def html_table(headers, rows, free_text=()):
+    """A plain table for a read-only admin field; every cell is escaped. Each cell carries its
+    column's header, which a phone shows beside it (liveness.css stacks the rows there). The
+    columns at the ``free_text`` indexes hold text from outside (messages, notes): a long token
+    there breaks anywhere rather than widen the table; the other columns' words never break."""
     head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
-    cells = (format_html_join("", "<td>{}</td>", ((cell,) for cell in row)) for row in rows)
+
+    def cell(index, value):
+        if index in free_text:
+            return format_html('<td data-label="{}" class="liveness-free-text">{}</td>', headers[index], value)
+        return format_html('<td data-label="{}">{}</td>', headers[index], value)
+
+    cells = (format_html_join("", "{}", ((cell(index, value),) for index, value in enumerate(row))) for row in rows)
     body = format_html_join("", "<tr>{}</tr>", ((row_cells,) for row_cells in cells))
     return format_html('<table class="liveness-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
 
@@ -349,13 +375,34 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
     ordering = ["-created_at"]
     list_per_page = 50
     actions = ["refresh_results", "cancel_sessions", "flag_for_review"]
+    # What a reviewer judges comes first (who, the result, the evidence; the review form follows it,
+    # change_form.html), the session's technical facts and the long tables after: on a phone the
+    # form is on the first screens, not under the timeline.
     fieldsets = [
+        (
+            _("Result"),
+            {
+                "fields": [
+                    "subject_link",
+                    "outcome_summary",
+                    "liveness_decision",
+                    "verify_result",
+                    "face_box",
+                    "error_code",
+                    "error_message",
+                ]
+            },
+        ),
+        (
+            _("Evidence: the capture and the reference image"),
+            {"fields": ["session_image_preview", "reference_image_preview"], "classes": ["liveness-evidence"]},
+        ),
+        (_("Review"), {"fields": ["review_status", "reviewed_by", "reviewed_at", "review_note"]}),
         (
             _("Session"),
             {
                 "fields": [
                     "id",
-                    "subject_link",
                     "kind",
                     "status",
                     "operation_mode",
@@ -364,32 +411,13 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
                     "provider_session_id",
                     "started_by",
                     "auth_token_expires_at",
-                ]
-            },
-        ),
-        (
-            _("Result"),
-            {
-                "fields": [
-                    "liveness_decision",
-                    "verify_result",
-                    "outcome_summary",
-                    "face_rectangle",
                     "model_version",
-                    "attempts_table",
                     "result_digest",
                     "timings",
-                    "error_code",
-                    "error_message",
                 ]
             },
         ),
-        (_("Review"), {"fields": ["review_status", "reviewed_by", "reviewed_at", "review_note"]}),
-        (
-            _("Evidence: the capture and the reference image"),
-            {"fields": ["session_image_preview", "reference_image_preview"], "classes": ["liveness-evidence"]},
-        ),
-        (_("Timeline"), {"fields": ["timeline"]}),
+        (_("Timeline"), {"fields": ["attempts_table", "timeline"]}),
         (_("Provider payload"), {"fields": ["raw_payload"], "classes": ["collapse"]}),
     ]
     readonly_fields = [field for _name, options in fieldsets for field in options["fields"]]
@@ -443,6 +471,10 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
     def verify_result(self, session):
         return _verification_text(session)
 
+    @admin.display(description=_("face rectangle"))
+    def face_box(self, session):
+        return face_box_text(session.face_rectangle)
+
     @admin.display(description=_("client platform"))
     def client_platform(self, session):
         return platform_label(session.client_browser, session.client_os)
@@ -483,6 +515,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
                 )
                 for attempt in attempts
             ),
+            free_text={4},
         )
 
     @admin.display(description=_("capture"))
@@ -533,6 +566,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
                 )
                 for event in events
             ),
+            free_text={1, 4},
         )
 
     @admin.display(description=_("raw payload"))
@@ -872,7 +906,7 @@ class ReferenceImageAdmin(LivenessMedia, admin.ModelAdmin):
     list_filter = ["is_active", "content_type", "quality_for_recognition", DuplicatePhotoFilter]
     list_select_related = ["subject"]
     search_fields = ["subject__external_id", "sha256"]
-    fields = ["preview", "subject", "content_type", "size", "width", "height", "sha256", "is_active", "face_rectangle", "quality_for_recognition", "created_at"]
+    fields = ["preview", "subject", "content_type", "size", "width", "height", "sha256", "is_active", "face_box", "quality_for_recognition", "created_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request):
@@ -891,6 +925,10 @@ class ReferenceImageAdmin(LivenessMedia, admin.ModelAdmin):
     @admin.display(description=_("image"))
     def preview(self, image):
         return image_with_face(image, image.face_rectangle)
+
+    @admin.display(description=_("face rectangle"))
+    def face_box(self, image):
+        return face_box_text(image.face_rectangle)
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.file_view)

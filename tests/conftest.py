@@ -45,6 +45,24 @@ def user(db):
     return UserFactory()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that passed but could not make some of its checks (browser_support.skip_check: a tool
+    missing outside CI) is reported as skipped, with the reason, rather than as passed."""
+    outcome = yield
+    if call.when != "call":
+        return
+    from .browser_support import skipped_checks
+
+    reasons = list(dict.fromkeys(skipped_checks))
+    skipped_checks.clear()
+    report = outcome.get_result()
+    if reasons and report.passed:
+        path, line, _name = item.reportinfo()
+        report.outcome = "skipped"
+        report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {'; '.join(reasons)} (its other checks passed)")
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` need real row locks: run them only on PostgreSQL."""
     from django.conf import settings

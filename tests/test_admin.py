@@ -257,8 +257,8 @@ def test_the_timeline_reads_what_the_frontend_reported(viewer, uncertain_session
     services.start_capture(uncertain_session.pk, browser_secret="a-browser-secret")
     services.record_client_event(uncertain_session, code="CameraPermissionDenied", message="Permission denied by the user.")
     page = viewer.get(row(uncertain_session)).content.decode()
-    timeline = page[page.index('class="liveness-table"', page.index("Timeline")) :]
-    events = [text(what) for what in re.findall(r"<tr><td>[^<]*</td><td>(.*?)</td>", timeline[: timeline.index("</table>")], re.DOTALL)]
+    timeline = page[page.index('class="liveness-table"', page.index("field-timeline")) :]
+    events = [text(what) for what in re.findall(r"<tr><td[^>]*>[^<]*</td><td[^>]*>(.*?)</td>", timeline[: timeline.index("</table>")], re.DOTALL)]
     assert events[0] == "Session created"
     assert events[-2:] == ["Capture link opened", "Frontend reported CameraPermissionDenied: Permission denied by the user."]
 
@@ -533,9 +533,16 @@ def test_no_admin_page_shows_the_auth_token(client, locmem):
 
 
 def form_fields(page, form_id):
-    """The names of the fields a staff user could submit in one form of a page."""
+    """The names of the fields a staff user could submit in one form of a page: those inside it that a
+    form attribute does not give to another form, and those anywhere whose form attribute names it."""
     start = page.index(f'id="{form_id}"')
-    return set(re.findall(r'name="([^"]+)"', page[start : page.index("</form>", start)]))
+    end = page.index("</form>", start)
+    names = set()
+    for control in re.finditer(r"<(?:input|select|textarea|button)\b[^>]*>", page):
+        owner = re.search(r'\bform="([^"]*)"', control.group())
+        if (owner.group(1) == form_id) if owner else start < control.start() < end:
+            names.update(re.findall(r'\bname="([^"]+)"', control.group()))
+    return names
 
 
 def test_nothing_the_provider_produced_is_editable(client, uncertain_session):
@@ -565,3 +572,26 @@ def test_editing_a_subject_keeps_a_verification_stored_meanwhile(client, monkeyp
     assert response.status_code == 302
     subject.refresh_from_db()
     assert (subject.display_name, subject.verified_at) == ("Ada L.", verified)
+
+
+def field_text(page, field):
+    """What a reader sees of one read-only field of an admin page."""
+    return text(re.search(rf'field-{field}\b.*?<div class="readonly">(.*?)</div>', page, re.DOTALL).group(1))
+
+
+def test_the_face_box_is_said_in_words(viewer, uncertain_session):
+    box = {"left": 120, "top": 80, "width": 200, "height": 240}
+    LivenessSession.objects.filter(pk=uncertain_session.pk).update(face_rectangle=box)
+    ReferenceImage.objects.filter(pk=uncertain_session.reference_image_id).update(face_rectangle=box | {"left": 7})
+    page = viewer.get(row(uncertain_session)).content.decode()
+    assert field_text(page, "face_box") == "Face at 120, 80 px (left, top), 200 × 240 px"
+    image = reverse("admin:django_liveness_referenceimage_change", args=[uncertain_session.reference_image_id])
+    assert field_text(viewer.get(image).content.decode(), "face_box") == "Face at 7, 80 px (left, top), 200 × 240 px"
+    LivenessSession.objects.filter(pk=uncertain_session.pk).update(face_rectangle=None)
+    assert field_text(viewer.get(row(uncertain_session)).content.decode(), "face_box") == "-"
+
+
+def test_the_review_form_comes_after_the_evidence_and_posts_on_its_own(reviewer, uncertain_session):
+    page = reviewer.get(row(uncertain_session)).content.decode()
+    assert page.index("liveness-evidence") < page.index('id="review"') < page.index("field-timeline")
+    assert form_fields(page, "liveness-review") == {"csrfmiddlewaretoken", "decision", "note"}

@@ -8,6 +8,7 @@ Screenshots go to $LIVENESS_SCREENSHOTS (``make screenshots`` writes the ones in
 import json
 import re
 import time
+import uuid
 
 import pytest
 
@@ -345,8 +346,12 @@ def serve_as_real_azure(route):
     route.fulfill(body=page, content_type="text/html; charset=utf-8")
 
 
-def test_with_real_azure_the_web_component_captures(user_page, demo):
-    page = user_page
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_with_real_azure_the_web_component_captures(browser, demo, size):
+    # A page of its own: its routes end with it (unroute_all() on the shared page left one behind
+    # for the next test, in some orders).
+    page = logged_in_page(browser, demo, "demo", "demo-password", viewport=VIEWPORTS[size])
+    prepare_subject(page, demo)
     page.route(f"{demo['base']}/", serve_as_real_azure)
     page.route("**/fake-face-ui.js", lambda route: route.fulfill(body=FAKE_FACE_UI, content_type="text/javascript"))
     try:
@@ -361,7 +366,7 @@ def test_with_real_azure_the_web_component_captures(user_page, demo):
         tap(page, f"{WIDGET} .lc-retry")  # the same session, the component mounted again
         tone, text = wait_for_answer(page)
     finally:
-        page.unroute_all()
+        page.context.close()
     assert tone == "lc-ok" and "You are verified" in text, text
     assert sessions(demo)[-1] == (session_id, "completed", "passed", "realface")
 
@@ -433,12 +438,22 @@ def staff_page(browser, demo):
     page.context.close()
 
 
-def test_staff_review_screens(staff_page, demo):
+def test_a_rejection_takes_verified_back_on_the_page(staff_page, browser, demo):
+    """The demo user passes on the page; a reviewer rejects that session in the admin; the page
+    then no longer says verified. The test makes every piece of it itself."""
+    person = logged_in_page(browser, demo, "demo", "demo-password")
+    prepare_subject(person, demo)
+    session_id = str(uuid.UUID(start(person, demo)))
+    choose(person, "live")
+    assert capture_and_wait(person)[0] == "lc-ok"
+    person.wait_for_selector("#verified-status.ok")
+
     page = staff_page
     page.goto(f"{demo['base']}/admin/django_liveness/livenesssession/")
-    assert "passed" in page.inner_text("#result_list") and "failed" in page.inner_text("#result_list")
+    row = page.locator("#result_list tbody tr", has=page.locator(f"a[href*='{session_id}']"))
+    assert "passed" in row.inner_text()
     assert run_axe(page, exclude=DJANGO_ADMIN_OWN) == []
-    page.click("#result_list tbody tr:last-child th a")
+    row.locator("th a").click()
     page.wait_for_selector("#review")
     assert "Review this decision" in page.inner_text("#review")
     page.locator(".field-reference_image_preview .liveness-image-reveal").click()  # shown (and logged) on request only
@@ -450,16 +465,12 @@ def test_staff_review_screens(staff_page, demo):
     page.fill("#id_note", "Not the person in the passport photo.")
     page.click("#review input[type=submit]")
     page.wait_for_selector(".messagelist")
-    reviewed = stored(demo, "SELECT id, outcome, review_status, review_note FROM django_liveness_livenesssession WHERE review_status IN ('approved', 'rejected')")
-    assert [row[1:] for row in reviewed] == [("passed", "rejected", "Not the person in the passport photo.")]
+    reviewed = stored(demo, "SELECT outcome, review_status, review_note FROM django_liveness_livenesssession WHERE id = ?", (session_id.replace("-", ""),))
+    assert reviewed == [("passed", "rejected", "Not the person in the passport photo.")]
 
-
-def test_a_rejection_takes_verified_back_on_the_page(staff_page, demo):
-    """The session rejected above verified the demo user first: the page no longer says so."""
-    page = logged_in_page(staff_page.context.browser, demo, "demo", "demo-password")
-    page.goto(f"{demo['base']}/")
-    assert page.inner_text("#verified-status") == "Identity not verified yet"
-    page.context.close()
+    person.reload()
+    assert person.inner_text("#verified-status") == "Identity not verified yet"
+    person.context.close()
 
 
 def test_the_page_keeps_one_subject_per_account_for_staff_too(staff_page, demo):
@@ -470,5 +481,5 @@ def test_the_page_keeps_one_subject_per_account_for_staff_too(staff_page, demo):
         page.check("#consent-box")
         page.click("#consent-button")
         page.wait_for_selector("#consent-status:has-text('Consent recorded.')")
-    owners = stored(demo, "SELECT u.username, count(*) FROM django_liveness_subject s JOIN auth_user u ON u.id = s.user_id GROUP BY u.username")
-    assert sorted(owners) == [("demo", 1), ("reviewer", 1)]
+    sql = "SELECT count(*) FROM django_liveness_subject s JOIN auth_user u ON u.id = s.user_id WHERE u.username = 'reviewer'"
+    assert stored(demo, sql) == [(1,)]

@@ -26,15 +26,16 @@ pytestmark = pytest.mark.browser
 
 SESSIONS = "/admin/django_liveness/livenesssession/"
 
-# Run in the demo's database by `manage.py shell`: the demo creates sessions only when someone
-# runs its page, and the list needs one waiting for review (with a reference image) and one passed.
+# Run in the demo's database by `manage.py shell`, after `name` and `external_id` are set: the demo
+# creates sessions only when someone runs its page, and the list needs one waiting for review (with a
+# reference image) and one passed.
 CREATE_SESSIONS = """
 from django.core.files.base import ContentFile
 from django_liveness import services
 from django_liveness.images import sample_face_image
 from django_liveness.testing import LivenessSessionFactory, ReferenceImageFactory, SubjectFactory
 
-subject = SubjectFactory(external_id="crm-4711", display_name="Una Certain")
+subject = SubjectFactory(external_id=external_id, display_name=name)
 image = ReferenceImageFactory(subject=subject, face_rectangle={"left": 140, "top": 170, "width": 200, "height": 250})
 waiting = LivenessSessionFactory(
     completed=True, subject=subject, kind="liveness_with_verify", reference_image=image,
@@ -47,7 +48,7 @@ waiting.session_image_id = "demo-capture"
 waiting.face_rectangle = {"left": 120, "top": 200, "width": 240, "height": 240}
 waiting.session_image.save("capture.png", ContentFile(sample_face_image(480, 640, "PNG")), save=False)
 waiting.save()
-LivenessSessionFactory(completed=True, subject=SubjectFactory(display_name="Pat Passed"))
+LivenessSessionFactory(completed=True, subject=SubjectFactory(external_id=f"{external_id}-passed", display_name="Pat Passed"))
 print(waiting.pk)
 """
 
@@ -66,10 +67,16 @@ def manage_shell(demo, code):
     return subprocess.run([*manage, "shell", "-c", code], env=env, check=True, capture_output=True, text=True).stdout
 
 
+def create_waiting(demo, name, external_id):
+    """A session of a new subject waiting for review, in the demo's database: its id."""
+    return manage_shell(demo, f"name, external_id = {name!r}, {external_id!r}\n{CREATE_SESSIONS}").split()[-1]
+
+
 @pytest.fixture(scope="module")
 def waiting(demo):
-    """The id of a session waiting for review, created in the demo's database."""
-    return manage_shell(demo, CREATE_SESSIONS).split()[-1]
+    """The id of Una Certain's session waiting for review, which no test changes (a test that
+    reviews makes a session of its own)."""
+    return create_waiting(demo, "Una Certain", "crm-4711")
 
 
 @pytest.fixture(params=list(VIEWPORTS))
@@ -164,6 +171,45 @@ def test_the_session_page_fits_the_screen_and_logs_only_a_shown_image(reviewer_p
     screenshot(page, f"admin-session-detail-{size}.png")
 
 
+# The words of an element's text that the browser split over two lines ("succee/ded"): a run of letters
+# and digits whose characters lie on more than one line (a break after a hyphen or a space is fine).
+BROKEN_WORDS = """
+root => {
+  const broken = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (const word of node.textContent.matchAll(/[\\p{L}\\p{N}]+/gu)) {
+      const range = document.createRange();
+      range.setStart(node, word.index);
+      range.setEnd(node, word.index + word[0].length);
+      const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.bottom)));
+      if (lines.size > 1) broken.push(word[0]);
+    }
+  }
+  return broken;
+}
+"""
+
+
+def test_a_reviewer_reaches_the_review_form_first_and_reads_every_word(reviewer_page, size, demo, waiting):
+    page = reviewer_page
+    page.goto(f"{demo['base']}{SESSIONS}{waiting}/change/")
+    height = page.viewport_size["height"]
+    top = page.evaluate("document.getElementById('review').getBoundingClientRect().top + window.scrollY")
+    assert top < 1.5 * height, f"the review form starts at {top} px, on a page {height} px high"
+    assert page.locator("#content").evaluate(BROKEN_WORDS) == []
+    assert page.inner_text(".field-face_box .readonly") == "Face at 120, 200 px (left, top), 240 × 240 px"
+    # The timeline's cells: side by side on a desktop, one under the other on a phone (no squeezed columns).
+    when, what = (page.locator(f".field-timeline td[data-label={label}]").first.bounding_box() for label in ("when", "what"))
+    assert (when["x"] < what["x"] and when["y"] == what["y"]) if size == "desktop" else (when["x"] == what["x"] and when["y"] < what["y"])
+    assert_nothing_scrolls_sideways(page)
+    # With a keyboard: the review's decision, note and Save button follow one another, before the timeline.
+    page.focus("#id_decision")
+    for expected in ("id_note", "review-save"):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == expected
+
+
 def test_the_subject_page_fits_the_screen(reviewer_page, demo):
     page = reviewer_page
     page.goto(f"{demo['base']}/admin/django_liveness/subject/?q=crm-4711")
@@ -207,16 +253,17 @@ def test_the_review_queue_shows_a_logged_thumbnail(reviewer_page, demo, waiting)
 
     before = capture_views(demo)
     page.goto(f"{demo['base']}{SESSIONS}?queue=yes")
-    thumbnail = page.locator("#result_list img.liveness-thumbnail")
+    thumbnail = page.locator("#result_list tbody tr", has_text="Una Certain").locator("img.liveness-thumbnail")
     assert thumbnail.evaluate("img => img.decode().then(() => img.naturalWidth)") == 480
     assert capture_views(demo) == before + 1  # a thumbnail is a view of biometric data: logged
     assert_nothing_scrolls_sideways(page)
 
 
-def test_a_review_returns_to_the_queue(browser, demo, waiting):
+def test_a_review_returns_to_the_queue(browser, demo):
+    waiting = create_waiting(demo, "Rita Rejected", "crm-0815")
     page = logged_in_page(browser, demo, "reviewer", "reviewer-password")
     page.goto(f"{demo['base']}{SESSIONS}?queue=yes")
-    page.click("#result_list a:has-text('Una Certain')")
+    page.click("#result_list a:has-text('Rita Rejected')")
     page.wait_for_selector("#review")
     page.click("#review input[type=submit]")  # no decision chosen: the browser keeps the form
     assert page.evaluate("document.getElementById('id_decision').validity.valueMissing")
@@ -225,12 +272,12 @@ def test_a_review_returns_to_the_queue(browser, demo, waiting):
     page.click("#review input[type=submit]")
     page.wait_for_selector(".messagelist")
     assert page.url == f"{demo['base']}{SESSIONS}?queue=yes"
-    assert page.inner_text(".messagelist") == f"Liveness session {waiting[:8]} of Una Certain rejected."
+    assert page.inner_text(".messagelist") == f"Liveness session {waiting[:8]} of Rita Rejected rejected."
     assert stored(demo, "SELECT review_status FROM django_liveness_livenesssession WHERE id = ?", (waiting.replace("-", ""),)) == [("rejected",)]
     page.context.close()
 
 
-# A month of sessions for the dashboard (made last in the module: the lists above see only their own).
+# A month of sessions for the dashboard (older than the sessions the lists above look for, whichever runs first).
 CREATE_MONTH = """
 import random
 from datetime import timedelta
