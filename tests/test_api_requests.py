@@ -105,11 +105,51 @@ def test_values_of_the_wrong_type_are_400_not_converted(app_user, body, field):
     assert not Subject.objects.exists()
 
 
-@pytest.mark.parametrize("query", ["offset=null", "offset=-1", "limit=abc", "limit=0", "offset=1.5"])
-def test_bad_paging_parameters_are_400_not_ignored(owner, query):
-    for path in ("subjects/", "sessions/"):
+def list_paths(subject):
+    return ("subjects/", "sessions/", f"subjects/{subject.pk}/reference-images/")
+
+
+@pytest.mark.parametrize("query", ["offset=null", "offset=-1", "limit=abc", "limit=0", "limit=-5", "offset=1.5", "offset=", "limit=%EF%BC%95"])
+def test_bad_paging_parameters_are_400_not_ignored(owner, subject, query):
+    for path in list_paths(subject):
         response = client_for(owner).get(f"{API}/{path}?{query}")
         assert response.status_code == 400 and response.json()["code"] == "invalid", (path, query)
+        name = query.split("=")[0]
+        assert name in response.json()["fields"]
+
+
+@pytest.mark.parametrize("offset", [str(2**63), str(2**64), str(10**18 + 1), "9" * 5000])
+def test_offsets_past_the_database_range_are_a_json_400(owner, subject, offset):
+    """PostgreSQL's bigint and SQLite's integers end at 2**63 - 1: such an offset was an HTML 500."""
+    for path in list_paths(subject):
+        response = client_for(owner).get(f"{API}/{path}", {"offset": offset, "limit": "200"})
+        assert response.status_code == 400, (path, response.content[:200])
+        assert response.json() == {
+            "detail": "Invalid input.",
+            "code": "max_value",
+            "fields": {"offset": ["Must be at most 1000000000000000000."]},
+        }
+
+
+def test_the_largest_offset_and_any_limit_answer_a_page(owner, subject, locmem):
+    services.start_session(subject, verify=False)
+    for path in list_paths(subject):
+        far = client_for(owner).get(f"{API}/{path}", {"offset": str(10**18), "limit": str(2**70)})
+        assert far.status_code == 200, (path, far.content[:200])
+        assert far.json()["results"] == [] and far.json()["next"] is None
+    huge_limit = client_for(owner).get(f"{API}/sessions/", {"limit": "9" * 5000, "offset": "0"})
+    assert huge_limit.status_code == 200 and len(huge_limit.json()["results"]) == 1
+    assert "limit=200" in (client_for(owner).get(f"{API}/sessions/", {"limit": "1000", "offset": "1"}).json()["previous"] or "")
+
+
+def test_the_schema_says_how_limit_and_offset_are_read():
+    from .openapi_docs import served_schema
+
+    paths = served_schema()["paths"]
+    for path in ("/api/liveness/subjects/", "/api/liveness/sessions/", "/api/liveness/subjects/{subject_pk}/reference-images/"):
+        parameters = {p["name"]: p for p in paths[path]["get"]["parameters"]}
+        assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1}
+        assert parameters["offset"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 10**18}
 
 
 def test_the_schema_says_what_the_server_checks():

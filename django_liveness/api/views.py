@@ -7,7 +7,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -20,6 +19,7 @@ from ..models import LivenessSession, Subject
 from . import permissions, throttling
 from .errors import Conflict, ErrorFormatMixin
 from .idempotency import idempotent
+from .pagination import Pagination
 from .parsers import JSONParser
 from .schema import extend_schema
 from .serializers import (
@@ -65,54 +65,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Repeat-safe POST: the same key and body returns the first answer.",
 )
-
-
-class Pagination(LimitOffsetPagination):
-    """``limit`` and ``offset``: whole numbers or absent; anything else is a 400, not ignored.
-
-    Like the admin's lists, the count stops at ``COUNT_CAP`` rows (or at the row after the page
-    asked for, if that is further), so a list of a huge table costs no full COUNT(*): a count that
-    stopped says so with ``"count_capped": true``, and ``next`` stays there while rows exist.
-    """
-
-    default_limit = 50
-    max_limit = 200
-    COUNT_CAP = 10_000
-
-    def get_count(self, queryset):
-        cap = max(self.COUNT_CAP, self.get_offset(self.request) + self.limit + 1)
-        counted = queryset.order_by()[:cap].count()
-        self.count_capped = counted == cap
-        return counted
-
-    def get_paginated_response(self, data):
-        response = super().get_paginated_response(data)
-        response.data["count_capped"] = self.count_capped
-        return response
-
-    def get_paginated_response_schema(self, schema):
-        paginated = super().get_paginated_response_schema(schema)
-        paginated["properties"]["count_capped"] = {
-            "type": "boolean",
-            "description": f"True when counting stopped: there are at least `count` rows (it stops at {self.COUNT_CAP:,}).",
-        }
-        return paginated
-
-    def get_limit(self, request):
-        self._check_whole_number(request, self.limit_query_param, minimum=1)
-        return super().get_limit(request)
-
-    def get_offset(self, request):
-        self._check_whole_number(request, self.offset_query_param, minimum=0)
-        return super().get_offset(request)
-
-    @staticmethod
-    def _check_whole_number(request, name, *, minimum):
-        value = request.query_params.get(name)
-        if value is not None and not (value.isascii() and value.isdigit() and int(value) >= minimum):
-            raise ValidationError(
-                {name: [_("Must be a whole number of at least %(minimum)s.") % {"minimum": minimum}]}, code="invalid"
-            )
 
 
 class LivenessViewSet(ErrorFormatMixin, throttling.RateLimitMixin, viewsets.GenericViewSet):
