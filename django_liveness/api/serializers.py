@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import capture_links
+from ..services import effective_outcome
 from ..models import Consent, LivenessAttempt, LivenessSession, ReferenceImage, Subject
 from ..services.capture import CLIENT_EVENT_CODES, CLIENT_EVENT_MESSAGE_MAX
 
@@ -167,6 +168,18 @@ def verification_of(row):
 class SessionSerializer(ModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
     verification = serializers.SerializerMethodField()
+    # One meaning per word, as in webhooks, the admin and the dashboard: `outcome` counts the review.
+    outcome = serializers.SerializerMethodField(
+        help_text="The outcome that counts: a staff review overrides the provider's (approved: `passed`, "
+        "rejected: `failed`). Empty until there is a result."
+    )
+    provider_outcome = serializers.ChoiceField(
+        source="outcome",
+        choices=LivenessSession.Outcome.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="What the provider decided, before any review. Empty until there is a result.",
+    )
     error = serializers.SerializerMethodField()
 
     class Meta:
@@ -179,6 +192,7 @@ class SessionSerializer(ModelSerializer):
             "liveness_decision",
             "verification",
             "outcome",
+            "provider_outcome",
             "review_status",
             "created_at",
             "completed_at",
@@ -186,11 +200,15 @@ class SessionSerializer(ModelSerializer):
             "error",
         ]
         read_only_fields = fields
-        extra_kwargs = {"liveness_decision": BLANK_CHOICE, "outcome": BLANK_CHOICE, "review_status": BLANK_CHOICE}
+        extra_kwargs = {"liveness_decision": BLANK_CHOICE, "review_status": BLANK_CHOICE}
 
     @extend_schema_field(VerificationSerializer(allow_null=True))
     def get_verification(self, session):
         return verification_of(session)
+
+    @extend_schema_field(serializers.ChoiceField(choices=LivenessSession.Outcome.choices, allow_blank=True))
+    def get_outcome(self, session):
+        return effective_outcome(session)
 
     @extend_schema_field(SessionErrorSerializer(allow_null=True))
     def get_error(self, session):

@@ -287,6 +287,7 @@ SESSION_FILTERS = {
     "subject": None,
     "status": LivenessSession.Status.values,
     "outcome": LivenessSession.Outcome.values,
+    "provider_outcome": LivenessSession.Outcome.values,
     "kind": LivenessSession.Kind.values,
 }
 
@@ -296,7 +297,18 @@ SESSION_FILTERS = {
         parameters=[
             OpenApiParameter("subject", OpenApiTypes.UUID),
             OpenApiParameter("status", OpenApiTypes.STR, enum=LivenessSession.Status.values),
-            OpenApiParameter("outcome", OpenApiTypes.STR, enum=LivenessSession.Outcome.values),
+            OpenApiParameter(
+                "outcome",
+                OpenApiTypes.STR,
+                enum=LivenessSession.Outcome.values,
+                description="The outcome that counts (after review), as the answer's `outcome`.",
+            ),
+            OpenApiParameter(
+                "provider_outcome",
+                OpenApiTypes.STR,
+                enum=LivenessSession.Outcome.values,
+                description="The provider's outcome (before review), as the answer's `provider_outcome`.",
+            ),
             OpenApiParameter("kind", OpenApiTypes.STR, enum=LivenessSession.Kind.values),
         ],
         responses={200: SessionSerializer(many=True), **_errors(400, 401, 403)},
@@ -344,7 +356,12 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
                     value = Subject._meta.pk.to_python(value)
                 except Exception:
                     raise ValidationError({name: [_("Must be a UUID.")]}, code="invalid") from None
-            queryset = queryset.filter(**{name: value})
+            if name == "outcome":  # the outcome that counts, in the query: no per-row work
+                queryset = queryset.filter(services.effective_outcome_filter(value))
+            elif name == "provider_outcome":
+                queryset = queryset.filter(outcome=value)
+            else:
+                queryset = queryset.filter(**{name: value})
         return queryset
 
     def get_object(self):
