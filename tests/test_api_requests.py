@@ -160,3 +160,33 @@ def test_the_schema_says_what_the_server_checks():
     assert header["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
     subject = schema["components"]["schemas"]["SubjectRequest"]["properties"]
     assert (subject["external_id"]["type"], subject["user"]["type"]) == ("string", "integer")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"--B\r\n\xf1\x99\x8b\xaeD6\xf3\xa1\xae--B--\r\n",  # a part with no headers
+        b"--B\r\n[False, {}, 2.86e+44]--B--\r\n",
+        b'--B\r\nContent-Type: text/plain\r\n\r\n{"display_name": "x"}\r\n--B--\r\n',  # no Content-Disposition
+    ],
+)
+def test_a_multipart_body_with_parts_nobody_can_read_is_400(owner, subject, body):
+    """RFC 7578: every part has a Content-Disposition with a name; Django skips the others, which
+    made such a body an empty form (a PATCH of it answered 200)."""
+    client = client_for(owner)
+    for method, path in (("patch", f"subjects/{subject.pk}/"), ("post", "sessions/"), ("post", f"subjects/{subject.pk}/reference-images/")):
+        response = getattr(client, method)(f"{API}/{path}", body, content_type="multipart/form-data; boundary=B")
+        assert response.status_code == 400, (method, path, response.content)
+        assert response.json()["code"] == "parse_error"
+    assert not ReferenceImage.objects.exists() and not LivenessSession.objects.exists()
+
+
+def test_an_empty_multipart_form_is_still_a_form(owner, subject):
+    response = client_for(owner).patch(f"{API}/subjects/{subject.pk}/", b"--B--\r\n", content_type="multipart/form-data; boundary=B")
+    assert response.status_code == 200 and response.json()["id"] == str(subject.pk)
+    named = client_for(owner).patch(
+        f"{API}/subjects/{subject.pk}/",
+        b'--B\r\nContent-Disposition: form-data; name="display_name"\r\n\r\nAda\r\n--B--\r\n',
+        content_type="multipart/form-data; boundary=B",
+    )
+    assert named.status_code == 200 and named.json()["display_name"] == "Ada"

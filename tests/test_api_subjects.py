@@ -22,6 +22,24 @@ def test_ordinary_user_gets_their_own_subject_whatever_user_they_send(owner):
     assert Subject.objects.count() == 1
 
 
+@pytest.mark.parametrize("body", [{"user": {}}, {"user": "me"}, {"user": 1.5}, {"user": True}, {"external_id": 7}, {"external_id": ""}])
+def test_an_ordinary_users_ignored_fields_still_follow_the_schema(owner, subject, body):
+    """`user` and `external_id` are not theirs to set, yet a value the schema forbids is a 400, not a 200."""
+    client = client_for(owner)
+    for method, path in (("post", "subjects/"), ("patch", f"subjects/{subject.pk}/"), ("put", f"subjects/{subject.pk}/")):
+        response = getattr(client, method)(f"{API}/{path}", {**body, "display_name": "Changed"}, format="json")
+        assert response.status_code == 400, (method, body, response.content)
+        assert set(response.json()["fields"]) == set(body)
+    subject.refresh_from_db()
+    assert subject.display_name != "Changed" and Subject.objects.count() == 1
+
+
+def test_an_ordinary_users_ignored_fields_as_multipart_follow_the_schema(owner):
+    response = client_for(owner).post(f"{API}/subjects/", {"user": "{}", "display_name": "Ada"})
+    assert response.status_code == 400 and response.json()["fields"] == {"user": ["A valid integer is required."]}
+    assert not Subject.objects.exists()
+
+
 def test_app_creates_subjects_for_anyone_by_external_id(app_user):
     client = client_for(app_user)
     created = client.post(f"{API}/subjects/", {"external_id": "crm-7", "display_name": "Bo"}, format="json")

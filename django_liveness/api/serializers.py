@@ -71,6 +71,21 @@ class OwnSubjectSerializer(SubjectSerializer):
     class Meta(SubjectSerializer.Meta):
         read_only_fields = ["id", "external_id", "user", "verified_at", "created_at"]
 
+    def validate(self, attrs):
+        # `external_id` and `user` are ignored here, but read as strictly as the schema describes them:
+        # a body that breaks the schema is a 400 for everyone, not a 200.
+        shapes = {"external_id": StrictCharField(min_length=1, max_length=255), "user": serializers.IntegerField(allow_null=True)}
+        errors = {}
+        for name, shape in shapes.items():
+            if name in self.initial_data:
+                try:
+                    shape.run_validation(self.initial_data[name])
+                except serializers.ValidationError as error:
+                    errors[name] = error.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
 
 REFERENCE_WARNINGS = {
     "low_quality": "The service rated the photo low for face recognition (known once a verify session used it).",

@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +20,7 @@ from . import permissions, throttling
 from .errors import Conflict, ErrorFormatMixin
 from .idempotency import idempotent
 from .pagination import Pagination
-from .parsers import JSONParser
+from .parsers import JSONParser, MultiPartParser
 from .schema import extend_schema
 from .serializers import (
     AuditEntrySerializer,
