@@ -190,3 +190,15 @@ def test_an_empty_multipart_form_is_still_a_form(owner, subject):
         content_type="multipart/form-data; boundary=B",
     )
     assert named.status_code == 200 and named.json()["display_name"] == "Ada"
+
+
+def test_a_429_always_says_when_to_retry():
+    """DRF leaves Retry-After out when a throttle cannot say how long; the schema promises it on every 429."""
+    from rest_framework.exceptions import Throttled
+
+    from django_liveness.api.errors import DEFAULT_RETRY_AFTER, error_response
+
+    response = error_response(Throttled(wait=None), {})
+    assert response.status_code == 429 and response["Retry-After"] == str(DEFAULT_RETRY_AFTER)
+    assert response.data["code"] == "throttled"
+    assert error_response(Throttled(wait=12.2), {})["Retry-After"] == "13"

@@ -25,6 +25,18 @@ class SchemaView(ErrorFormatMixin, SpectacularAPIView):
         return super().perform_content_negotiation(request, force)
 
 
+def request_rules(result, generator, request, public):
+    """Postprocessing hook: the rules across fields of a request body, which no field's schema can say."""
+    schemas = result.get("components", {}).get("schemas", {})
+    if "SessionCreateRequest" in schemas:
+        # The frontend sets the device correlation id, or the server sends one: not both (a 400).
+        schemas["SessionCreateRequest"]["not"] = {
+            "required": ["device_correlation_id", "device_correlation_id_set_in_client"],
+            "properties": {"device_correlation_id_set_in_client": {"enum": [True]}},
+        }
+    return result
+
+
 def extend_schema(**kwargs):
     decorate = spectacular_extend_schema(**kwargs)
 
