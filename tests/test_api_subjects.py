@@ -199,3 +199,14 @@ def test_other_user_cannot_delete_images_erase_or_consent(subject):
     subject.refresh_from_db()
     assert ReferenceImage.objects.count() == 1 and subject.erased_at is None
     assert subject.consents.filter(withdrawn_at__isnull=True).count() == 1
+
+
+def test_a_form_sends_null_as_the_text_null(app_user, owner, subject):
+    """Multipart and urlencoded bodies cannot carry null: "null" is null for the nullable `user`."""
+    response = client_for(app_user).patch(f"{API}/subjects/{subject.pk}/", {"user": "null"}, format="multipart")
+    assert response.status_code == 200 and response.json()["user"] is None
+    subject.refresh_from_db()
+    assert subject.user is None
+    assert client_for(app_user).patch(f"{API}/subjects/{subject.pk}/", {"user": "null"}, format="json").status_code == 400
+    mine = client_for(owner).post(f"{API}/subjects/", {"user": "null", "display_name": "Ada"}, format="multipart")
+    assert mine.status_code == 201 and mine.json()["user"] == owner.pk

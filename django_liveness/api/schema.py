@@ -26,7 +26,8 @@ class SchemaView(ErrorFormatMixin, SpectacularAPIView):
 
 
 def request_rules(result, generator, request, public):
-    """Postprocessing hook: the rules across fields of a request body, which no field's schema can say."""
+    """Postprocessing hook: what the request bodies' generated schemas leave out: rules across fields, and
+    bounds that DRF's fields do not report."""
     schemas = result.get("components", {}).get("schemas", {})
     if "SessionCreateRequest" in schemas:
         # The frontend sets the device correlation id, or the server sends one: not both (a 400).
@@ -34,6 +35,9 @@ def request_rules(result, generator, request, public):
             "required": ["device_correlation_id", "device_correlation_id_set_in_client"],
             "properties": {"device_correlation_id_set_in_client": {"enum": [True]}},
         }
+    if "ReferenceImageUploadRequest" in schemas:
+        # An empty file is refused (400 `empty`): the schema says a file has at least one byte.
+        schemas["ReferenceImageUploadRequest"]["properties"]["image"]["minLength"] = 1
     return result
 
 

@@ -24,8 +24,18 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+def form_null(field, data):
+    """A form (multipart or urlencoded) cannot send null: it sends the text "null", read as null
+    for a nullable field (DRF already reads "" so for related fields)."""
+    form = hasattr(getattr(field.root, "initial_data", None), "getlist")
+    return None if form and field.allow_null and data == "null" else data
+
+
 class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A whole-number id; DRF would read 1.5 (or true) as 1."""
+
+    def run_validation(self, data=serializers.empty):
+        return super().run_validation(form_null(self, data))
 
     def to_internal_value(self, data):
         if isinstance(data, (bool, float)) or not isinstance(data, (int, str)):
@@ -78,8 +88,9 @@ class OwnSubjectSerializer(SubjectSerializer):
         errors = {}
         for name, shape in shapes.items():
             if name in self.initial_data:
+                shape.bind(name, self)
                 try:
-                    shape.run_validation(self.initial_data[name])
+                    shape.run_validation(form_null(shape, self.initial_data[name]))
                 except serializers.ValidationError as error:
                     errors[name] = error.detail
         if errors:
