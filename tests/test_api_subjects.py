@@ -210,3 +210,20 @@ def test_a_form_sends_null_as_the_text_null(app_user, owner, subject):
     assert client_for(app_user).patch(f"{API}/subjects/{subject.pk}/", {"user": "null"}, format="json").status_code == 400
     mine = client_for(owner).post(f"{API}/subjects/", {"user": "null", "display_name": "Ada"}, format="multipart")
     assert mine.status_code == 201 and mine.json()["user"] == owner.pk
+
+
+def test_a_forms_empty_text_is_the_empty_string_as_in_json(app_user, subject):
+    """DRF reads a form's "" as "not sent" for an optional field; the schema says external_id has a character."""
+    for format in ("multipart", "json"):
+        response = client_for(app_user).patch(f"{API}/subjects/{subject.pk}/", {"external_id": ""}, format=format)
+        assert response.status_code == 400 and response.json()["code"] == "blank", format
+
+
+def test_the_schema_says_request_strings_hold_no_nul(app_user, subject):
+    from .openapi_docs import served_schema
+
+    consent = served_schema()["components"]["schemas"]["ConsentGrantRequest"]["properties"]
+    assert consent["text"]["pattern"] == "^[^\\x00]*$"
+    body = {"policy_version": "1", "text": "I agree\x00", "purpose": "x"}
+    response = client_for(app_user).post(f"{API}/subjects/{subject.pk}/consent/", body, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "null_characters_not_allowed"

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from .. import capture_links
 from ..services import effective_outcome
@@ -17,6 +18,12 @@ from ..services.capture import CLIENT_EVENT_CODES, CLIENT_EVENT_MESSAGE_MAX
 
 class StrictCharField(serializers.CharField):
     """A string, as the schema says; DRF's CharField also turns numbers into strings."""
+
+    def get_value(self, dictionary):
+        # A form's "" is the empty string, as in JSON (DRF reads it as "not sent" for an optional field).
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "" and not self.allow_null:
+            return ""
+        return super().get_value(dictionary)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
