@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test test-browser-random test-postgres test-azurite screenshots schema docs install clean bench bench-smoke messages
+.PHONY: demo test test-browser-random test-postgres test-schema test-azurite screenshots schema docs install clean bench bench-smoke messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ test-browser-random: $(STAMP) node_modules/.installed  ## Run the browser tests 
 
 test-postgres: $(STAMP)  ## Run the whole test suite on PostgreSQL (127.0.0.1:5432, user postgres)
 	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest
+
+test-schema: $(STAMP)  ## Run schemathesis (every check and phase, valid and malformed input) against a live server, as an ordinary user and as an app: 0 failures (~3 min; LIVENESS_TEST_DB=postgres for PostgreSQL)
+	$(BIN)/python -m pytest -m schemathesis tests/test_schemathesis.py
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -64,9 +64,15 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``postgres`` need real row locks: run them only on PostgreSQL."""
+    """Tests marked ``postgres`` need real row locks: run them only on PostgreSQL. Tests marked
+    ``schemathesis`` (minutes against a live server) run only when asked for: ``-m schemathesis``."""
     from django.conf import settings
 
+    if "schemathesis" not in (config.getoption("markexpr") or ""):
+        skip_fuzz = pytest.mark.skip(reason="schemathesis against a live server takes minutes: make test-schema")
+        for item in items:
+            if "schemathesis" in item.keywords:
+                item.add_marker(skip_fuzz)
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (make test-postgres)")

@@ -105,11 +105,51 @@ def test_values_of_the_wrong_type_are_400_not_converted(app_user, body, field):
     assert not Subject.objects.exists()
 
 
-@pytest.mark.parametrize("query", ["offset=null", "offset=-1", "limit=abc", "limit=0", "offset=1.5"])
-def test_bad_paging_parameters_are_400_not_ignored(owner, query):
-    for path in ("subjects/", "sessions/"):
+def list_paths(subject):
+    return ("subjects/", "sessions/", f"subjects/{subject.pk}/reference-images/")
+
+
+@pytest.mark.parametrize("query", ["offset=null", "offset=-1", "limit=abc", "limit=0", "limit=-5", "offset=1.5", "offset=", "limit=%EF%BC%95"])
+def test_bad_paging_parameters_are_400_not_ignored(owner, subject, query):
+    for path in list_paths(subject):
         response = client_for(owner).get(f"{API}/{path}?{query}")
         assert response.status_code == 400 and response.json()["code"] == "invalid", (path, query)
+        name = query.split("=")[0]
+        assert name in response.json()["fields"]
+
+
+@pytest.mark.parametrize("offset", [str(2**63), str(2**64), str(10**18 + 1), "9" * 5000])
+def test_offsets_past_the_database_range_are_a_json_400(owner, subject, offset):
+    """PostgreSQL's bigint and SQLite's integers end at 2**63 - 1: such an offset was an HTML 500."""
+    for path in list_paths(subject):
+        response = client_for(owner).get(f"{API}/{path}", {"offset": offset, "limit": "200"})
+        assert response.status_code == 400, (path, response.content[:200])
+        assert response.json() == {
+            "detail": "Invalid input.",
+            "code": "max_value",
+            "fields": {"offset": ["Must be at most 1000000000000000000."]},
+        }
+
+
+def test_the_largest_offset_and_any_limit_answer_a_page(owner, subject, locmem):
+    services.start_session(subject, verify=False)
+    for path in list_paths(subject):
+        far = client_for(owner).get(f"{API}/{path}", {"offset": str(10**18), "limit": str(2**70)})
+        assert far.status_code == 200, (path, far.content[:200])
+        assert far.json()["results"] == [] and far.json()["next"] is None
+    huge_limit = client_for(owner).get(f"{API}/sessions/", {"limit": "9" * 5000, "offset": "0"})
+    assert huge_limit.status_code == 200 and len(huge_limit.json()["results"]) == 1
+    assert "limit=200" in (client_for(owner).get(f"{API}/sessions/", {"limit": "1000", "offset": "1"}).json()["previous"] or "")
+
+
+def test_the_schema_says_how_limit_and_offset_are_read():
+    from .openapi_docs import served_schema
+
+    paths = served_schema()["paths"]
+    for path in ("/api/liveness/subjects/", "/api/liveness/sessions/", "/api/liveness/subjects/{subject_pk}/reference-images/"):
+        parameters = {p["name"]: p for p in paths[path]["get"]["parameters"]}
+        assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1}
+        assert parameters["offset"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 10**18}
 
 
 def test_the_schema_says_what_the_server_checks():
@@ -120,3 +160,45 @@ def test_the_schema_says_what_the_server_checks():
     assert header["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
     subject = schema["components"]["schemas"]["SubjectRequest"]["properties"]
     assert (subject["external_id"]["type"], subject["user"]["type"]) == ("string", "integer")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"--B\r\n\xf1\x99\x8b\xaeD6\xf3\xa1\xae--B--\r\n",  # a part with no headers
+        b"--B\r\n[False, {}, 2.86e+44]--B--\r\n",
+        b'--B\r\nContent-Type: text/plain\r\n\r\n{"display_name": "x"}\r\n--B--\r\n',  # no Content-Disposition
+    ],
+)
+def test_a_multipart_body_with_parts_nobody_can_read_is_400(owner, subject, body):
+    """RFC 7578: every part has a Content-Disposition with a name; Django skips the others, which
+    made such a body an empty form (a PATCH of it answered 200)."""
+    client = client_for(owner)
+    for method, path in (("patch", f"subjects/{subject.pk}/"), ("post", "sessions/"), ("post", f"subjects/{subject.pk}/reference-images/")):
+        response = getattr(client, method)(f"{API}/{path}", body, content_type="multipart/form-data; boundary=B")
+        assert response.status_code == 400, (method, path, response.content)
+        assert response.json()["code"] == "parse_error"
+    assert not ReferenceImage.objects.exists() and not LivenessSession.objects.exists()
+
+
+def test_an_empty_multipart_form_is_still_a_form(owner, subject):
+    response = client_for(owner).patch(f"{API}/subjects/{subject.pk}/", b"--B--\r\n", content_type="multipart/form-data; boundary=B")
+    assert response.status_code == 200 and response.json()["id"] == str(subject.pk)
+    named = client_for(owner).patch(
+        f"{API}/subjects/{subject.pk}/",
+        b'--B\r\nContent-Disposition: form-data; name="display_name"\r\n\r\nAda\r\n--B--\r\n',
+        content_type="multipart/form-data; boundary=B",
+    )
+    assert named.status_code == 200 and named.json()["display_name"] == "Ada"
+
+
+def test_a_429_always_says_when_to_retry():
+    """DRF leaves Retry-After out when a throttle cannot say how long; the schema promises it on every 429."""
+    from rest_framework.exceptions import Throttled
+
+    from django_liveness.api.errors import DEFAULT_RETRY_AFTER, error_response
+
+    response = error_response(Throttled(wait=None), {})
+    assert response.status_code == 429 and response["Retry-After"] == str(DEFAULT_RETRY_AFTER)
+    assert response.data["code"] == "throttled"
+    assert error_response(Throttled(wait=12.2), {})["Retry-After"] == "13"

@@ -166,3 +166,19 @@ def test_the_reference_in_docs_is_the_schema_the_api_serves():
     schema = served_schema()
     assert json.loads(SCHEMA_FILE.read_text()) == schema, "docs/openapi.json is out of date: run `make schema`"
     assert REFERENCE_FILE.read_text() == render_reference(schema), "docs/api-reference.md is out of date: run `make schema`"
+
+
+def test_every_429_and_503_says_when_to_retry_and_every_refusal_is_documented():
+    paths = schema.raw_schema["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            for status in {"429", "503"} & set(operation.get("responses", {})):
+                header = operation["responses"][status].get("headers", {}).get("Retry-After")
+                assert header and header["required"] and header["schema"] == {"type": "integer"}, (method, path, status)
+    assert "409" in paths["/api/liveness/subjects/{id}/"]["delete"]["responses"]
+    assert "409" in paths["/api/liveness/sessions/{id}/"]["delete"]["responses"]
+    for path in ("sessions/", "subjects/{subject_pk}/reference-images/"):
+        responses = paths[f"/api/liveness/{path}"]["post"]["responses"]
+        assert {"200", "201", "400", "409", "422", "429", "503"} <= set(responses), path  # 200: an Idempotency-Key replay
+    create = schema.raw_schema["components"]["schemas"]["SessionCreateRequest"]
+    assert create["not"]["required"] == ["device_correlation_id", "device_correlation_id_set_in_client"]

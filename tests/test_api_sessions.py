@@ -262,3 +262,53 @@ def test_list_counts_stop_at_the_cap_and_say_so(app_user, subject, locmem, monke
     assert (last["count"], last["count_capped"], len(last["results"])) == (5, False, 1) and last["next"] is None
     small = client.get(f"{API}/sessions/?limit=10").json()
     assert (small["count"], small["count_capped"]) == (5, False)
+
+
+def reviewed_session(subject, locmem, *, decision, review):
+    session = services.start_session(subject, verify=False)
+    locmem.complete(session, decision=decision)
+    session = services.refresh_session(session)
+    reviewer = UserFactory(is_staff=True)
+    return services.review_session(session, reviewer=reviewer, decision=review, note="Checked by hand.")
+
+
+def test_outcome_is_the_one_that_counts_and_provider_outcome_the_providers(owner, subject, locmem):
+    """As in webhooks, the admin and the dashboard: an approved uncertain session has passed."""
+    approved = reviewed_session(subject, locmem, decision="uncertain", review="approved")
+    rejected = reviewed_session(subject, locmem, decision="realface", review="rejected")
+    pending = services.refresh_session(services.start_session(subject, verify=False))
+    client = client_for(owner)
+    for session, outcome, provider_outcome in [(approved, "passed", "needs_review"), (rejected, "failed", "passed")]:
+        body = client.get(f"{API}/sessions/{session.pk}/").json()
+        assert (body["outcome"], body["provider_outcome"], body["review_status"]) == (
+            outcome,
+            provider_outcome,
+            session.review_status,
+        )
+    listed = {row["id"]: (row["outcome"], row["provider_outcome"]) for row in client.get(f"{API}/sessions/").json()["results"]}
+    assert listed == {
+        str(approved.pk): ("passed", "needs_review"),
+        str(rejected.pk): ("failed", "passed"),
+        str(pending.pk): ("", ""),
+    }
+
+
+def test_the_outcome_filter_follows_the_review(owner, subject, locmem):
+    approved = reviewed_session(subject, locmem, decision="uncertain", review="approved")
+    rejected = reviewed_session(subject, locmem, decision="realface", review="rejected")
+    session = services.start_session(subject, verify=False)
+    locmem.complete(session, decision="uncertain")
+    waiting = services.refresh_session(session)
+    client = client_for(owner)
+
+    def ids(query):
+        response = client.get(f"{API}/sessions/?{query}")
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json()["results"]}
+
+    assert ids("outcome=passed") == {str(approved.pk)}
+    assert ids("outcome=failed") == {str(rejected.pk)}
+    assert ids("outcome=needs_review") == {str(waiting.pk)}
+    assert ids("provider_outcome=needs_review") == {str(approved.pk), str(waiting.pk)}
+    assert ids("provider_outcome=passed") == {str(rejected.pk)}
+    assert client.get(f"{API}/sessions/?provider_outcome=maybe").json()["code"] == "invalid_choice"

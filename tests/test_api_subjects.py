@@ -22,6 +22,24 @@ def test_ordinary_user_gets_their_own_subject_whatever_user_they_send(owner):
     assert Subject.objects.count() == 1
 
 
+@pytest.mark.parametrize("body", [{"user": {}}, {"user": "me"}, {"user": 1.5}, {"user": True}, {"external_id": 7}, {"external_id": ""}])
+def test_an_ordinary_users_ignored_fields_still_follow_the_schema(owner, subject, body):
+    """`user` and `external_id` are not theirs to set, yet a value the schema forbids is a 400, not a 200."""
+    client = client_for(owner)
+    for method, path in (("post", "subjects/"), ("patch", f"subjects/{subject.pk}/"), ("put", f"subjects/{subject.pk}/")):
+        response = getattr(client, method)(f"{API}/{path}", {**body, "display_name": "Changed"}, format="json")
+        assert response.status_code == 400, (method, body, response.content)
+        assert set(response.json()["fields"]) == set(body)
+    subject.refresh_from_db()
+    assert subject.display_name != "Changed" and Subject.objects.count() == 1
+
+
+def test_an_ordinary_users_ignored_fields_as_multipart_follow_the_schema(owner):
+    response = client_for(owner).post(f"{API}/subjects/", {"user": "{}", "display_name": "Ada"})
+    assert response.status_code == 400 and response.json()["fields"] == {"user": ["A valid integer is required."]}
+    assert not Subject.objects.exists()
+
+
 def test_app_creates_subjects_for_anyone_by_external_id(app_user):
     client = client_for(app_user)
     created = client.post(f"{API}/subjects/", {"external_id": "crm-7", "display_name": "Bo"}, format="json")
@@ -181,3 +199,31 @@ def test_other_user_cannot_delete_images_erase_or_consent(subject):
     subject.refresh_from_db()
     assert ReferenceImage.objects.count() == 1 and subject.erased_at is None
     assert subject.consents.filter(withdrawn_at__isnull=True).count() == 1
+
+
+def test_a_form_sends_null_as_the_text_null(app_user, owner, subject):
+    """Multipart and urlencoded bodies cannot carry null: "null" is null for the nullable `user`."""
+    response = client_for(app_user).patch(f"{API}/subjects/{subject.pk}/", {"user": "null"}, format="multipart")
+    assert response.status_code == 200 and response.json()["user"] is None
+    subject.refresh_from_db()
+    assert subject.user is None
+    assert client_for(app_user).patch(f"{API}/subjects/{subject.pk}/", {"user": "null"}, format="json").status_code == 400
+    mine = client_for(owner).post(f"{API}/subjects/", {"user": "null", "display_name": "Ada"}, format="multipart")
+    assert mine.status_code == 201 and mine.json()["user"] == owner.pk
+
+
+def test_a_forms_empty_text_is_the_empty_string_as_in_json(app_user, subject):
+    """DRF reads a form's "" as "not sent" for an optional field; the schema says external_id has a character."""
+    for format in ("multipart", "json"):
+        response = client_for(app_user).patch(f"{API}/subjects/{subject.pk}/", {"external_id": ""}, format=format)
+        assert response.status_code == 400 and response.json()["code"] == "blank", format
+
+
+def test_the_schema_says_request_strings_hold_no_nul(app_user, subject):
+    from .openapi_docs import served_schema
+
+    consent = served_schema()["components"]["schemas"]["ConsentGrantRequest"]["properties"]
+    assert consent["text"]["pattern"] == "^[^\\x00]*$"
+    body = {"policy_version": "1", "text": "I agree\x00", "purpose": "x"}
+    response = client_for(app_user).post(f"{API}/subjects/{subject.pk}/consent/", body, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "null_characters_not_allowed"

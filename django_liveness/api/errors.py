@@ -107,6 +107,8 @@ def error_response(error, context):
         return None
     if isinstance(error, (ServiceUnavailable, TooManyFailures)) and error.wait is not None:
         response["Retry-After"] = str(error.wait)
+    elif isinstance(error, exceptions.Throttled) and not response.has_header("Retry-After"):
+        response["Retry-After"] = str(DEFAULT_RETRY_AFTER)  # DRF leaves it out when a throttle cannot say: every 429 has one
     data = response.data
     if isinstance(error, exceptions.ValidationError) and isinstance(data, dict) and set(data) == {"detail"}:
         body = {"detail": str(data["detail"]), "code": _first_code(error.get_codes())}

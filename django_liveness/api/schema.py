@@ -25,6 +25,30 @@ class SchemaView(ErrorFormatMixin, SpectacularAPIView):
         return super().perform_content_negotiation(request, force)
 
 
+NO_NUL = "^[^\\x00]*$"
+
+
+def request_rules(result, generator, request, public):
+    """Postprocessing hook: what the request bodies' generated schemas leave out: rules across fields, and
+    bounds that DRF's fields do not report."""
+    schemas = result.get("components", {}).get("schemas", {})
+    if "SessionCreateRequest" in schemas:
+        # The frontend sets the device correlation id, or the server sends one: not both (a 400).
+        schemas["SessionCreateRequest"]["not"] = {
+            "required": ["device_correlation_id", "device_correlation_id_set_in_client"],
+            "properties": {"device_correlation_id_set_in_client": {"enum": [True]}},
+        }
+    for name, component in schemas.items():
+        if name.endswith("Request"):  # DRF refuses a NUL in any string (400 `null_characters_not_allowed`)
+            for field in component.get("properties", {}).values():
+                if field.get("type") == "string" and not {"format", "enum", "pattern"} & set(field):
+                    field["pattern"] = NO_NUL
+    if "ReferenceImageUploadRequest" in schemas:
+        # An empty file is refused (400 `empty`): the schema says a file has at least one byte.
+        schemas["ReferenceImageUploadRequest"]["properties"]["image"]["minLength"] = 1
+    return result
+
+
 def extend_schema(**kwargs):
     decorate = spectacular_extend_schema(**kwargs)
 

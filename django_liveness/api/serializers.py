@@ -8,8 +8,10 @@ from django.db import models
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from .. import capture_links
+from ..services import effective_outcome
 from ..models import Consent, LivenessAttempt, LivenessSession, ReferenceImage, Subject
 from ..services.capture import CLIENT_EVENT_CODES, CLIENT_EVENT_MESSAGE_MAX
 
@@ -17,14 +19,30 @@ from ..services.capture import CLIENT_EVENT_CODES, CLIENT_EVENT_MESSAGE_MAX
 class StrictCharField(serializers.CharField):
     """A string, as the schema says; DRF's CharField also turns numbers into strings."""
 
+    def get_value(self, dictionary):
+        # A form's "" is the empty string, as in JSON (DRF reads it as "not sent" for an optional field).
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "" and not self.allow_null:
+            return ""
+        return super().get_value(dictionary)
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
+def form_null(field, data):
+    """A form (multipart or urlencoded) cannot send null: it sends the text "null", read as null
+    for a nullable field (DRF already reads "" so for related fields)."""
+    form = hasattr(getattr(field.root, "initial_data", None), "getlist")
+    return None if form and field.allow_null and data == "null" else data
+
+
 class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A whole-number id; DRF would read 1.5 (or true) as 1."""
+
+    def run_validation(self, data=serializers.empty):
+        return super().run_validation(form_null(self, data))
 
     def to_internal_value(self, data):
         if isinstance(data, (bool, float)) or not isinstance(data, (int, str)):
@@ -69,6 +87,22 @@ class OwnSubjectSerializer(SubjectSerializer):
 
     class Meta(SubjectSerializer.Meta):
         read_only_fields = ["id", "external_id", "user", "verified_at", "created_at"]
+
+    def validate(self, attrs):
+        # `external_id` and `user` are ignored here, but read as strictly as the schema describes them:
+        # a body that breaks the schema is a 400 for everyone, not a 200.
+        shapes = {"external_id": StrictCharField(min_length=1, max_length=255), "user": serializers.IntegerField(allow_null=True)}
+        errors = {}
+        for name, shape in shapes.items():
+            if name in self.initial_data:
+                shape.bind(name, self)
+                try:
+                    shape.run_validation(form_null(shape, self.initial_data[name]))
+                except serializers.ValidationError as error:
+                    errors[name] = error.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 REFERENCE_WARNINGS = {
@@ -180,6 +214,18 @@ def verification_of(row):
 class SessionSerializer(ModelSerializer):
     subject = serializers.UUIDField(source="subject_id", read_only=True)
     verification = serializers.SerializerMethodField()
+    # One meaning per word, as in webhooks, the admin and the dashboard: `outcome` counts the review.
+    outcome = serializers.SerializerMethodField(
+        help_text="The outcome that counts: a staff review overrides the provider's (approved: `passed`, "
+        "rejected: `failed`). Empty until there is a result."
+    )
+    provider_outcome = serializers.ChoiceField(
+        source="outcome",
+        choices=LivenessSession.Outcome.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="What the provider decided, before any review. Empty until there is a result.",
+    )
     error = serializers.SerializerMethodField()
 
     class Meta:
@@ -192,6 +238,7 @@ class SessionSerializer(ModelSerializer):
             "liveness_decision",
             "verification",
             "outcome",
+            "provider_outcome",
             "review_status",
             "created_at",
             "completed_at",
@@ -199,11 +246,15 @@ class SessionSerializer(ModelSerializer):
             "error",
         ]
         read_only_fields = fields
-        extra_kwargs = {"liveness_decision": BLANK_CHOICE, "outcome": BLANK_CHOICE, "review_status": BLANK_CHOICE}
+        extra_kwargs = {"liveness_decision": BLANK_CHOICE, "review_status": BLANK_CHOICE}
 
     @extend_schema_field(VerificationSerializer(allow_null=True))
     def get_verification(self, session):
         return verification_of(session)
+
+    @extend_schema_field(serializers.ChoiceField(choices=LivenessSession.Outcome.choices, allow_blank=True))
+    def get_outcome(self, session):
+        return effective_outcome(session)
 
     @extend_schema_field(SessionErrorSerializer(allow_null=True))
     def get_error(self, session):

@@ -22,6 +22,9 @@ schema_view = SchemaView.as_view(
         "TITLE": "django-liveness API",
         "DESCRIPTION": "Liveness sessions (with verification) for apps and frontends. See docs/api.md.",
         "PREPROCESSING_HOOKS": [f"{__name__}.only_this_api"],
+        "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "django_liveness.api.schema.request_rules"],
+        # `outcome` and `provider_outcome` share one set of values: one enum, named once.
+        "ENUM_NAME_OVERRIDES": {"OutcomeEnum": "django_liveness.models.LivenessSession.Outcome"},
         "COMPONENT_SPLIT_REQUEST": True,
     },
 )

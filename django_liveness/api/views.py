@@ -10,8 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +22,8 @@ from ..models import LivenessSession, Subject
 from . import permissions, throttling, uploads
 from .errors import Conflict, ErrorFormatMixin
 from .idempotency import idempotent
-from .parsers import JSONParser
+from .pagination import Pagination
+from .parsers import JSONParser, MultiPartParser
 from .schema import extend_schema
 from .serializers import (
     AuditEntrySerializer,
@@ -60,62 +60,31 @@ IDEMPOTENCY_ERRORS = {
 }
 PROVIDER_ERRORS = {
     502: OpenApiResponse(ErrorSerializer, description="The provider refused the request."),
-    503: OpenApiResponse(ErrorSerializer, description="The provider is throttling or unavailable; see Retry-After."),
+    503: OpenApiResponse(
+        ErrorSerializer,
+        description="The provider is throttling or unavailable (`provider_throttled`, `provider_unavailable`); see Retry-After.",
+    ),
 }
+# Every 429 and 503 of the API says when to try again.
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Seconds to wait before trying again.",
+    response=[429, 503],
+)
+RATE_LIMITED = OpenApiResponse(
+    ErrorSerializer,
+    description="A rate limit (`throttled`), or a subject locked after too many failed checks (`subject_locked`); "
+    "see Retry-After. Nothing was stored.",
+)
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     {"type": "string", "minLength": 1, "maxLength": 255},
     OpenApiParameter.HEADER,
     description="Repeat-safe POST: the same key and body returns the first answer.",
 )
-
-
-class Pagination(LimitOffsetPagination):
-    """``limit`` and ``offset``: whole numbers or absent; anything else is a 400, not ignored.
-
-    Like the admin's lists, the count stops at ``COUNT_CAP`` rows (or at the row after the page
-    asked for, if that is further), so a list of a huge table costs no full COUNT(*): a count that
-    stopped says so with ``"count_capped": true``, and ``next`` stays there while rows exist.
-    """
-
-    default_limit = 50
-    max_limit = 200
-    COUNT_CAP = 10_000
-
-    def get_count(self, queryset):
-        cap = max(self.COUNT_CAP, self.get_offset(self.request) + self.limit + 1)
-        counted = queryset.order_by()[:cap].count()
-        self.count_capped = counted == cap
-        return counted
-
-    def get_paginated_response(self, data):
-        response = super().get_paginated_response(data)
-        response.data["count_capped"] = self.count_capped
-        return response
-
-    def get_paginated_response_schema(self, schema):
-        paginated = super().get_paginated_response_schema(schema)
-        paginated["properties"]["count_capped"] = {
-            "type": "boolean",
-            "description": f"True when counting stopped: there are at least `count` rows (it stops at {self.COUNT_CAP:,}).",
-        }
-        return paginated
-
-    def get_limit(self, request):
-        self._check_whole_number(request, self.limit_query_param, minimum=1)
-        return super().get_limit(request)
-
-    def get_offset(self, request):
-        self._check_whole_number(request, self.offset_query_param, minimum=0)
-        return super().get_offset(request)
-
-    @staticmethod
-    def _check_whole_number(request, name, *, minimum):
-        value = request.query_params.get(name)
-        if value is not None and not (value.isascii() and value.isdigit() and int(value) >= minimum):
-            raise ValidationError(
-                {name: [_("Must be a whole number of at least %(minimum)s.") % {"minimum": minimum}]}, code="invalid"
-            )
 
 
 class LivenessViewSet(ErrorFormatMixin, throttling.RateLimitMixin, viewsets.GenericViewSet):
@@ -138,6 +107,13 @@ class NotFoundView(ErrorFormatMixin, APIView):
         raise NotFound()
 
 
+SUBJECT_UPDATE_400 = OpenApiResponse(
+    ErrorSerializer,
+    description="Invalid input (see `fields` and `code`): with `change_subject`, also a `user` that does not exist "
+    "(`does_not_exist`) or an `external_id` or `user` another subject has (`unique`).",
+)
+
+
 def _errors(*codes):
     return {code: (ERRORS | BODY_ERRORS | PROVIDER_ERRORS)[code] for code in codes}
 
@@ -150,8 +126,13 @@ def _errors(*codes):
         responses={
             200: SubjectSerializer,
             201: SubjectSerializer,
-            **_errors(400, 401, 403),
-            409: OpenApiResponse(ErrorSerializer, description="The subject exists and you may not view it."),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Invalid input (see `fields` and `code`), a `user` that does not exist (`does_not_exist`), or "
+                "an `external_id` and a `user` of two different subjects (`unique`).",
+            ),
+            **_errors(401, 403),
+            409: OpenApiResponse(ErrorSerializer, description="The subject exists and you may not view it (`subject_exists`)."),
             **_errors(413, 415),
         },
         description="An ordinary user gets the one subject linked to their own account (201, or 200 if it exists), "
@@ -160,13 +141,15 @@ def _errors(*codes):
         "with it (409 `subject_exists` without `django_liveness.view_subject`). An `external_id` and a `user` that "
         "belong to two different subjects are a 400 `unique`.",
     ),
-    update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404, 413, 415)}),
-    partial_update=extend_schema(responses={200: SubjectSerializer, **_errors(400, 401, 403, 404, 413, 415)}),
+    update=extend_schema(responses={200: SubjectSerializer, 400: SUBJECT_UPDATE_400, **_errors(401, 403, 404, 413, 415)}),
+    partial_update=extend_schema(
+        responses={200: SubjectSerializer, 400: SUBJECT_UPDATE_400, **_errors(401, 403, 404, 413, 415)}
+    ),
     destroy=extend_schema(
         responses={
             204: None,
             **_errors(401, 403, 404),
-            409: OpenApiResponse(ErrorSerializer, description="The subject has sessions: erase it instead."),
+            409: OpenApiResponse(ErrorSerializer, description="The subject has sessions (`subject_has_sessions`): erase it instead."),
         },
         description="Delete a subject that has no sessions. A subject with sessions is never deleted (they are the "
         "audit trail): `POST subjects/{id}/erase/` removes its biometric data instead (409 `subject_has_sessions`).",
@@ -233,7 +216,14 @@ class SubjectViewSet(
     @extend_schema(
         methods=["POST"],
         request=ConsentGrantSerializer,
-        responses={201: ConsentSerializer, **_errors(400, 401, 403, 404, 413, 415)},
+        responses={
+            201: ConsentSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Invalid input (see `fields`), or the subject's biometric data was erased (`subject_erased`).",
+            ),
+            **_errors(401, 403, 404, 413, 415),
+        },
         description="Record consent to biometric processing.",
     )
     @extend_schema(
@@ -277,14 +267,23 @@ class SubjectViewSet(
     retrieve=extend_schema(responses={200: ReferenceImageSerializer, **_errors(401, 403, 404)}),
     create=extend_schema(
         request={"multipart/form-data": ReferenceImageUploadSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_HEADER, RETRY_AFTER],
         responses={
+            200: OpenApiResponse(ReferenceImageSerializer, description="A repeat with the same Idempotency-Key: the image."),
             201: ReferenceImageSerializer,
-            **_errors(400, 401, 403, 404),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Invalid input (see `fields`: `image` with `empty`, `too_large`, `unsupported_format`, "
+                "`corrupt` ...), no valid consent (`consent_required`), or the subject's biometric data was erased "
+                "(`subject_erased`).",
+            ),
+            **_errors(401, 403, 404),
             **IDEMPOTENCY_ERRORS,
             **_errors(413, 415),
-            429: ErrorSerializer,
-            503: OpenApiResponse(ErrorSerializer, description="The image storage failed; nothing was stored. See Retry-After."),
+            429: RATE_LIMITED,
+            503: OpenApiResponse(
+                ErrorSerializer, description="The image storage failed (`storage_unavailable`); nothing was stored. See Retry-After."
+            ),
         },
         description="Upload a reference photo (multipart field `image`); it becomes the subject's active one.",
     ),
@@ -342,6 +341,7 @@ SESSION_FILTERS = {
     "subject": None,
     "status": LivenessSession.Status.values,
     "outcome": LivenessSession.Outcome.values,
+    "provider_outcome": LivenessSession.Outcome.values,
     "kind": LivenessSession.Kind.values,
 }
 
@@ -351,7 +351,18 @@ SESSION_FILTERS = {
         parameters=[
             OpenApiParameter("subject", OpenApiTypes.UUID),
             OpenApiParameter("status", OpenApiTypes.STR, enum=LivenessSession.Status.values),
-            OpenApiParameter("outcome", OpenApiTypes.STR, enum=LivenessSession.Outcome.values),
+            OpenApiParameter(
+                "outcome",
+                OpenApiTypes.STR,
+                enum=LivenessSession.Outcome.values,
+                description="The outcome that counts (after review), as the answer's `outcome`.",
+            ),
+            OpenApiParameter(
+                "provider_outcome",
+                OpenApiTypes.STR,
+                enum=LivenessSession.Outcome.values,
+                description="The provider's outcome (before review), as the answer's `provider_outcome`.",
+            ),
             OpenApiParameter("kind", OpenApiTypes.STR, enum=LivenessSession.Kind.values),
         ],
         responses={200: SessionSerializer(many=True), **_errors(400, 401, 403)},
@@ -362,10 +373,22 @@ SESSION_FILTERS = {
     ),
     create=extend_schema(
         request=SessionCreateSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_HEADER, RETRY_AFTER],
         responses={
+            200: OpenApiResponse(
+                SessionCreatedSerializer,
+                description="A repeat with the same Idempotency-Key: the session as it is now (`auth_token` and "
+                "`capture_url` only while the token is valid and the session open).",
+            ),
             201: SessionCreatedSerializer,
-            **_errors(400, 401, 404),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Invalid input (see `fields`), or a rule about the subject: no valid consent "
+                "(`consent_required`), no active reference image for a verify session (`no_reference_image`), a "
+                "reference image the service rated low (`reference_quality_low`) or refused (`invalid_image`), "
+                "biometric data erased (`subject_erased`); a `return_url` on another host (`return_url_not_allowed`).",
+            ),
+            **_errors(401, 404),
             403: OpenApiResponse(
                 ErrorSerializer,
                 description="Not allowed; `session_option_not_allowed`: `operation_mode`, `device_correlation_id` or "
@@ -373,14 +396,22 @@ SESSION_FILTERS = {
             ),
             **IDEMPOTENCY_ERRORS,
             **_errors(413, 415),
-            429: ErrorSerializer,
+            429: RATE_LIMITED,
             **PROVIDER_ERRORS,
         },
         description="Create a session at the provider and return its auth token for the frontend (`Cache-Control: no-store`). "
         "A repeat with the same `Idempotency-Key` answers with the session as it is now: with `auth_token` only while "
         "the token is valid and the session open.",
     ),
-    destroy=extend_schema(responses={204: None, **_errors(401, 403, 404), 409: ErrorSerializer}),
+    destroy=extend_schema(
+        responses={
+            204: None,
+            **_errors(401, 403, 404),
+            409: OpenApiResponse(ErrorSerializer, description="The session already has a result (`invalid_state`)."),
+        },
+        description="Cancel the session and delete it at the provider. The session stays readable, with the status "
+        "`canceled` (the audit trail); canceling a canceled session again is a 204.",
+    ),
 )
 class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, LivenessViewSet):
 
@@ -404,7 +435,12 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
                     value = Subject._meta.pk.to_python(value)
                 except Exception:
                     raise ValidationError({name: [_("Must be a UUID.")]}, code="invalid") from None
-            queryset = queryset.filter(**{name: value})
+            if name == "outcome":  # the outcome that counts, in the query: no per-row work
+                queryset = queryset.filter(services.effective_outcome_filter(value))
+            elif name == "provider_outcome":
+                queryset = queryset.filter(outcome=value)
+            else:
+                queryset = queryset.filter(**{name: value})
         return queryset
 
     def get_object(self):
@@ -477,6 +513,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
     @extend_schema(
         request=None,
+        parameters=[RETRY_AFTER],
         responses={
             200: SessionDetailSerializer,
             202: OpenApiResponse(
@@ -500,7 +537,12 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
     @extend_schema(
         request=ClientEventSerializer,
-        responses={201: ClientEventSerializer, **_errors(400, 401, 403, 404, 413, 415), 429: ErrorSerializer},
+        parameters=[RETRY_AFTER],
+        responses={
+            201: ClientEventSerializer,
+            **_errors(400, 401, 403, 404, 413, 415),
+            429: OpenApiResponse(ErrorSerializer, description="The session's rate limit (`throttled`); see Retry-After."),
+        },
         description="The frontend reports what the person's browser saw (camera denied, an SDK error ...); it is kept "
         "in the session's event log and shown in the admin. Only the user who started the session; others get 404. "
         "Throttled per session (`THROTTLE_RATES['client_event_session']`).",
@@ -512,7 +554,9 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
             raise NotFound()
         return record_client_event(self, session, actor=request.user)
 
-    @extend_schema(responses={200: AuditEntrySerializer(many=True), **_errors(401, 403, 404), **PROVIDER_ERRORS})
+    @extend_schema(
+        parameters=[RETRY_AFTER], responses={200: AuditEntrySerializer(many=True), **_errors(401, 403, 404), **PROVIDER_ERRORS}
+    )
     @action(detail=True, methods=["get"], pagination_class=None)
     def audit(self, request, pk):
         session = self.get_object()

@@ -511,7 +511,7 @@
         if (!this.config.face.test_mode) this.offerRetry(null, "try_again", () => this.mountComponent());
         return this.updateButtons();
       }
-      const outcome = { approved: "passed", rejected: "failed" }[session.review_status] || session.outcome;
+      const outcome = session.outcome; // the outcome that counts: a review already overrides the provider's
       if (session.status === "completed" && outcome === "passed") return this.ended(session, "ok", m.passed_title, m.passed_next);
       if (session.status === "completed" && outcome === "needs_review") return this.ended(session, "warn", m.review_title, m.review_next);
       const [title, advice] = this.failure(session, outcome);
