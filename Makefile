@@ -1,8 +1,17 @@
 # django-liveness: the commands a developer needs. `make demo` and `make test` are the quickstart.
-PYTHON ?= python3
+# The newest Python on this machine that CI proves (on PATH or under pyenv), which takes the newest
+# Django django-liveness supports (Django 6.x needs Python 3.12+); python3 when none is found.
+# `make test PYTHON=python3.11 DJANGO=5.2.* VENV=.venv-dj52` picks others (docs/compatibility.md).
+SUPPORTED_PYTHONS := 3.13 3.12 3.11 3.10
+PYTHON ?= $(shell for v in $(SUPPORTED_PYTHONS); do \
+	for p in "$$(command -v python$$v)" $$(ls -d "$$(pyenv root 2>/dev/null)"/versions/$$v.*/bin/python$$v 2>/dev/null | sort -rV); do \
+	[ -n "$$p" ] && "$$p" -c "" 2>/dev/null && { echo "$$p"; exit 0; }; done; done; echo python3)
+DJANGO ?=
+PYTEST_ARGS ?=
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+SAY_VERSIONS = @$(BIN)/python -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.get_version()} ($(VENV))")'
 
 .PHONY: demo test test-postgres test-azurite screenshots schema docs install clean bench bench-smoke messages
 
@@ -11,24 +20,27 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" $(if $(DJANGO),"Django==$(DJANGO)")
 	touch $(STAMP)
 
 install: $(STAMP)  ## Install the project and everything the tests need into $(VENV)
 
 PORT ?= 8000
 demo: $(STAMP)  ## Run the example project with the emulator (no Azure needed) on http://127.0.0.1:$(PORT) (make demo PORT=8123)
+	$(SAY_VERSIONS)
 	$(BIN)/python example_project/manage.py migrate --noinput
 	$(BIN)/python example_project/manage.py demo_setup
 	@echo "Open http://127.0.0.1:$(PORT)/ and log in; the admin is at http://127.0.0.1:$(PORT)/admin/"
 	PORT=$(PORT) $(BIN)/python example_project/manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP)  ## Run the whole test suite on SQLite, then the API's schema and lifecycle tests in a host left at DRF's defaults
-	$(BIN)/python -m pytest
+	$(SAY_VERSIONS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --ds=tests.settings_defaults tests/test_api_schema.py tests/test_api_lifecycle.py
 
 test-postgres: $(STAMP)  ## Run the whole test suite on PostgreSQL (127.0.0.1:5432, user postgres)
-	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest
+	$(SAY_VERSIONS)
+	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -9,6 +9,8 @@
 - django_liveness.W003: with DEBUG off, reference images would be stored where a web server may serve
   them or in the project's own folder (docs/storage.md).
 - django_liveness.W004: with DEBUG off, webhooks may be sent over plain http (docs/webhooks.md).
+- django_liveness.W005: on Django 6, TASKS names a backend of the django-tasks backport instead of
+  django.tasks' own (docs/compatibility.md).
 """
 
 from pathlib import Path
@@ -92,4 +94,26 @@ def check_webhook_transport():
             hint="Use https endpoints and leave ALLOW_HTTP False in production. See docs/webhooks.md.",
             id="django_liveness.W004",
         )
+    ]
+
+
+@checks.register()
+def check_tasks_framework(app_configs=None, **kwargs):
+    """On Django 6 the app enqueues with ``django.tasks``: a backend of the backport (left over from
+    Django 5.2) would answer with the backport's results and signals, and ``complete/`` would take an
+    immediate backend for a worker."""
+    from .tasks_framework import IMMEDIATE_BACKEND, USES_DJANGO_TASKS
+
+    if not USES_DJANGO_TASKS:
+        return []
+    return [
+        checks.Warning(
+            f"TASKS[{alias!r}] uses {config['BACKEND']!r} from the django-tasks backport, but on Django 6 "
+            "django-liveness runs on Django's own django.tasks.",
+            hint=f"Use {IMMEDIATE_BACKEND!r} to run tasks at once (Django's default when TASKS is unset); "
+            "'django_tasks' is no longer needed in INSTALLED_APPS. See docs/compatibility.md.",
+            id="django_liveness.W005",
+        )
+        for alias, config in getattr(settings, "TASKS", {}).items()
+        if config.get("BACKEND", "").startswith("django_tasks.")
     ]

@@ -15,7 +15,8 @@ from django_liveness import services
 from django_liveness.models import LivenessSession
 from django_liveness.testing import SubjectFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# One Redis database for every RQ test: under pytest-xdist (--dist loadgroup) they run one at a time.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("redis")]
 
 ROOT = Path(__file__).resolve().parent.parent
 RQ_TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
