@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 SAY_VERSIONS = @$(BIN)/python -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.get_version()} ($(VENV))")'
 
-.PHONY: demo test test-postgres test-azurite screenshots schema docs install clean bench bench-smoke messages
+.PHONY: demo test test-postgres test-compat test-azurite screenshots schema docs install clean bench bench-smoke messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ test: $(STAMP)  ## Run the whole test suite on SQLite, then the API's schema and
 test-postgres: $(STAMP)  ## Run the whole test suite on PostgreSQL (127.0.0.1:5432, user postgres)
 	$(SAY_VERSIONS)
 	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# What CI runs on the Django lines between the newest and the LTS that get the whole suite (4.2, 6.0).
+COMPAT_TESTS := tests/test_api_lifecycle.py tests/test_api_schema.py tests/test_migrations.py tests/test_admin.py \
+	tests/test_admin_webhooks.py tests/test_checks.py tests/test_compatibility.py
+test-compat: $(STAMP)  ## Run the lifecycle, schema, migration and admin tests (CI: on Django 4.2 and 6.0; docs/compatibility.md)
+	$(SAY_VERSIONS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) $(COMPAT_TESTS)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
