@@ -518,7 +518,7 @@ def test_no_admin_page_shows_the_auth_token(client, locmem):
     event = LivenessEvent.objects.filter(session=session).first()
     pages = [
         reverse(CHANGELIST),
-        reverse(CHANGELIST, query={"q": str(session.pk)}),
+        f"{reverse(CHANGELIST)}?q={session.pk}",  # reverse(query=...) is Django 5.2+
         row(session),
         reverse("admin:django_liveness_livenesssession_history", args=[session.pk]),
         reverse("admin:django_liveness_subject_changelist"),
