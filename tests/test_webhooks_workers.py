@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_two_sync_processes_at_once_deliver_each_event_once(monkeypatch):
     monkeypatch.setattr(sending, "send_after_commit", lambda ids: None)  # left for the commands
-    with Receiver(delay=0.1) as receiver:  # 5 s of work for one process: the two overlap
+    # 12 s of work for one process: the two overlap even when one starts seconds late (a busy CI
+    # machine, tests on 2 processes); with both at work it takes half.
+    with Receiver(delay=0.25) as receiver:
         _endpoint, secret = webhooks.create_endpoint(receiver.url, events=["session.created"])
         receiver.secrets.append(secret)
         subject = SubjectFactory()
