@@ -1,18 +1,27 @@
 # django-liveness: the commands a developer needs. `make demo` and `make test` are the quickstart.
-PYTHON ?= python3
+# The newest Python on this machine that CI proves (on PATH or under pyenv), which takes the newest
+# Django django-liveness supports (Django 6.x needs Python 3.12+); python3 when none is found.
+# `make test PYTHON=python3.11 DJANGO=5.2.* VENV=.venv-dj52` picks others (docs/compatibility.md).
+SUPPORTED_PYTHONS := 3.13 3.12 3.11 3.10
+PYTHON ?= $(shell for v in $(SUPPORTED_PYTHONS); do \
+	for p in "$$(command -v python$$v)" $$(ls -d "$$(pyenv root 2>/dev/null)"/versions/$$v.*/bin/python$$v 2>/dev/null | sort -rV); do \
+	[ -n "$$p" ] && "$$p" -c "" 2>/dev/null && { echo "$$p"; exit 0; }; done; done; echo python3)
+DJANGO ?=
+PYTEST_ARGS ?=
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
+SAY_VERSIONS = @$(BIN)/python -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.get_version()} ($(VENV))")'
 
-.PHONY: demo test test-browser-random test-postgres test-schema test-azurite screenshots schema docs install clean bench bench-smoke messages
+.PHONY: demo test test-browser-random test-postgres test-compat test-schema test-azurite screenshots schema docs install clean bench bench-smoke messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" $(if $(DJANGO),"Django==$(DJANGO)")
 	touch $(STAMP)
 
 install: $(STAMP)  ## Install the project and everything the tests need into $(VENV)
@@ -24,13 +33,15 @@ $(DEMO_STAMP): $(BIN)/python pyproject.toml
 
 PORT ?= 8000
 demo: $(DEMO_STAMP)  ## Run the example project with the emulator (no Azure needed) on http://127.0.0.1:$(PORT) (make demo PORT=8123)
+	$(SAY_VERSIONS)
 	$(BIN)/python example_project/manage.py migrate --noinput
 	$(BIN)/python example_project/manage.py demo_setup
 	@echo "Open http://127.0.0.1:$(PORT)/ and log in; the admin is at http://127.0.0.1:$(PORT)/admin/"
 	PORT=$(PORT) $(BIN)/python example_project/manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP)  ## Run the whole test suite on SQLite, then the API's schema and lifecycle tests in a host left at DRF's defaults
-	$(BIN)/python -m pytest
+	$(SAY_VERSIONS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --ds=tests.settings_defaults tests/test_api_schema.py tests/test_api_lifecycle.py
 
 BROWSER_TESTS := tests/test_browser.py tests/test_browser_admin.py
@@ -39,7 +50,15 @@ test-browser-random: $(STAMP) node_modules/.installed  ## Run the browser tests 
 	$(BIN)/python -m pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED)) $(BROWSER_TESTS)
 
 test-postgres: $(STAMP)  ## Run the whole test suite on PostgreSQL (127.0.0.1:5432, user postgres)
-	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest
+	$(SAY_VERSIONS)
+	LIVENESS_TEST_DB=postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# What CI runs on the Django lines between the newest and the LTS that get the whole suite (4.2, 6.0).
+COMPAT_TESTS := tests/test_api_lifecycle.py tests/test_api_schema.py tests/test_migrations.py tests/test_admin.py \
+	tests/test_admin_webhooks.py tests/test_checks.py tests/test_compatibility.py
+test-compat: $(STAMP)  ## Run the lifecycle, schema, migration and admin tests (CI: on Django 4.2 and 6.0; docs/compatibility.md)
+	$(SAY_VERSIONS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) $(COMPAT_TESTS)
 
 test-schema: $(STAMP)  ## Run schemathesis (every check and phase, valid and malformed input) against a live server, as an ordinary user and as an app: 0 failures (~3 min; LIVENESS_TEST_DB=postgres for PostgreSQL)
 	$(BIN)/python -m pytest -m schemathesis tests/test_schemathesis.py

@@ -1,3 +1,3 @@
 """Azure AI Face liveness detection for Django."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -14,6 +14,8 @@
 - django_liveness.W006: with DEBUG off, a SQLite database without the settings that make it hold
   under concurrent requests (docs/deployment.md#database-sqlite).
 - django_liveness.W007: the folder of the reference-image storage cannot be created or written.
+- django_liveness.W008: on Django 6, TASKS names a backend of the django-tasks backport instead of
+  django.tasks' own (docs/compatibility.md).
 """
 
 import os
@@ -183,3 +185,25 @@ def check_sqlite(databases=None):
                 )
             )
     return messages
+
+
+@checks.register()
+def check_tasks_framework(app_configs=None, **kwargs):
+    """On Django 6 the app enqueues with ``django.tasks``: a backend of the backport (left over from
+    Django 5.2) would answer with the backport's results and signals, and ``complete/`` would take an
+    immediate backend for a worker."""
+    from .tasks_framework import IMMEDIATE_BACKEND, USES_DJANGO_TASKS
+
+    if not USES_DJANGO_TASKS:
+        return []
+    return [
+        checks.Warning(
+            f"TASKS[{alias!r}] uses {config['BACKEND']!r} from the django-tasks backport, but on Django 6 "
+            "django-liveness runs on Django's own django.tasks.",
+            hint=f"Use {IMMEDIATE_BACKEND!r} to run tasks at once (Django's default when TASKS is unset); "
+            "'django_tasks' is no longer needed in INSTALLED_APPS. See docs/compatibility.md.",
+            id="django_liveness.W008",
+        )
+        for alias, config in getattr(settings, "TASKS", {}).items()
+        if config.get("BACKEND", "").startswith("django_tasks.")
+    ]

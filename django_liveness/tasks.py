@@ -1,23 +1,18 @@
 """Background work on Django's Tasks framework: thin tasks that call the service layer.
 
-``django.tasks`` on Django 6, the ``django-tasks`` backport on Django 5.2. The host picks the
-engine in ``TASKS``: the immediate backend (the default: a task runs at once, in the process that
-enqueues it, as everything did before), ``django-tasks-db`` (a ``db_worker`` per machine) or
-``django-tasks-rq`` (RQ workers on Redis, on any number of machines). See docs/deployment.md.
+``django.tasks`` on Django 6, the ``django-tasks`` backport below (``tasks_framework`` chooses).
+The host picks the engine in ``TASKS``: the immediate backend (the default: a task runs at once, in
+the process that enqueues it, as everything did before), ``django-tasks-db`` (a ``db_worker`` per
+machine) or ``django-tasks-rq`` (RQ workers on Redis, on any number of machines). See
+docs/deployment.md.
 """
 
 import math
 
-try:  # Django 6
-    from django.tasks import task, task_backends
-    from django.tasks.backends.immediate import ImmediateBackend
-except ImportError:  # Django 5.2: the backport
-    from django_tasks import task, task_backends
-    from django_tasks.backends.immediate import ImmediateBackend
-
 from . import privacy, services, webhooks
 from .conf import liveness_settings
 from .models import LivenessSession
+from .tasks_framework import ImmediateBackend, task, task_backends
 
 
 def in_background():

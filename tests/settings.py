@@ -8,6 +8,8 @@ that two runs on one machine do not collide.
 import os
 import tempfile
 
+from django_liveness.tasks_framework import FRAMEWORK_APPS, IMMEDIATE_BACKEND
+
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
@@ -25,7 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "django_tasks",
+    *FRAMEWORK_APPS,  # the django-tasks backport below Django 6; nothing on Django 6
     "django_tasks_db",  # the database task backend, for the tests that switch TASKS to it
     "django_liveness",
 ]
@@ -95,5 +97,5 @@ LIVENESS = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Tasks run at once unless a test switches TASKS to the database or the RQ backend.
-TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+TASKS = {"default": {"BACKEND": IMMEDIATE_BACKEND}}
 RQ_QUEUES = {"default": {"URL": os.environ.get("LIVENESS_TEST_REDIS", "redis://127.0.0.1:6379/15")}}

@@ -332,8 +332,10 @@ def test_subject_page_shows_images_consent_and_linked_sessions(viewer, uncertain
 
 
 def shown_fields(fragment):
-    """The read-only fields of an admin form, in order: [(label, value)]."""
-    pairs = re.findall(r"<label[^>]*>(.*?)</label>\s*<div class=\"readonly\">(.*?)</div>", fragment, re.DOTALL)
+    """The read-only fields of an admin form, in order: [(label, value)]. Django 6 puts a field's help
+    text between its label and its value, Django 5.2 after the value."""
+    help_text = r"(?:<div class=\"help\"[^>]*>\s*<div>.*?</div>\s*</div>\s*)?"
+    pairs = re.findall(rf"<label[^>]*>(.*?)</label>\s*{help_text}<div class=\"readonly\">(.*?)</div>", fragment, re.DOTALL)
     return [(text(label), text(value)) for label, value in pairs]
 
 
@@ -516,7 +518,7 @@ def test_no_admin_page_shows_the_auth_token(client, locmem):
     event = LivenessEvent.objects.filter(session=session).first()
     pages = [
         reverse(CHANGELIST),
-        reverse(CHANGELIST, query={"q": str(session.pk)}),
+        f"{reverse(CHANGELIST)}?q={session.pk}",  # reverse(query=...) is Django 5.2+
         row(session),
         reverse("admin:django_liveness_livenesssession_history", args=[session.pk]),
         reverse("admin:django_liveness_subject_changelist"),

@@ -366,6 +366,9 @@ def test_with_real_azure_the_web_component_captures(browser, demo, size):
         tap(page, f"{WIDGET} .lc-retry")  # the same session, the component mounted again
         tone, text = wait_for_answer(page)
     finally:
+        # A handler still fetching the page (a busy machine) would fail once unrouted, and its error
+        # would surface in whatever the next test asks of the browser.
+        page.unroute_all(behavior="ignoreErrors")
         page.context.close()
     assert tone == "lc-ok" and "You are verified" in text, text
     assert sessions(demo)[-1] == (session_id, "completed", "passed", "realface")

@@ -117,3 +117,20 @@ def test_a_sqlite_database_with_the_documented_settings_is_fine(tmp_path):
 def test_check_deploy_is_fine_with_an_endpoint_and_a_key():
     with override_settings(LIVENESS={"BACKEND": "django_liveness.backends.azure.AzureFaceBackend", "OPTIONS": {"endpoint": "https://x.cognitiveservices.azure.com", "key": "k"}}):
         assert check_deployment() == []
+
+
+def test_a_backport_task_backend_on_django_6_is_w008():
+    from django_liveness.checks import check_tasks_framework
+    from django_liveness.tasks_framework import IMMEDIATE_BACKEND, USES_DJANGO_TASKS
+
+    left_over = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    with override_settings(TASKS=left_over):
+        messages = check_tasks_framework()
+    if USES_DJANGO_TASKS:  # Django 6: the backport's backend is a leftover from Django 5.2
+        assert ids(messages) == ["django_liveness.W008"]
+        assert "'django.tasks.backends.immediate.ImmediateBackend'" in messages[0].hint
+    else:  # below 6.0 it is the framework itself
+        assert messages == []
+    for current in ({"default": {"BACKEND": IMMEDIATE_BACKEND}}, {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}):
+        with override_settings(TASKS=current):
+            assert check_tasks_framework() == []

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.db.models import Max
+from django.utils import timezone
 
 from django_liveness import services
 from django_liveness.models import LivenessSession
 from django_liveness.testing import SubjectFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# One Redis database for every RQ test: under pytest-xdist (--dist loadgroup) they run one at a time.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("redis")]
 
 ROOT = Path(__file__).resolve().parent.parent
 RQ_TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
@@ -99,7 +102,8 @@ def test_two_rq_workers_share_500_sessions_none_twice_none_missed(azure_backend,
 
 def test_a_worker_killed_mid_batch_loses_nothing(azure_backend, emulator_server, worker_env):
     sessions = completed_sessions(emulator_server, 60)
-    env = {**worker_env, "LIVENESS_WORKER_LEASE": "3"}
+    # A lease long enough for the survivor to start and finish on a busy machine before it runs out.
+    env = {**worker_env, "LIVENESS_WORKER_LEASE": "10"}
     emulator_server.state.faults.configure(latency_ms=400)  # slow enough to be killed mid-batch
     doomed = manage(env, "liveness_sync", "--here", "--skip-orphans", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -117,6 +121,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(azure_backend, emulator_server,
     still_held = set(LivenessSession.objects.filter(status="created").values_list("pk", flat=True))
     assert still_held and still_held <= held  # what the dead worker held waits for its lease
 
-    time.sleep(3.2)  # the lease runs out
+    lease_ends = LivenessSession.objects.filter(pk__in=held).aggregate(end=Max("sync_lease_until"))["end"]
+    time.sleep(max(0, (lease_ends - timezone.now()).total_seconds()) + 0.2)  # the lease runs out
     assert manage(env, "liveness_sync", "--here", "--skip-orphans", stdout=subprocess.DEVNULL).wait(timeout=60) == 0
     assert set(LivenessSession.objects.filter(pk__in=[s.pk for s in sessions]).values_list("status", flat=True)) == {"completed"}

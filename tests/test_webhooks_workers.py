@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_two_sync_processes_at_once_deliver_each_event_once(monkeypatch):
     monkeypatch.setattr(sending, "send_after_commit", lambda ids: None)  # left for the commands
-    with Receiver(delay=0.1) as receiver:  # 5 s of work for one process: the two overlap
+    # One process sends 4 at a time: the receiver answers once 5 wait, so both are at work (on a
+    # busy machine one may start seconds after the other), then 5 s of work for one process.
+    with Receiver(delay=0.1, gate=sending.CONCURRENCY + 1) as receiver:
         _endpoint, secret = webhooks.create_endpoint(receiver.url, events=["session.created"])
         receiver.secrets.append(secret)
         subject = SubjectFactory()

@@ -11,12 +11,17 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 class Receiver:
     """``Receiver(secret)`` serves on 127.0.0.1; ``answers`` is a list of statuses to give before
-    200 (one per request), ``delay`` seconds to wait before answering, ``headers`` to add."""
+    200 (one per request), ``delay`` seconds to wait before answering, ``headers`` to add;
+    ``gate``: answer nothing until that many requests wait at once (or 8 s, below a sender's
+    timeout, have passed), so that several senders are all at work before any finishes."""
 
-    def __init__(self, secrets=(), *, answers=(), delay=0.0, headers=None, body=b"ok", port=0, tls=None):
+    def __init__(self, secrets=(), *, answers=(), delay=0.0, headers=None, body=b"ok", port=0, tls=None, gate=None):
         self.secrets = list(secrets)
         self.answers = list(answers)
         self.delay = delay
+        self.gate = gate
+        self.waiting = 0
+        self.opened = threading.Event()
         self.headers = headers or {}
         self.body = body
         self.requests = []  # every request: {"headers", "body", "verified": [secret, ...], "status"}
@@ -39,6 +44,12 @@ class Receiver:
                     receiver.requests.append(
                         {"headers": headers, "body": body, "verified": verified, "status": status, "path": self.path}
                     )
+                if receiver.gate:
+                    with receiver.lock:
+                        receiver.waiting += 1
+                        if receiver.waiting >= receiver.gate:
+                            receiver.opened.set()
+                    receiver.opened.wait(timeout=8)
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(status)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import django
 
+from django_liveness.tasks_framework import FRAMEWORK_APPS, IMMEDIATE_BACKEND
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-only-not-secret")
@@ -119,12 +121,12 @@ LIVENESS = {
 # `python manage.py rqworker default --job-class django_tasks_rq.Job`).
 DEMO_TASKS = os.environ.get("DEMO_TASKS", "immediate")
 TASK_BACKENDS = {
-    "immediate": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"},
+    "immediate": {"BACKEND": IMMEDIATE_BACKEND},  # django.tasks' on Django 6, the backport's below
     "db": {"BACKEND": "django_tasks_db.DatabaseBackend"},
     "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
 }
 TASKS = {"default": TASK_BACKENDS[DEMO_TASKS]}
-INSTALLED_APPS += {"immediate": [], "db": ["django_tasks", "django_tasks_db"], "rq": ["django_tasks", "django_rq", "django_tasks_rq"]}[DEMO_TASKS]
+INSTALLED_APPS += {"immediate": [], "db": [*FRAMEWORK_APPS, "django_tasks_db"], "rq": [*FRAMEWORK_APPS, "django_rq", "django_tasks_rq"]}[DEMO_TASKS]
 RQ_QUEUES = {"default": {"URL": os.environ.get("DEMO_REDIS_URL", "redis://127.0.0.1:6379/0")}}
 if DEMO_TASKS != "immediate":
     LIVENESS["COMPLETE_IN_BACKGROUND"] = True  # complete/ answers 202; the worker fetches the result
