@@ -1,12 +1,14 @@
 """The host the quickstart documents, as a new user builds it: the wheel built from this checkout and
 installed in a fresh virtualenv, a `startproject` site configured as docs/quickstart.md says (file
 SQLite, `migrate` before any key), the standalone emulator, webhooks to a loopback receiver, and
-six verify lifecycles at once through `runserver`.
+six verify lifecycles at once through `runserver`, every other one finished on the hosted capture
+link (opened, started, reloaded and completed by a browser of its own).
 
 With LIVENESS_TEST_DB=postgres the same site runs on a database of its own on the PostgreSQL
 server. It runs the Django version of the test run (so a CI matrix moves it along).
 """
 
+import json
 import os
 import re
 import shutil
@@ -149,18 +151,47 @@ def lifecycle(api, emulator, number, statuses):
     started = call(
         "POST", f"{api}/sessions/", 201, json={"subject": subject, "verify": True}, headers={"Idempotency-Key": str(uuid.uuid4())}
     )
+    if number % 2:
+        # Every other person finishes on the hosted capture link, in a browser of their own.
+        done = hosted_capture(started["capture_url"], emulator, statuses)
+    else:
+        capture_on_emulator(emulator, started["auth_token"])
+        done = call("POST", f"{api}/sessions/{started['id']}/complete/", 200)
+    assert (done["status"], done["outcome"]) == ("completed", "passed")
+    call("GET", f"{api}/sessions/?subject={subject}", 200)
+    return started["id"]
+
+
+def capture_on_emulator(emulator, auth_token):
+    """The frontend's part: the capture SDK sends the person's face to the Face service (the emulator)."""
     capture = requests.post(
         f"{emulator}/face/v1.2/detectLivenessWithVerify/singleModal",
-        headers={"Authorization": f"Bearer {started['auth_token']}"},
+        headers={"Authorization": f"Bearer {auth_token}"},
         files={"content": ("me.jpg", sample_face_image())},
         data={"decision": "realface", "same_person": "true"},
         timeout=60,
     )
     assert capture.ok, capture.text
-    done = call("POST", f"{api}/sessions/{started['id']}/complete/", 200)
-    assert (done["status"], done["outcome"]) == ("completed", "passed")
-    call("GET", f"{api}/sessions/?subject={subject}", 200)
-    return started["id"]
+
+
+def hosted_capture(capture_url, emulator, statuses):
+    """A phone opens the hosted link, taps Start (the page's same-origin POST), captures, and the page
+    completes; a reload in the same browser still works. Returns the session as the page last read it."""
+    browser = requests.Session()
+    origin = "/".join(capture_url.split("/")[:3])
+
+    def page_call(method, url, **kwargs):
+        answer = browser.request(method, url, timeout=60, **kwargs)
+        statuses.append((answer.status_code, method, url.split("/api/liveness/")[-1]))
+        assert answer.status_code == 200, f"{method} {url}: {answer.status_code} {answer.text[:300]}"
+        return answer
+
+    page = page_call("GET", capture_url)
+    config = json.loads(re.search(r'id="liveness-capture-config" type="application/json">(.*?)</script>', page.text).group(1))
+    started = page_call("POST", capture_url, headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"}).json()
+    assert page_call("GET", capture_url).status_code == 200  # a reload in the same browser
+    capture_on_emulator(emulator, started["session"]["auth_token"])
+    return page_call("POST", origin + config["urls"]["complete"], headers=started["headers"]).json()
 
 
 def test_six_verify_lifecycles_at_once_on_the_documented_host(venv, database_settings, tmp_path):
