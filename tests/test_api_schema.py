@@ -174,7 +174,10 @@ def test_every_429_and_503_says_when_to_retry_and_every_refusal_is_documented():
         for method, operation in operations.items():
             for status in {"429", "503"} & set(operation.get("responses", {})):
                 header = operation["responses"][status].get("headers", {}).get("Retry-After")
-                assert header and header["required"] and header["schema"] == {"type": "integer"}, (method, path, status)
+                assert header and header["schema"] == {"type": "integer"}, (method, path, status)
+                # Required, but for the upload's storage_misconfigured 503: a configuration error no wait cures.
+                upload_503 = (method, status) == ("post", "503") and path.endswith("/reference-images/")
+                assert header.get("required", False) is not upload_503, (method, path, status)
     assert "409" in paths["/api/liveness/subjects/{id}/"]["delete"]["responses"]
     assert "409" in paths["/api/liveness/sessions/{id}/"]["delete"]["responses"]
     for path in ("sessions/", "subjects/{subject_pk}/reference-images/"):

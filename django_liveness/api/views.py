@@ -74,6 +74,17 @@ RETRY_AFTER = OpenApiParameter(
     description="Seconds to wait before trying again.",
     response=[429, 503],
 )
+# The upload's 503 may be a configuration error (`storage_misconfigured`): no time would cure it.
+RETRY_AFTER_UPLOAD = [
+    OpenApiParameter(
+        "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True,
+        description="Seconds to wait before trying again.", response=[429],
+    ),
+    OpenApiParameter(
+        "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, required=False,
+        description="Seconds to wait before trying again; absent for `storage_misconfigured`.", response=[503],
+    ),
+]
 RATE_LIMITED = OpenApiResponse(
     ErrorSerializer,
     description="A rate limit (`throttled`), or a subject locked after too many failed checks (`subject_locked`); "
@@ -267,7 +278,7 @@ class SubjectViewSet(
     retrieve=extend_schema(responses={200: ReferenceImageSerializer, **_errors(401, 403, 404)}),
     create=extend_schema(
         request={"multipart/form-data": ReferenceImageUploadSerializer},
-        parameters=[IDEMPOTENCY_HEADER, RETRY_AFTER],
+        parameters=[IDEMPOTENCY_HEADER, *RETRY_AFTER_UPLOAD],
         responses={
             200: OpenApiResponse(ReferenceImageSerializer, description="A repeat with the same Idempotency-Key: the image."),
             201: ReferenceImageSerializer,
@@ -282,7 +293,10 @@ class SubjectViewSet(
             **_errors(413, 415),
             429: RATE_LIMITED,
             503: OpenApiResponse(
-                ErrorSerializer, description="The image storage failed (`storage_unavailable`); nothing was stored. See Retry-After."
+                ErrorSerializer,
+                description="The image storage failed (`storage_unavailable`, with Retry-After), or cannot be written at "
+                "all (`storage_misconfigured`: a configuration error named by `manage.py check`, without Retry-After); "
+                "nothing was stored.",
             ),
         },
         description="Upload a reference photo (multipart field `image`); it becomes the subject's active one.",
