@@ -86,6 +86,10 @@ def check_url(url):
 # deprecated IPv4-compatible ::a.b.c.d. ::ffff:a.b.c.d (IPv4-mapped) is the IPv4 address itself.
 NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# Relay prefixes refused whatever they carry: 6to4 is deprecated (RFC 7526), and Teredo reaches a
+# tunnel, not a web server. Python 3.13 counts both as private, older Pythons 6to4 as global: say it
+# here so that the answer does not depend on the Python.
+RELAY_PREFIXES = (ipaddress.ip_network("2002::/16"), ipaddress.ip_network("2001::/32"))
 
 
 def embedded_ipv4(ip):
@@ -114,6 +118,8 @@ def is_public(address):
     # is_global is False for loopback, private (RFC 1918, fc00::/7), link-local (169.254/16, where
     # the cloud metadata services live), shared (100.64/10), reserved and unspecified addresses.
     # An IPv6 address that embeds an IPv4 one is public only if that IPv4 address is too.
+    if any(ip in prefix for prefix in RELAY_PREFIXES):
+        return False
     return all(each.is_global and not each.is_multicast for each in [ip, *embedded_ipv4(ip)])
 
 
