@@ -422,6 +422,13 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
     ]
     readonly_fields = [field for _name, options in fieldsets for field in options["fields"]]
 
+    def get_fieldsets(self, request, obj=None):
+        # A session without an error shows no empty error rows: on a phone each row is a screen's tenth.
+        if obj is None or obj.error_code or obj.error_message:
+            return self.fieldsets
+        without_error = [field for field in self.fieldsets[0][1]["fields"] if field not in ("error_code", "error_message")]
+        return [(self.fieldsets[0][0], {**self.fieldsets[0][1], "fields": without_error}), *self.fieldsets[1:]]
+
     def has_add_permission(self, request):
         return False  # sessions come only from the flow
 

@@ -597,3 +597,11 @@ def test_the_review_form_comes_after_the_evidence_and_posts_on_its_own(reviewer,
     page = reviewer.get(row(uncertain_session)).content.decode()
     assert page.index("liveness-evidence") < page.index('id="review"') < page.index("field-timeline")
     assert form_fields(page, "liveness-review") == {"csrfmiddlewaretoken", "decision", "note"}
+
+
+def test_error_rows_show_only_for_a_session_with_an_error(viewer, uncertain_session):
+    page = viewer.get(row(uncertain_session)).content.decode()
+    assert "field-error_code" not in page and "field-error_message" not in page
+    LivenessSession.objects.filter(pk=uncertain_session.pk).update(error_code="FaceNotFound", error_message="No face.")
+    page = viewer.get(row(uncertain_session)).content.decode()
+    assert field_text(page, "error_code") == "FaceNotFound" and field_text(page, "error_message") == "No face."
