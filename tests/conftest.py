@@ -104,6 +104,8 @@ def emulator_server():
 
 
 API_VERSIONS = ["v1.2", "v1.2-preview.1"]
+# The versions the GA client (azure-core's PipelineClient) speaks: the same paths and bodies.
+GA_CLIENT_VERSIONS = ["v1.2", "v1.3-preview.1"]
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """AzureFaceBackend: the Azure AI Face liveness service, Face API v1.2 (GA) by default.
 
 ``OPTIONS["api_version"]`` picks the version: ``"v1.2"`` (GA, on azure-core's ``PipelineClient``,
-``azure_ga.py``) or ``"v1.2-preview.1"`` (the ``azure-ai-vision-face`` SDK, ``azure_preview.py``).
+``azure_ga.py``), ``"v1.3-preview.1"`` (the same client: GA's paths and bodies plus new fields) or
+``"v1.2-preview.1"`` (the ``azure-ai-vision-face`` SDK, ``azure_preview.py``).
 One client per backend instance (and so per process: ``get_backend`` memoizes the backend),
 created on first use. Timeouts and retries are set for a request path: a user waits on these
 calls, so seconds, not azure-core's 300-second read timeout.
@@ -23,15 +24,21 @@ from .base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, BaseLivenessBack
 
 GA = "v1.2"
 PREVIEW = "v1.2-preview.1"
-API_VERSIONS = (GA, PREVIEW)
-# GA has no session list and no audit endpoint.
-CAPABILITIES = {GA: frozenset({SESSION_IMAGES}), PREVIEW: frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES})}
+V13_PREVIEW = "v1.3-preview.1"
+API_VERSIONS = (GA, PREVIEW, V13_PREVIEW)
+PREVIEWS = (PREVIEW, V13_PREVIEW)
+# GA and v1.3 have no session list and no audit endpoint.
+CAPABILITIES = {
+    GA: frozenset({SESSION_IMAGES}),
+    PREVIEW: frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES}),
+    V13_PREVIEW: frozenset({SESSION_IMAGES}),
+}
 LIST_PAGE_SIZE = 1000
 
 
 class AzureFaceBackend(BaseLivenessBackend):
     default_options = {
-        "api_version": GA,  # or "v1.2-preview.1" (through the azure-ai-vision-face SDK)
+        "api_version": GA,  # or "v1.3-preview.1", or "v1.2-preview.1" (through the azure-ai-vision-face SDK)
         "endpoint": None,  # default: environment variable VISION_ENDPOINT
         "key": None,  # default: environment variable VISION_KEY
         "connection_timeout": 5,  # seconds to connect
@@ -84,10 +91,10 @@ class AzureFaceBackend(BaseLivenessBackend):
                     id="django_liveness.W001",
                 )
             )
-        if self.api_version == PREVIEW:
+        if self.api_version in PREVIEWS:
             messages.append(
                 checks.Warning(
-                    f"AzureFaceBackend speaks the preview Face API {PREVIEW}, which Azure can retire.",
+                    f"AzureFaceBackend speaks the preview Face API {self.api_version}, which Azure can retire.",
                     hint=f"Remove LIVENESS['OPTIONS']['api_version'] to use the generally available {GA}. "
                     "See docs/backends.md, 'Face API versions'.",
                     id="django_liveness.W002",

@@ -86,6 +86,7 @@ class CreateParams:
     verify_confidence_threshold: float | None = None
     return_verify_image_hash: bool = False
     send_results_to_client: bool = False  # preview only
+    expected_client_ip: str | None = None  # v1.3-preview.1: an address or CIDR block (echoed, not enforced yet)
 
     def validate(self, *, verify):
         if self.operation_mode is None:
@@ -131,6 +132,7 @@ class Attempt:
     error_code: str = ""
     error_message: str = ""
     session_image_id: str = ""
+    client_ip: str = ""  # the address the capture came from (v1.3's clientInformation)
 
 
 @dataclass
@@ -144,6 +146,7 @@ class Session:
     verify_image_hash: str = ""
     started: datetime | None = None
     attempts: list = field(default_factory=list)
+    abuse_monitoring: bool = True  # the resource's setting when the session was created (v1.3)
 
     @property
     def is_verify(self):
@@ -217,6 +220,8 @@ class Emulator:
         self._sessions = {}  # id -> Session
         self._images = {}  # sessionImageId -> bytes
         self._next_entry_id = 1
+        # The resource's liveness abuse monitoring (v1.3's isAbuseMonitoringEnabled); Azure's examples show it on.
+        self.abuse_monitoring = True
 
     # --- app-server operations (subscription key) ---------------------------------------
 
@@ -226,7 +231,12 @@ class Emulator:
         if not verify and verify_image is not None:
             raise bad_argument("A verify image is only accepted for liveness with verify sessions.")
         session = Session(
-            id=str(uuid.uuid4()), kind=kind, auth_token=secrets.token_urlsafe(48), created=self.clock(), params=params
+            id=str(uuid.uuid4()),
+            kind=kind,
+            auth_token=secrets.token_urlsafe(48),
+            created=self.clock(),
+            params=params,
+            abuse_monitoring=self.abuse_monitoring,
         )
         if verify_image is not None:
             _format, width, height = inspect_image(verify_image)
@@ -299,7 +309,7 @@ class Emulator:
         ``decision``, ``same_person``, ``match_confidence``, ``finish`` and ``error_code`` are the
         emulator's test-mode choices (``error_code`` makes the attempt fail with that code;
         ``finish=False`` leaves it running); ``request`` holds the caller's ``contentLength``,
-        ``userAgent`` and ``clientRequestId``, ``latency_ms`` the time the server took.
+        ``userAgent``, ``clientRequestId`` and ``clientIp``, ``latency_ms`` the time the server took.
         """
         session_id, token_kind = self.session_for_token(token)
         if token_kind != kind:
@@ -338,6 +348,7 @@ class Emulator:
                 digest=hashlib.sha256(session.id.encode() + image).hexdigest().upper(),
                 face_rectangle=face_rectangle_for(width, height),
                 model_version=session.params.model_version or "",
+                client_ip=request.get("clientIp", ""),
             )
             self._next_entry_id += 1
             if error_code:
