@@ -115,11 +115,18 @@ def api_version():
 
 
 @pytest.fixture
-def azure_backend(emulator_server, settings, api_version):
+def client_attempts():
+    """LIVENESS["CLIENT_ATTEMPTS"] of ``azure_backend``: the default unless a test says otherwise."""
+    return 1
+
+
+@pytest.fixture
+def azure_backend(emulator_server, settings, api_version, client_attempts):
     """LIVENESS switched to AzureFaceBackend talking to the emulator, short retries: GA through
     azure-core's PipelineClient, or the preview through the real SDK."""
     settings.LIVENESS = {
         "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
+        "CLIENT_ATTEMPTS": client_attempts,
         "OPTIONS": {
             "api_version": api_version,
             "endpoint": emulator_server.endpoint,

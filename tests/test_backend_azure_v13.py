@@ -6,11 +6,18 @@ from pathlib import Path
 
 import pytest
 
+from django.test import override_settings
+
 from django_liveness.backends import ga_wire
 from django_liveness.backends.azure import AzureFaceBackend
 from django_liveness.backends.base import AbuseMonitoring, FlaggedSession, ProviderStatus, Verification
+from django_liveness.backends.locmem import LocMemBackend
+from django_liveness.checks import check_liveness_settings
 from django_liveness.emulator.client import FrontendCallFailed, sample_face_image
-from django_liveness.exceptions import SessionNotFound
+from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY
+from django_liveness.emulator.ga import GaApi
+from django_liveness.emulator.preview import PreviewApi
+from django_liveness.exceptions import LivenessConfigurationError, SessionNotFound
 
 from .openapi import spec_dir
 
@@ -25,7 +32,13 @@ def _v13_exchanges(emulator_server):
     return [exchange for exchange in emulator_server.recording.exchanges if exchange[0] == V13]
 
 
-@pytest.mark.parametrize("api_version", [V13])
+def _create(backend, verify):
+    if verify:
+        return backend.create_verify_session(reference_image=sample_face_image(), **CREATE)
+    return backend.create_session(**CREATE)
+
+
+@pytest.mark.parametrize("api_version, client_attempts", [(V13, 2)])
 @pytest.mark.parametrize("verify", [False, True])
 def test_v13_lifecycle_create_get_result_delete(azure_backend, emulator_server, frontend, verify):
     if verify:
@@ -72,28 +85,110 @@ def test_v13_abuse_monitoring_off_has_no_verdict(azure_backend, emulator_server,
 
 @pytest.mark.parametrize("api_version", ["v1.2", "v1.2-preview.1"])
 @pytest.mark.parametrize("verify", [False, True])
-def test_older_versions_never_send_nor_get_a_v13_field(azure_backend, emulator_server, frontend, api_version, verify):
-    seen = []
-    emulator = emulator_server.state.emulator
-    create = emulator.create_session
+def test_older_versions_never_send_nor_get_a_v13_field(azure_backend, frontend, monkeypatch, verify):
+    sent = []
+    for api in (GaApi, PreviewApi):
+        create = api.create_session
 
-    def recording_create(kind, params, verify_image=None):
-        seen.append(params)
-        return create(kind, params, verify_image)
+        def recording_create(self, kind, values, verify_image=None, create=create):
+            sent.append(values)  # the JSON body or the form fields, as they arrived
+            return create(self, kind, values, verify_image)
 
-    emulator.create_session = recording_create
-    if verify:
-        created = azure_backend.create_verify_session(reference_image=sample_face_image(), **CREATE)
-    else:
-        created = azure_backend.create_session(**CREATE)
+        monkeypatch.setattr(api, "create_session", recording_create)
+    created = _create(azure_backend, verify)
     frontend(created.auth_token, verify=verify)
     result = azure_backend.get_result(created.session_id, verify=verify)
 
-    (params,) = seen
-    assert params.expected_client_ip is None
+    (values,) = sent
+    assert values and not [name for name in V13_ONLY if name in json.dumps(values)]
     answers = json.dumps([created.payload, result.payload])
     assert not [name for name in V13_ONLY + V13_ANSWER_ONLY if name in answers]
     assert all(attempt.client_ips == () and attempt.abuse_monitoring is None for attempt in result.attempts)
+
+
+# --- LIVENESS["CLIENT_ATTEMPTS"] -> numberOfClientAttemptsAllowed (v1.3) ----------------------------
+
+
+@pytest.mark.parametrize("api_version", [V13])
+@pytest.mark.parametrize("verify", [False, True])
+def test_v13_default_is_one_capture_per_session(azure_backend, emulator_server, frontend, verify):
+    created = _create(azure_backend, verify)
+    kind = LIVENESS_WITH_VERIFY if verify else LIVENESS
+    assert emulator_server.state.emulator.get_session(kind, created.session_id).params.client_attempts == 1
+    with pytest.raises(FrontendCallFailed):
+        frontend(created.auth_token, verify=verify, error_code="FaceNotFound")
+    with pytest.raises(FrontendCallFailed) as refused:
+        frontend(created.auth_token, verify=verify)
+    assert refused.value.status == 400 and "SessionAlreadyUsed" in refused.value.body
+    result = azure_backend.get_result(created.session_id, verify=verify)
+    assert (result.status, [a.error_code for a in result.attempts]) == (ProviderStatus.FAILED, ["FaceNotFound"])
+
+
+@pytest.mark.parametrize("api_version, client_attempts", [(V13, 3)])
+@pytest.mark.parametrize("verify", [False, True])
+def test_v13_client_attempts_reach_the_service_and_allow_that_many_captures(
+    azure_backend, emulator_server, frontend, verify
+):
+    created = _create(azure_backend, verify)  # JSON create, or multipart fields for verify
+    kind = LIVENESS_WITH_VERIFY if verify else LIVENESS
+    assert emulator_server.state.emulator.get_session(kind, created.session_id).params.client_attempts == 3
+    for code in ("FaceNotFound", "TooManyFaces"):
+        with pytest.raises(FrontendCallFailed):
+            frontend(created.auth_token, verify=verify, error_code=code)
+    assert azure_backend.get_result(created.session_id, verify=verify).status == ProviderStatus.RUNNING  # one left
+    with pytest.raises(FrontendCallFailed):
+        frontend(created.auth_token, verify=verify, error_code="FaceWithMaskDetected")
+    with pytest.raises(FrontendCallFailed) as refused:  # a fourth capture
+        frontend(created.auth_token, verify=verify)
+    assert "This session allows 3 calls." in refused.value.body
+    result = azure_backend.get_result(created.session_id, verify=verify)
+    assert (result.status, [a.attempt_id for a in result.attempts]) == (ProviderStatus.FAILED, [1, 2, 3])
+
+
+@pytest.mark.parametrize("attempts", [0, 4, "2", True, 1.5])
+def test_client_attempts_out_of_range_is_refused_naming_the_setting(attempts):
+    with override_settings(LIVENESS={"BACKEND": "django_liveness.backends.locmem.LocMemBackend", "CLIENT_ATTEMPTS": attempts}):
+        messages = check_liveness_settings()
+    assert [m.id for m in messages] == ["django_liveness.E002"]
+    assert "LIVENESS['CLIENT_ATTEMPTS'] must be a whole number from 1 to 3" in messages[0].msg
+
+
+@pytest.mark.parametrize("backend", ["azure.AzureFaceBackend", "locmem.LocMemBackend"])
+@pytest.mark.parametrize("api_version", ["v1.2", "v1.2-preview.1"])
+def test_several_client_attempts_on_an_older_version_is_a_startup_error(backend, api_version):
+    liveness = {
+        "BACKEND": f"django_liveness.backends.{backend}",
+        "OPTIONS": {"api_version": api_version, **({"endpoint": "https://x", "key": "k"} if "azure" in backend else {})},
+        "CLIENT_ATTEMPTS": 2,
+    }
+    with override_settings(LIVENESS=liveness):
+        messages = check_liveness_settings()
+        with pytest.raises(LivenessConfigurationError) as error:
+            AzureFaceBackend(**liveness["OPTIONS"]) if "azure" in backend else LocMemBackend(**liveness["OPTIONS"])
+    assert [m.id for m in messages] == ["django_liveness.E003"]
+    assert str(error.value) == (
+        f"LIVENESS['CLIENT_ATTEMPTS'] = 2 needs Face API v1.3-preview.1, but api_version is '{api_version}': "
+        "set LIVENESS['OPTIONS']['api_version'] = 'v1.3-preview.1', or CLIENT_ATTEMPTS to 1."
+    )
+    with override_settings(LIVENESS={**liveness, "OPTIONS": {**liveness["OPTIONS"], "api_version": V13}}):
+        assert [m.id for m in check_liveness_settings() if m.is_serious()] == []  # W002 at most
+
+
+def test_locmem_speaks_v13_with_client_attempts():
+    with override_settings(
+        LIVENESS={
+            "BACKEND": "django_liveness.backends.locmem.LocMemBackend",
+            "OPTIONS": {"api_version": V13},
+            "CLIENT_ATTEMPTS": 2,
+        }
+    ):
+        backend = LocMemBackend(api_version=V13)
+        created = backend.create_session(**CREATE)
+        backend.complete(created.session_id, error_code="FaceNotFound")
+        backend.complete(created.session_id)
+        result = backend.get_result(created.session_id, verify=False)
+    assert (result.status, [a.attempt_id for a in result.attempts]) == (ProviderStatus.SUCCEEDED, [1, 2])
+    assert result.payload["isAbuseMonitoringEnabled"] is True
 
 
 def test_the_emulator_refuses_v13_fields_in_older_versions_and_checks_them_in_v13(emulator_server):
@@ -120,6 +215,15 @@ def test_the_emulator_refuses_v13_fields_in_older_versions_and_checks_them_in_v1
     assert (status, answer["expectedClientIpAddress"]) == (200, "10.0.0.0/24")
     status, answer = create(V13, {**body, "expectedClientIpAddress": "not an address"})
     assert (status, answer["error"]["code"]) == (400, "BadArgument")
+    attempts = {"livenessOperationMode": "Passive", "deviceCorrelationId": "d", "numberOfClientAttemptsAllowed": 2}
+    status, answer = create("v1.2", attempts)
+    assert (status, answer["error"]["message"]) == (400, "Unknown parameter: numberOfClientAttemptsAllowed.")
+    for wrong in (0, 4, True, 1.5):
+        status, answer = create(V13, {**attempts, "numberOfClientAttemptsAllowed": wrong})
+        assert (status, answer["error"]["message"]) == (
+            400,
+            "numberOfClientAttemptsAllowed must be an integer between 1 and 3.",
+        ), wrong
 
 
 def test_v13_is_a_preview_w002():

@@ -52,6 +52,7 @@ class AzureFaceBackend(BaseLivenessBackend):
     def __init__(self, **options):
         super().__init__(**options)
         _check_options(self.options)
+        check_client_attempts(self.api_version)
         self.endpoint = (self.options["endpoint"] or os.environ.get("VISION_ENDPOINT", "")).rstrip("/")
         self.key = self.options["key"] or os.environ.get("VISION_KEY", "")
         self._client = None
@@ -142,12 +143,14 @@ class AzureFaceBackend(BaseLivenessBackend):
 
     def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False):
         body = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
+        body.update(version_fields(self.api_version))
         return self._wire.created_session(self.client.create_session(body), expires_at=token_expiry(auth_token_ttl_seconds))
 
     def create_verify_session(
         self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False
     ):
         fields = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
+        fields.update(version_fields(self.api_version))
         body = self.client.create_verify_session(fields, reference_image)
         return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 
@@ -186,6 +189,23 @@ def create_fields(operation_mode, device_correlation_id, ttl, enable_session_ima
     if enable_session_image:  # both versions' create (JSON and multipart) take it; absent means false
         fields["enableSessionImage"] = True
     return fields
+
+
+def version_fields(api_version):
+    """The create fields only ``api_version`` knows (both kinds): v1.3's numberOfClientAttemptsAllowed."""
+    if api_version == V13_PREVIEW:
+        return {"numberOfClientAttemptsAllowed": liveness_settings.CLIENT_ATTEMPTS}
+    return {}
+
+
+def check_client_attempts(api_version):
+    """More than one client attempt needs a version that can be told so: refuse it at startup."""
+    attempts = liveness_settings.CLIENT_ATTEMPTS
+    if attempts > 1 and api_version != V13_PREVIEW:
+        raise LivenessConfigurationError(
+            f"LIVENESS['CLIENT_ATTEMPTS'] = {attempts} needs Face API {V13_PREVIEW}, but api_version is "
+            f"{api_version!r}: set LIVENESS['OPTIONS']['api_version'] = {V13_PREVIEW!r}, or CLIENT_ATTEMPTS to 1."
+        )
 
 
 def token_expiry(ttl):

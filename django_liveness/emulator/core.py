@@ -20,7 +20,8 @@ LIVENESS_WITH_VERIFY = "liveness_with_verify"
 
 OPERATION_MODES = ("Passive", "PassiveActive")
 # "Ability to call /detectLiveness/singleModal for up to 3 retries" (the preview's create operations).
-# Read here as 3 calls in all, for every version; GA drops the line, so the real limit is unsure.
+# Read here as 3 calls in all, for v1.2 and the previews; GA drops the line, so the real limit is unsure.
+# v1.3-preview.1 lets the create say (numberOfClientAttemptsAllowed, 1..3, default 1).
 MAX_CLIENT_CALLS = 3
 DECISIONS = ("realface", "spoofface", "uncertain")
 MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024
@@ -87,6 +88,7 @@ class CreateParams:
     return_verify_image_hash: bool = False
     send_results_to_client: bool = False  # preview only
     expected_client_ip: str | None = None  # v1.3-preview.1: an address or CIDR block (echoed, not enforced yet)
+    client_attempts: int | None = None  # v1.3-preview.1's numberOfClientAttemptsAllowed; None: MAX_CLIENT_CALLS
 
     def validate(self, *, verify):
         if self.operation_mode is None:
@@ -101,6 +103,9 @@ class CreateParams:
             raise bad_argument("deviceCorrelationId must be a string of at most 64 characters.")
         if not self.device_correlation_id_set_in_client and not correlation:
             raise bad_argument("deviceCorrelationId is required when deviceCorrelationIdSetInClient is false.")
+        attempts = self.client_attempts
+        if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 3):
+            raise bad_argument("numberOfClientAttemptsAllowed must be an integer between 1 and 3.")
         threshold = self.verify_confidence_threshold
         if threshold is not None:
             if not verify:
@@ -161,8 +166,12 @@ class Session:
         return next((attempt for attempt in self.attempts if attempt.status == SUCCEEDED), None)
 
     @property
+    def allowed_calls(self):
+        return self.params.client_attempts or MAX_CLIENT_CALLS
+
+    @property
     def used_up(self):
-        return len(self.attempts) >= MAX_CLIENT_CALLS
+        return len(self.attempts) >= self.allowed_calls
 
 
 def inspect_image(data):
@@ -331,7 +340,7 @@ class Emulator:
             if session.succeeded:
                 raise EmulatorError(400, "SessionAlreadyUsed", "This session already has a result.")
             if session.used_up:
-                raise EmulatorError(400, "SessionAlreadyUsed", f"This session allows {MAX_CLIENT_CALLS} calls.")
+                raise EmulatorError(400, "SessionAlreadyUsed", f"This session allows {session.allowed_calls} calls.")
             session.started = session.started or now
             request_id = str(uuid.uuid4())
             attempt = Attempt(

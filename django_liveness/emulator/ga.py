@@ -27,8 +27,8 @@ JSON_FIELDS = (
 )
 VERIFY_FIELDS = JSON_FIELDS + ("returnVerifyImageHash", "verifyConfidenceThreshold")
 # What v1.3-preview.1 adds to each create (the verify create is multipart: no client address).
-V13_JSON_FIELDS = JSON_FIELDS + ("expectedClientIpAddress",)
-V13_VERIFY_FIELDS = VERIFY_FIELDS
+V13_JSON_FIELDS = JSON_FIELDS + ("numberOfClientAttemptsAllowed", "expectedClientIpAddress")
+V13_VERIFY_FIELDS = VERIFY_FIELDS + ("numberOfClientAttemptsAllowed",)
 BOOLEANS = ("deviceCorrelationIdSetInClient", "enableSessionImage", "returnVerifyImageHash")
 
 
@@ -60,6 +60,8 @@ def create_params(values, *, verify, api_version=API_VERSION):
         verify_confidence_threshold=values.get("verifyConfidenceThreshold"),
         return_verify_image_hash=values.get("returnVerifyImageHash", False),
         expected_client_ip=_client_address(values.get("expectedClientIpAddress")),
+        # v1.3: "Default value is 1"; older versions cannot say, and allow MAX_CLIENT_CALLS.
+        client_attempts=values.get("numberOfClientAttemptsAllowed", 1) if api_version == V13_API_VERSION else None,
     )
 
 
@@ -85,7 +87,7 @@ def _typed(name, value):
             raise bad_argument(f"{name} must be a boolean.")
         return value.lower() == "true"
     try:
-        if name == "authTokenTimeToLiveInSeconds":
+        if name in ("authTokenTimeToLiveInSeconds", "numberOfClientAttemptsAllowed"):
             return int(value)
         if name == "verifyConfidenceThreshold":
             return float(value)
