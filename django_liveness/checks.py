@@ -5,7 +5,8 @@
 - django_liveness.E003: the backend cannot be imported or built.
 - django_liveness.E004: under ``check --deploy``, the Azure backend has no endpoint or key (W005 otherwise).
 - django_liveness.W001: an in-memory or emulator backend while DEBUG is False (reported by the backend).
-- django_liveness.W002: the Azure backend is set to the preview Face API v1.2-preview.1 (reported by the backend).
+- django_liveness.W002: the Azure backend is set to a preview Face API, v1.2-preview.1 or v1.3-preview.1
+  (reported by the backend).
 - django_liveness.W003: with DEBUG off, reference images would be stored where a web server may serve
   them or in the project's own folder (docs/storage.md).
 - django_liveness.W004: with DEBUG off, webhooks may be sent over plain http (docs/webhooks.md).

@@ -30,6 +30,9 @@ DEFAULTS = {
     # Lifetime of the session auth token handed to the frontend (Face API allows 60..86400).
     "AUTH_TOKEN_TTL_SECONDS": 600,
     "OPERATION_MODE": "Passive",
+    # Captures the person may try within one session (numberOfClientAttemptsAllowed, 1..3):
+    # Face API v1.3-preview.1 only; older versions fix it themselves, so more than 1 is refused there.
+    "CLIENT_ATTEMPTS": 1,
     # Delete the session at the provider as soon as its result is stored locally.
     "DELETE_REMOTE_SESSION_ON_RESULT": True,
     # Key of settings.STORAGES that holds reference images (keep it private).
@@ -175,6 +178,9 @@ def validate(user_settings):
     ttl = merged["AUTH_TOKEN_TTL_SECONDS"]
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= 86400:
         _fail("AUTH_TOKEN_TTL_SECONDS", f"must be an integer from 60 to 86400 (Face API limits), got {ttl!r}.")
+    attempts = merged["CLIENT_ATTEMPTS"]
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 3:
+        _fail("CLIENT_ATTEMPTS", f"must be a whole number from 1 to 3 (Face API limits), got {attempts!r}.")
     if merged["OPERATION_MODE"] not in OPERATION_MODES:
         _fail("OPERATION_MODE", f"must be one of {', '.join(OPERATION_MODES)}, got {merged['OPERATION_MODE']!r}.")
     for key in (

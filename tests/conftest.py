@@ -104,6 +104,8 @@ def emulator_server():
 
 
 API_VERSIONS = ["v1.2", "v1.2-preview.1"]
+# The versions the GA client (azure-core's PipelineClient) speaks: the same paths and bodies.
+GA_CLIENT_VERSIONS = ["v1.2", "v1.3-preview.1"]
 
 
 @pytest.fixture
@@ -113,11 +115,18 @@ def api_version():
 
 
 @pytest.fixture
-def azure_backend(emulator_server, settings, api_version):
+def client_attempts():
+    """LIVENESS["CLIENT_ATTEMPTS"] of ``azure_backend``: the default unless a test says otherwise."""
+    return 1
+
+
+@pytest.fixture
+def azure_backend(emulator_server, settings, api_version, client_attempts):
     """LIVENESS switched to AzureFaceBackend talking to the emulator, short retries: GA through
     azure-core's PipelineClient, or the preview through the real SDK."""
     settings.LIVENESS = {
         "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",
+        "CLIENT_ATTEMPTS": client_attempts,
         "OPTIONS": {
             "api_version": api_version,
             "endpoint": emulator_server.endpoint,

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import jsonschema
 
-SPEC_NAMES = {"v1.2": "face-v1.2-liveness.openapi.json", "v1.2-preview.1": "face-v1.2-preview.1-liveness.openapi.json"}
+SPEC_NAMES = {
+    "v1.2": "face-v1.2-liveness.openapi.json",
+    "v1.2-preview.1": "face-v1.2-preview.1-liveness.openapi.json",
+    "v1.3-preview.1": "face-v1.3-preview.1-liveness.openapi.json",
+}
 # v1.1-preview.1 has no description here; its liveness operations are the v1.2-preview.1 ones.
 SPEC_NAMES["v1.1-preview.1"] = SPEC_NAMES["v1.2-preview.1"]
 SPEC_NAME = SPEC_NAMES["v1.2-preview.1"]
@@ -23,9 +27,24 @@ def spec_dir():
     raise FileNotFoundError(f"{SPEC_NAME} not found next to the checkout (../shared/azure-face-api/).")
 
 
+# v1.3-preview.1 types these properties as "object" (no properties); its own examples send a boolean
+# or an integer, and so does the service: validate them as the examples have them.
+AS_THE_EXAMPLES_HAVE_IT = {
+    "isAbuseMonitoringEnabled": {"type": "boolean"},
+    "isAbuseDetected": {"type": "boolean"},
+    "enabled": {"type": "boolean"},
+    "numberOfClientAttemptsAllowed": {"type": "integer", "minimum": 1, "maximum": 3},
+}
+
+
 @lru_cache(maxsize=None)
 def spec(version="v1.2-preview.1"):
-    return json.loads((spec_dir() / SPEC_NAMES[version]).read_text())
+    document = json.loads((spec_dir() / SPEC_NAMES[version]).read_text())
+    for definition in document["definitions"].values():
+        for name, schema in (definition.get("properties") or {}).items():
+            if name in AS_THE_EXAMPLES_HAVE_IT and schema.get("type") == "object" and "properties" not in schema:
+                definition["properties"][name] = {**schema, **AS_THE_EXAMPLES_HAVE_IT[name]}
+    return document
 
 
 def _template_regex(template):
@@ -44,7 +63,7 @@ def _schema_for(version, method, path, status):
         # GA has no such switch, and no description of the client's body: 204 or an error.
         if status == 204:
             return None
-        if status == 200 and version != "v1.2":
+        if status == 200 and version in ("v1.2-preview.1", "v1.1-preview.1"):
             return {"$ref": "#/definitions/LivenessResponseBody"}
         assert status >= 400, f"{version} {method} {path} answered {status}"
         return {"$ref": "#/definitions/FaceErrorResponse"}

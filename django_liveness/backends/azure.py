@@ -1,7 +1,8 @@
 """AzureFaceBackend: the Azure AI Face liveness service, Face API v1.2 (GA) by default.
 
 ``OPTIONS["api_version"]`` picks the version: ``"v1.2"`` (GA, on azure-core's ``PipelineClient``,
-``azure_ga.py``) or ``"v1.2-preview.1"`` (the ``azure-ai-vision-face`` SDK, ``azure_preview.py``).
+``azure_ga.py``), ``"v1.3-preview.1"`` (the same client: GA's paths and bodies plus new fields) or
+``"v1.2-preview.1"`` (the ``azure-ai-vision-face`` SDK, ``azure_preview.py``).
 One client per backend instance (and so per process: ``get_backend`` memoizes the backend),
 created on first use. Timeouts and retries are set for a request path: a user waits on these
 calls, so seconds, not azure-core's 300-second read timeout.
@@ -23,15 +24,21 @@ from .base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, BaseLivenessBack
 
 GA = "v1.2"
 PREVIEW = "v1.2-preview.1"
-API_VERSIONS = (GA, PREVIEW)
-# GA has no session list and no audit endpoint.
-CAPABILITIES = {GA: frozenset({SESSION_IMAGES}), PREVIEW: frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES})}
+V13_PREVIEW = "v1.3-preview.1"
+API_VERSIONS = (GA, PREVIEW, V13_PREVIEW)
+PREVIEWS = (PREVIEW, V13_PREVIEW)
+# GA and v1.3 have no session list and no audit endpoint.
+CAPABILITIES = {
+    GA: frozenset({SESSION_IMAGES}),
+    PREVIEW: frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES}),
+    V13_PREVIEW: frozenset({SESSION_IMAGES}),
+}
 LIST_PAGE_SIZE = 1000
 
 
 class AzureFaceBackend(BaseLivenessBackend):
     default_options = {
-        "api_version": GA,  # or "v1.2-preview.1" (through the azure-ai-vision-face SDK)
+        "api_version": GA,  # or "v1.3-preview.1", or "v1.2-preview.1" (through the azure-ai-vision-face SDK)
         "endpoint": None,  # default: environment variable VISION_ENDPOINT
         "key": None,  # default: environment variable VISION_KEY
         "connection_timeout": 5,  # seconds to connect
@@ -45,6 +52,7 @@ class AzureFaceBackend(BaseLivenessBackend):
     def __init__(self, **options):
         super().__init__(**options)
         _check_options(self.options)
+        check_client_attempts(self.api_version)
         self.endpoint = (self.options["endpoint"] or os.environ.get("VISION_ENDPOINT", "")).rstrip("/")
         self.key = self.options["key"] or os.environ.get("VISION_KEY", "")
         self._client = None
@@ -84,10 +92,10 @@ class AzureFaceBackend(BaseLivenessBackend):
                     id="django_liveness.W001",
                 )
             )
-        if self.api_version == PREVIEW:
+        if self.api_version in PREVIEWS:
             messages.append(
                 checks.Warning(
-                    f"AzureFaceBackend speaks the preview Face API {PREVIEW}, which Azure can retire.",
+                    f"AzureFaceBackend speaks the preview Face API {self.api_version}, which Azure can retire.",
                     hint=f"Remove LIVENESS['OPTIONS']['api_version'] to use the generally available {GA}. "
                     "See docs/backends.md, 'Face API versions'.",
                     id="django_liveness.W002",
@@ -135,12 +143,14 @@ class AzureFaceBackend(BaseLivenessBackend):
 
     def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False):
         body = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
+        body.update(version_fields(self.api_version))
         return self._wire.created_session(self.client.create_session(body), expires_at=token_expiry(auth_token_ttl_seconds))
 
     def create_verify_session(
         self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False
     ):
         fields = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
+        fields.update(version_fields(self.api_version))
         body = self.client.create_verify_session(fields, reference_image)
         return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 
@@ -179,6 +189,23 @@ def create_fields(operation_mode, device_correlation_id, ttl, enable_session_ima
     if enable_session_image:  # both versions' create (JSON and multipart) take it; absent means false
         fields["enableSessionImage"] = True
     return fields
+
+
+def version_fields(api_version):
+    """The create fields only ``api_version`` knows (both kinds): v1.3's numberOfClientAttemptsAllowed."""
+    if api_version == V13_PREVIEW:
+        return {"numberOfClientAttemptsAllowed": liveness_settings.CLIENT_ATTEMPTS}
+    return {}
+
+
+def check_client_attempts(api_version):
+    """More than one client attempt needs a version that can be told so: refuse it at startup."""
+    attempts = liveness_settings.CLIENT_ATTEMPTS
+    if attempts > 1 and api_version != V13_PREVIEW:
+        raise LivenessConfigurationError(
+            f"LIVENESS['CLIENT_ATTEMPTS'] = {attempts} needs Face API {V13_PREVIEW}, but api_version is "
+            f"{api_version!r}: set LIVENESS['OPTIONS']['api_version'] = {V13_PREVIEW!r}, or CLIENT_ATTEMPTS to 1."
+        )
 
 
 def token_expiry(ttl):

@@ -1,14 +1,14 @@
-"""Face API v1.2 (GA) over HTTP, on azure-core's ``PipelineClient`` (imported only when used).
+"""Face API v1.2 (GA) and v1.3-preview.1 over HTTP, on azure-core's ``PipelineClient`` (imported only when used).
 
 No SDK speaks GA liveness, so this module sends the requests the spec describes: JSON for a
 liveness session, flat multipart fields with a ``verifyImage`` file for one with verify. It
 returns the service's JSON (or bytes); ``ga_wire`` turns it into the contract's types.
+v1.3-preview.1 has the same paths and bodies, so the same client speaks it: the version is in the path.
 """
 
 from .. import __version__
 from .azure_transport import call, import_azure_core, pipeline_policies, transport
 
-API_VERSION = "v1.2"
 PATHS = {False: "detectLiveness-sessions", True: "detectLivenessWithVerify-sessions"}
 
 
@@ -19,7 +19,7 @@ class GaClient:
         from azure.core import PipelineClient
 
         self._client = PipelineClient(
-            base_url=f"{endpoint}/face/{API_VERSION}",
+            base_url=f"{endpoint}/face/{options['api_version']}",
             policies=pipeline_policies(key=key, options=options, user_agent=f"django-liveness/{__version__}"),
             transport=transport(options),
         )

@@ -73,6 +73,23 @@ class ReferenceFace:
 
 
 @dataclass(frozen=True)
+class FlaggedSession:
+    """Another session's attempt that the service's abuse monitoring flagged with this one (v1.3)."""
+
+    session_id: str
+    attempt_id: int
+    session_image_id: str = ""
+
+
+@dataclass(frozen=True)
+class AbuseMonitoring:
+    """The service's abuse-monitoring verdict on one attempt (Face API v1.3-preview.1 and later)."""
+
+    is_abuse_detected: bool
+    other_flagged_sessions: tuple = ()  # FlaggedSession
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One frontend call of a session, as the provider reports it."""
 
@@ -85,6 +102,8 @@ class Attempt:
     error_message: str = ""
     session_image_id: str = ""
     digest: str = ""
+    client_ips: tuple = ()  # the addresses the service saw the capture come from (v1.3)
+    abuse_monitoring: AbuseMonitoring | None = None  # None: the version or the resource has none
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Face API v1.2 (GA) JSON (camelCase dicts) to the contract's typed results.
+"""Face API v1.2 (GA) and v1.3-preview.1 JSON (camelCase dicts) to the contract's typed results.
+
+v1.3-preview.1 keeps every v1.2 body and adds, on each attempt, ``clientInformation`` (the
+addresses the capture came from) and ``abuseMonitoringResult``; v1.2 answers have neither.
+The spec types ``isAbuseDetected`` as ``object``; its examples send a boolean.
 
 GA answers the whole session at create and on every GET, with all its attempts. The spec's own
 example lists attempt 2 before attempt 1 and a top-level ``NotStarted`` beside a ``Succeeded``
@@ -7,7 +11,17 @@ succeeded attempt wins over the top-level status. Every body carries the ``authT
 stored payload is sanitized.
 """
 
-from .base import Attempt, CreatedSession, ProviderStatus, ReferenceFace, SessionResult, Verification, sanitized
+from .base import (
+    AbuseMonitoring,
+    Attempt,
+    CreatedSession,
+    FlaggedSession,
+    ProviderStatus,
+    ReferenceFace,
+    SessionResult,
+    Verification,
+    sanitized,
+)
 
 STATUSES = {
     "NotStarted": ProviderStatus.NOT_STARTED,
@@ -45,7 +59,24 @@ def attempt(item):
         error_message=error.get("message") or "",
         session_image_id=result.get("sessionImageId") or "",
         digest=result.get("digest") or "",
+        client_ips=tuple(client["ip"] for client in item.get("clientInformation") or [] if client.get("ip")),
+        abuse_monitoring=_abuse_monitoring(item.get("abuseMonitoringResult")),
     )
+
+
+def _abuse_monitoring(monitoring):
+    """AbuseMonitoringResult (v1.3) -> AbuseMonitoring, or None when the answer has none."""
+    if not monitoring:
+        return None
+    flagged = tuple(
+        FlaggedSession(
+            session_id=other["sessionId"],
+            attempt_id=int(other["attemptId"]),
+            session_image_id=other.get("sessionImageId") or "",
+        )
+        for other in monitoring.get("otherFlaggedSessions") or []
+    )
+    return AbuseMonitoring(is_abuse_detected=monitoring.get("isAbuseDetected") is True, other_flagged_sessions=flagged)
 
 
 def created_session(body, *, expires_at):

@@ -18,7 +18,16 @@ from ..emulator.preview import PreviewApi
 from ..exceptions import LivenessConfigurationError
 from ..images import sample_face_image
 from . import ga_wire, preview_wire
-from .azure import CAPABILITIES, GA, PREVIEW, create_fields, token_expiry
+from .azure import (
+    CAPABILITIES,
+    GA,
+    PREVIEW,
+    V13_PREVIEW,
+    check_client_attempts,
+    create_fields,
+    token_expiry,
+    version_fields,
+)
 from .base import AUDIT_ENTRIES, LIST_SESSIONS, BaseLivenessBackend, error_for
 
 _KIND = {False: LIVENESS, True: LIVENESS_WITH_VERIFY}
@@ -35,10 +44,12 @@ class LocMemBackend(BaseLivenessBackend):
 
     def __init__(self, **options):
         super().__init__(**options)
-        if self.options["api_version"] not in (GA, PREVIEW):
+        if self.options["api_version"] not in (GA, PREVIEW, V13_PREVIEW):
             raise LivenessConfigurationError(
-                f"LIVENESS['OPTIONS']['api_version'] must be {GA!r} or {PREVIEW!r}, got {self.options['api_version']!r}."
+                f"LIVENESS['OPTIONS']['api_version'] must be {GA!r}, {V13_PREVIEW!r} or {PREVIEW!r}, "
+                f"got {self.options['api_version']!r}."
             )
+        check_client_attempts(self.api_version)
         self.calls = []  # (operation, kwargs) in order; image bytes are replaced by their length
         self._failures = []
         self._lock = threading.Lock()
@@ -48,7 +59,7 @@ class LocMemBackend(BaseLivenessBackend):
         # timezone.now honours time-machine/freezegun, so tests can move the clock.
         self.emulator = Emulator(clock=timezone.now)
         preview = self.options["api_version"] == PREVIEW
-        self._api = PreviewApi(self.emulator) if preview else GaApi(self.emulator)
+        self._api = PreviewApi(self.emulator) if preview else GaApi(self.emulator, self.api_version)
         self._wire = preview_wire if preview else ga_wire
 
     @property
@@ -74,7 +85,7 @@ class LocMemBackend(BaseLivenessBackend):
         """Play the frontend: one capture of ``session`` (a LivenessSession or provider session id).
 
         ``error_code`` (``"FaceWithMaskDetected"`` ...) makes this attempt fail; the session then
-        allows another, up to three in all. ``finish=False`` leaves the attempt running.
+        allows another, up to three in all (v1.3-preview.1: ``LIVENESS["CLIENT_ATTEMPTS"]``). ``finish=False`` leaves the attempt running.
         """
         session_id = getattr(session, "provider_session_id", session)
         token, kind = self.emulator.token_for(session_id)
@@ -119,6 +130,7 @@ class LocMemBackend(BaseLivenessBackend):
         self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False
     ):
         params = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
+        params.update(version_fields(self.api_version))
         body = self._call(
             "create_session",
             lambda: self._api.create_session(LIVENESS, params),
@@ -133,6 +145,7 @@ class LocMemBackend(BaseLivenessBackend):
         self, *, reference_image, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False
     ):
         params = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
+        params.update(version_fields(self.api_version))
         body = self._call(
             "create_verify_session",
             lambda: self._api.create_session(LIVENESS_WITH_VERIFY, params, reference_image),

@@ -20,7 +20,8 @@ LIVENESS_WITH_VERIFY = "liveness_with_verify"
 
 OPERATION_MODES = ("Passive", "PassiveActive")
 # "Ability to call /detectLiveness/singleModal for up to 3 retries" (the preview's create operations).
-# Read here as 3 calls in all, for every version; GA drops the line, so the real limit is unsure.
+# Read here as 3 calls in all, for v1.2 and the previews; GA drops the line, so the real limit is unsure.
+# v1.3-preview.1 lets the create say (numberOfClientAttemptsAllowed, 1..3, default 1).
 MAX_CLIENT_CALLS = 3
 DECISIONS = ("realface", "spoofface", "uncertain")
 MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024
@@ -86,6 +87,8 @@ class CreateParams:
     verify_confidence_threshold: float | None = None
     return_verify_image_hash: bool = False
     send_results_to_client: bool = False  # preview only
+    expected_client_ip: str | None = None  # v1.3-preview.1: an address or CIDR block (echoed, not enforced yet)
+    client_attempts: int | None = None  # v1.3-preview.1's numberOfClientAttemptsAllowed; None: MAX_CLIENT_CALLS
 
     def validate(self, *, verify):
         if self.operation_mode is None:
@@ -100,6 +103,9 @@ class CreateParams:
             raise bad_argument("deviceCorrelationId must be a string of at most 64 characters.")
         if not self.device_correlation_id_set_in_client and not correlation:
             raise bad_argument("deviceCorrelationId is required when deviceCorrelationIdSetInClient is false.")
+        attempts = self.client_attempts
+        if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 3):
+            raise bad_argument("numberOfClientAttemptsAllowed must be an integer between 1 and 3.")
         threshold = self.verify_confidence_threshold
         if threshold is not None:
             if not verify:
@@ -131,6 +137,7 @@ class Attempt:
     error_code: str = ""
     error_message: str = ""
     session_image_id: str = ""
+    client_ip: str = ""  # the address the capture came from (v1.3's clientInformation)
 
 
 @dataclass
@@ -144,6 +151,7 @@ class Session:
     verify_image_hash: str = ""
     started: datetime | None = None
     attempts: list = field(default_factory=list)
+    abuse_monitoring: bool = True  # the resource's setting when the session was created (v1.3)
 
     @property
     def is_verify(self):
@@ -158,8 +166,12 @@ class Session:
         return next((attempt for attempt in self.attempts if attempt.status == SUCCEEDED), None)
 
     @property
+    def allowed_calls(self):
+        return self.params.client_attempts or MAX_CLIENT_CALLS
+
+    @property
     def used_up(self):
-        return len(self.attempts) >= MAX_CLIENT_CALLS
+        return len(self.attempts) >= self.allowed_calls
 
 
 def inspect_image(data):
@@ -217,6 +229,8 @@ class Emulator:
         self._sessions = {}  # id -> Session
         self._images = {}  # sessionImageId -> bytes
         self._next_entry_id = 1
+        # The resource's liveness abuse monitoring (v1.3's isAbuseMonitoringEnabled); Azure's examples show it on.
+        self.abuse_monitoring = True
 
     # --- app-server operations (subscription key) ---------------------------------------
 
@@ -226,7 +240,12 @@ class Emulator:
         if not verify and verify_image is not None:
             raise bad_argument("A verify image is only accepted for liveness with verify sessions.")
         session = Session(
-            id=str(uuid.uuid4()), kind=kind, auth_token=secrets.token_urlsafe(48), created=self.clock(), params=params
+            id=str(uuid.uuid4()),
+            kind=kind,
+            auth_token=secrets.token_urlsafe(48),
+            created=self.clock(),
+            params=params,
+            abuse_monitoring=self.abuse_monitoring,
         )
         if verify_image is not None:
             _format, width, height = inspect_image(verify_image)
@@ -299,7 +318,7 @@ class Emulator:
         ``decision``, ``same_person``, ``match_confidence``, ``finish`` and ``error_code`` are the
         emulator's test-mode choices (``error_code`` makes the attempt fail with that code;
         ``finish=False`` leaves it running); ``request`` holds the caller's ``contentLength``,
-        ``userAgent`` and ``clientRequestId``, ``latency_ms`` the time the server took.
+        ``userAgent``, ``clientRequestId`` and ``clientIp``, ``latency_ms`` the time the server took.
         """
         session_id, token_kind = self.session_for_token(token)
         if token_kind != kind:
@@ -321,7 +340,7 @@ class Emulator:
             if session.succeeded:
                 raise EmulatorError(400, "SessionAlreadyUsed", "This session already has a result.")
             if session.used_up:
-                raise EmulatorError(400, "SessionAlreadyUsed", f"This session allows {MAX_CLIENT_CALLS} calls.")
+                raise EmulatorError(400, "SessionAlreadyUsed", f"This session allows {session.allowed_calls} calls.")
             session.started = session.started or now
             request_id = str(uuid.uuid4())
             attempt = Attempt(
@@ -338,6 +357,7 @@ class Emulator:
                 digest=hashlib.sha256(session.id.encode() + image).hexdigest().upper(),
                 face_rectangle=face_rectangle_for(width, height),
                 model_version=session.params.model_version or "",
+                client_ip=request.get("clientIp", ""),
             )
             self._next_entry_id += 1
             if error_code:

@@ -1,13 +1,20 @@
-"""Face API v1.2 (GA) on top of the emulator's session core.
+"""Face API v1.2 (GA) and v1.3-preview.1 on top of the emulator's session core.
 
 Reads GA's create parameters (JSON for liveness, flat multipart fields for liveness with verify)
 and writes its JSON: the whole session at create and on every GET, ``{sessionId, authToken,
-status, modelVersion, results: {attempts, verifyReferences}}``.
+status, modelVersion, results: {attempts, verifyReferences}}``. v1.3-preview.1 has the same paths
+and bodies and adds ``expectedClientIpAddress`` (liveness create), ``isAbuseMonitoringEnabled`` and
+``expectedClientIpAddress`` on the session, ``clientInformation`` and ``abuseMonitoringResult`` on
+each attempt.
 """
+
+import ipaddress
 
 from .core import FAILED, RUNNING, SUCCEEDED, CreateParams, bad_argument
 
 API_VERSION = "v1.2"
+V13_API_VERSION = "v1.3-preview.1"
+API_VERSIONS = (API_VERSION, V13_API_VERSION)
 MODEL_VERSIONS = ("2024-11-15",)
 DEFAULT_MODEL_VERSION = "2024-11-15"
 JSON_FIELDS = (
@@ -19,17 +26,24 @@ JSON_FIELDS = (
     "authTokenTimeToLiveInSeconds",
 )
 VERIFY_FIELDS = JSON_FIELDS + ("returnVerifyImageHash", "verifyConfidenceThreshold")
+# What v1.3-preview.1 adds to each create (the verify create is multipart: no client address).
+V13_JSON_FIELDS = JSON_FIELDS + ("numberOfClientAttemptsAllowed", "expectedClientIpAddress")
+V13_VERIFY_FIELDS = VERIFY_FIELDS + ("numberOfClientAttemptsAllowed",)
 BOOLEANS = ("deviceCorrelationIdSetInClient", "enableSessionImage", "returnVerifyImageHash")
 
 
-def create_params(values, *, verify):
+def create_params(values, *, verify, api_version=API_VERSION):
     """CreateLivenessSessionContent (JSON) or the verify create's form fields -> CreateParams.
 
     ``values`` of a form are strings; they are read as the booleans and numbers the spec names.
     """
     if not isinstance(values, dict):
         raise bad_argument("Invalid request body.")
-    unknown = sorted(set(values) - set(VERIFY_FIELDS if verify else JSON_FIELDS))
+    if api_version == V13_API_VERSION:
+        known = V13_VERIFY_FIELDS if verify else V13_JSON_FIELDS
+    else:
+        known = VERIFY_FIELDS if verify else JSON_FIELDS
+    unknown = sorted(set(values) - set(known))
     if unknown:
         raise bad_argument(f"Unknown parameter: {unknown[0]}.")
     values = {name: _typed(name, value) for name, value in values.items()}
@@ -45,7 +59,21 @@ def create_params(values, *, verify):
         model_version=model or DEFAULT_MODEL_VERSION,
         verify_confidence_threshold=values.get("verifyConfidenceThreshold"),
         return_verify_image_hash=values.get("returnVerifyImageHash", False),
+        expected_client_ip=_client_address(values.get("expectedClientIpAddress")),
+        # v1.3: "Default value is 1"; older versions cannot say, and allow MAX_CLIENT_CALLS.
+        client_attempts=values.get("numberOfClientAttemptsAllowed", 1) if api_version == V13_API_VERSION else None,
     )
+
+
+def _client_address(value):
+    """expectedClientIpAddress: an IP address or a CIDR block, kept as given."""
+    if value is None:
+        return None
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except (TypeError, ValueError):
+        raise bad_argument("expectedClientIpAddress must be an IP address or a CIDR block.") from None
+    return value
 
 
 def _typed(name, value):
@@ -59,7 +87,7 @@ def _typed(name, value):
             raise bad_argument(f"{name} must be a boolean.")
         return value.lower() == "true"
     try:
-        if name == "authTokenTimeToLiveInSeconds":
+        if name in ("authTokenTimeToLiveInSeconds", "numberOfClientAttemptsAllowed"):
             return int(value)
         if name == "verifyConfidenceThreshold":
             return float(value)
@@ -69,13 +97,18 @@ def _typed(name, value):
 
 
 class GaApi:
-    """GA's operations over one ``Emulator``; every method returns GA's JSON."""
+    """GA's (or v1.3-preview.1's) operations over one ``Emulator``; every method returns its JSON."""
 
-    def __init__(self, emulator):
+    def __init__(self, emulator, api_version=API_VERSION):
         self.emulator = emulator
+        self.api_version = api_version
+
+    @property
+    def is_v13(self):
+        return self.api_version == V13_API_VERSION
 
     def create_session(self, kind, values, verify_image=None):
-        params = create_params(values, verify=verify_image is not None)
+        params = create_params(values, verify=verify_image is not None, api_version=self.api_version)
         return self._session(self.emulator.create_session(kind, params, verify_image))
 
     def get_session(self, kind, session_id):
@@ -87,24 +120,39 @@ class GaApi:
     def session_image(self, session_image_id):
         return self.emulator.session_image(session_image_id)
 
-    def detect(self, token, kind, image, *, api_version=API_VERSION, **choices):
+    def detect(self, token, kind, image, *, api_version=None, **choices):
         """The frontend's call; returns the attempt it made (LivenessSessionAttempt)."""
-        session, attempt = self.emulator.detect(token, kind, image, api_version=api_version, **choices)
-        return _attempt(session, attempt)
+        session, attempt = self.emulator.detect(token, kind, image, api_version=api_version or self.api_version, **choices)
+        return self._attempt(session, attempt)
 
     def _session(self, session):
         """LivenessSession / LivenessWithVerifySession."""
-        results = {"attempts": [_attempt(session, attempt) for attempt in session.attempts]}
+        results = {"attempts": [self._attempt(session, attempt) for attempt in session.attempts]}
         if session.is_verify:
             reference = session.verify_reference
             results["verifyReferences"] = [{"referenceType": "Color", **reference}] if reference else []
-        return {
+        body = {
             "sessionId": session.id,
             "authToken": session.auth_token,
             "status": _status(session),
             "modelVersion": session.params.model_version,
             "results": results,
         }
+        if self.is_v13:
+            body["isAbuseMonitoringEnabled"] = session.abuse_monitoring
+            if session.params.expected_client_ip:
+                body["expectedClientIpAddress"] = session.params.expected_client_ip
+        return body
+
+    def _attempt(self, session, attempt):
+        body = _attempt(session, attempt)
+        if self.is_v13:
+            if attempt.client_ip:
+                body["clientInformation"] = [{"ip": attempt.client_ip}]
+            if session.abuse_monitoring and attempt.status != RUNNING:
+                # The emulator flags nothing (yet): the verdict of a monitored, finished attempt.
+                body["abuseMonitoringResult"] = {"isAbuseDetected": False, "otherFlaggedSessions": []}
+        return body
 
 
 def _status(session):

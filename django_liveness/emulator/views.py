@@ -1,4 +1,4 @@
-"""The emulator's HTTP face: Face API v1.2 (GA), v1.2-preview.1 and v1.1-preview.1 liveness operations.
+"""The emulator's HTTP face: Face API v1.2 (GA), v1.3-preview.1, v1.2-preview.1 and v1.1-preview.1 liveness operations.
 
 Routing is done here rather than in the URLconf because the service treats paths
 case-insensitively (its audit log records ``/detectliveness/singlemodal``). Each version has its
@@ -36,13 +36,20 @@ GA_ROUTES = [
 ]
 ROUTES = {
     version: [(re.compile(pattern, re.IGNORECASE), name) for pattern, name in routes]
-    for version, routes in (("v1.2", GA_ROUTES), ("v1.2-preview.1", PREVIEW_ROUTES), ("v1.1-preview.1", PREVIEW_ROUTES))
+    for version, routes in (
+        ("v1.2", GA_ROUTES),
+        ("v1.3-preview.1", GA_ROUTES),
+        ("v1.2-preview.1", PREVIEW_ROUTES),
+        ("v1.1-preview.1", PREVIEW_ROUTES),
+    )
 }
 
 
 def api_for(api_version):
     """The serializer of ``api_version`` over this process's emulator."""
-    return ga.GaApi(state.emulator) if api_version == ga.API_VERSION else preview.PreviewApi(state.emulator)
+    if api_version in ga.API_VERSIONS:
+        return ga.GaApi(state.emulator, api_version)
+    return preview.PreviewApi(state.emulator)
 
 
 ACCESS_DENIED = (
@@ -237,6 +244,7 @@ def _client_call(request, api, api_version, kind, started):
             "contentLength": int(request.META.get("CONTENT_LENGTH") or 0),
             "userAgent": request.headers.get("User-Agent", ""),
             "clientRequestId": request.headers.get("client-request-id", ""),
+            "clientIp": request.META.get("REMOTE_ADDR", ""),
         },
         latency_ms=int((time.monotonic() - started) * 1000),  # injected latency included
         **choices,
