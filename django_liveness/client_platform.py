@@ -4,6 +4,7 @@ Nothing finer is kept (no version, device model or the string itself): enough to
 people fail more often on one platform, too little to tell anyone apart (docs/privacy.md).
 """
 
+from django.utils.translation import gettext, pgettext
 from ua_parser import parse_os, parse_user_agent
 
 FAMILY_MAX_LENGTH = 64  # LivenessSession.client_browser / client_os
@@ -20,3 +21,11 @@ def client_platform(user_agent):
         (browser.family if browser else "Other")[:FAMILY_MAX_LENGTH],
         (system.family if system else "Other")[:FAMILY_MAX_LENGTH],
     )
+
+
+def platform_label(browser, os):
+    """A client platform as staff read it: "Chrome / Windows"; an empty family is "Unknown"."""
+    return pgettext("client platform: browser / OS", "%(browser)s / %(os)s") % {
+        "browser": browser or gettext("Unknown"),
+        "os": os or gettext("Unknown"),
+    }

@@ -117,3 +117,18 @@ def test_deliveries_are_read_only(admin_client, receiver):
     assert admin_client.get(f"{DELIVERIES}add/").status_code == 403
     admin_client.post(f"{DELIVERIES}{delivery.pk}/change/", {"status": "failed", "attempts": 9})
     assert WebhookDelivery.objects.filter(pk=delivery.pk, status="succeeded", attempts=1).exists()
+
+
+def test_the_old_webhook_admin_path_still_works_for_a_release_and_warns():
+    """django_liveness.webhooks.admin moved to django_liveness.admin.webhooks: the old path re-exports
+    the same classes, with a DeprecationWarning."""
+    import importlib
+    import sys
+
+    from django_liveness.admin import webhooks as moved
+
+    sys.modules.pop("django_liveness.webhooks.admin", None)
+    with pytest.warns(DeprecationWarning, match="django_liveness.admin.webhooks"):
+        old = importlib.import_module("django_liveness.webhooks.admin")
+    assert old.WebhookEndpointAdmin is moved.WebhookEndpointAdmin
+    assert old.WebhookDeliveryAdmin is moved.WebhookDeliveryAdmin

@@ -13,6 +13,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy, pgettext
 
+from ..client_platform import platform_label
 from ..models import LivenessSession
 from . import charts
 from .stats import DAY_SERIES, DEFAULT_PERIOD, PERIODS, dashboard_stats
@@ -78,14 +79,6 @@ def duration(value):
     if not days:
         return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
     return ngettext("%(days)d day %(hours)d h", "%(days)d days %(hours)d h", days) % {"days": days, "hours": hours}
-
-
-def platform_label(browser, os):
-    """A client platform as staff read it: "Chrome / Windows"; an empty family is "Unknown"."""
-    return pgettext("client platform: browser / OS", "%(browser)s / %(os)s") % {
-        "browser": browser or _("Unknown"),
-        "os": os or _("Unknown"),
-    }
 
 
 def labelled(label, value):
