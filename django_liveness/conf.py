@@ -293,11 +293,8 @@ class LivenessSettings:
             ) from exc
 
     def reload(self):
+        # The memoized backend resets itself on the same signal (django_liveness.backends).
         self._cache = None
-        # Imported here: the backend module imports this one.
-        from .backends import reset_backend
-
-        reset_backend()
 
 
 liveness_settings = LivenessSettings()

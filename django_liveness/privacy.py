@@ -33,7 +33,7 @@ from .models import (
     Subject,
     WebhookDelivery,
 )
-from .services.base import delete_files_on_commit, lock_subject, send_on_commit
+from .services.base import delete_files_on_commit, emit, lock_subject
 from .transactions import atomic_with_retry, atomic_writing
 
 logger = logging.getLogger("django_liveness")
@@ -156,8 +156,13 @@ def erase_subject(subject, *, actor=None):
         if not already_erased or any(done.values()):
             services.log_event(Event.ERASED, subject=subject, actor=actor, data=dict(summary))
         if not already_erased:
-            send_on_commit(signals.subject_erased, subject=subject, actor=actor)
-            webhooks.record(webhooks.SUBJECT_ERASED, subject=subject, erased_at=subject.erased_at)
+            emit(
+                webhooks.SUBJECT_ERASED,
+                signals.subject_erased,
+                subject=subject,
+                signal_only={"actor": actor},
+                webhook_only={"erased_at": subject.erased_at},
+            )
     return summary
 
 

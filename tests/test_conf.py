@@ -1,5 +1,11 @@
+import ast
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.test import override_settings
+
+from django_liveness import conf
 
 from django_liveness.backends import get_backend
 from django_liveness.backends.locmem import LocMemBackend
@@ -69,6 +75,22 @@ def test_backend_is_built_once_per_process_and_rebuilt_when_the_setting_changes(
     assert get_backend() is first
     with override_settings(LIVENESS={"BACKEND": LOCMEM, "AUTH_TOKEN_TTL_SECONDS": 120}):
         assert get_backend() is not first
+
+
+def test_a_setting_change_closes_the_old_backend(monkeypatch):
+    closed = []
+    first = get_backend()
+    monkeypatch.setattr(first, "close", lambda: closed.append(first))
+    with override_settings(STORAGES={**settings.STORAGES}):
+        assert closed == [first]
+
+
+def test_conf_imports_nothing_of_the_backends():
+    """The backends reset themselves on ``setting_changed``: conf must not reach down to them."""
+    tree = ast.parse(Path(conf.__file__).read_text())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert not [name for name in imported if "backends" in name]
 
 
 def test_backend_that_cannot_be_imported_names_the_setting():

@@ -2,6 +2,9 @@
 
 import threading
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
 from ..conf import liveness_settings
 
 _lock = threading.Lock()
@@ -25,3 +28,10 @@ def reset_backend():
         old, _backend = _backend, None
     if old is not None:
         old.close()
+
+
+# Connected when this package is first imported: before that no backend is memoized, so none to reset.
+@receiver(setting_changed, dispatch_uid="liveness-reset-backend")
+def _reset_on_change(*, setting, **kwargs):
+    if setting in ("LIVENESS", "STORAGES"):
+        reset_backend()

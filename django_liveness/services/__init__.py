@@ -4,8 +4,8 @@ Every change runs in a transaction on locked rows, taken in one fixed order: the
 the session, then the reference image (``base.lock_session``), so that no two paths can deadlock
 each other; a serialization failure or deadlock that the database reports anyway retries the
 whole transaction (``base.atomic_with_retry``). Provider calls happen outside transactions.
-Every change is an event in the log, and signals are sent once the change commits
-(``base.send_on_commit``). ``django_liveness.privacy`` (consent, erasure, retention) is part of
+Every change is an event in the log; an event others hear of is one ``base.emit``: its signal
+is sent once the change commits and its webhook row is written in the same transaction. ``django_liveness.privacy`` (consent, erasure, retention) is part of
 this layer and uses the same helpers.
 
 The modules: ``base`` (locks, events, signals, files), ``subjects`` (subjects and reference

@@ -1,5 +1,5 @@
-"""What every service shares: the lock order, transactions that retry, the event log, signals
-after commit, and file deletion after commit."""
+"""What every service shares: the lock order, transactions that retry, the event log, events
+(signal after commit, webhook in the transaction), and file deletion after commit."""
 
 import logging
 import math
@@ -13,6 +13,7 @@ from ..conf import liveness_settings
 from ..exceptions import ConsentRequired, SubjectErased, SubjectLocked
 from ..models import Consent, LivenessEvent, LivenessSession, Subject
 from ..transactions import atomic_with_retry  # noqa: F401  (the services' import of it)
+from ..webhooks.outbox import record as record_webhook
 
 logger = logging.getLogger("django_liveness")
 
@@ -55,6 +56,18 @@ def send_on_commit(signal, **kwargs):
     """Send ``signal`` once the transaction commits. ``send_robust`` logs a receiver's error
     itself (logger ``django.dispatch``), and a failing receiver never undoes the change."""
     transaction.on_commit(lambda: signal.send_robust(sender=LivenessSession, **kwargs))
+
+
+def emit(event_type, signal, *, session=None, subject=None, signal_only=None, webhook_only=None, **fields):
+    """Tell the world about a change: ``signal`` is sent once the transaction commits, and the
+    webhook ``event_type`` is written to the outbox in the same transaction.
+
+    Both get ``session`` (when given), the subject (the session's by default) and ``fields``;
+    ``signal_only`` and ``webhook_only`` are the keyword arguments only one of them takes."""
+    subject = subject if subject is not None else session.subject
+    about = {"session": session} if session is not None else {}
+    send_on_commit(signal, **about, subject=subject, **fields, **(signal_only or {}))
+    record_webhook(event_type, **about, subject=subject, **fields, **(webhook_only or {}))
 
 
 def delete_files_on_commit(files):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from .. import signals, webhooks
 from ..conf import liveness_settings
 from ..models import LivenessEvent, LivenessSession, Subject
-from .base import atomic_with_retry, lock_subject, log_event, send_on_commit
+from .base import atomic_with_retry, emit, lock_subject, log_event
 
 Decision = LivenessSession.Decision
 Review = LivenessSession.ReviewStatus
@@ -54,8 +54,7 @@ def count_failure(session, reason, now):
     log_event(
         Event.SUBJECT_LOCKED, subject=subject, data={"failures": failures, "locked_until": locked_until.isoformat()}
     )
-    send_on_commit(signals.subject_locked, subject=subject, locked_until=locked_until, failures=failures)
-    webhooks.record(webhooks.SUBJECT_LOCKED, subject=subject, locked_until=locked_until, failures=failures)
+    emit(webhooks.SUBJECT_LOCKED, signals.subject_locked, subject=subject, locked_until=locked_until, failures=failures)
 
 
 @atomic_with_retry

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from .. import signals, tracing, webhooks
 from ..exceptions import InvalidSessionState, ServiceError
 from ..models import LivenessEvent, LivenessSession, Subject
-from .base import atomic_with_retry, lock_session, log_event, mark_verified, send_on_commit
+from .base import atomic_with_retry, emit, lock_session, log_event, mark_verified
 
 Status = LivenessSession.Status
 Outcome = LivenessSession.Outcome
@@ -74,17 +74,17 @@ def _review(session, *, reviewer, decision, note):
         message=note,
         data={"decision": decision, "previous": previous, "outcome": effective_outcome(locked)},
     )
-    subject = locked.subject
-    send_on_commit(
-        signals.session_reviewed, session=locked, subject=subject, reviewer=reviewer, decision=decision, note=note
+    emit(
+        webhooks.SESSION_REVIEWED,
+        signals.session_reviewed,
+        session=locked,
+        decision=decision,
+        signal_only={"reviewer": reviewer, "note": note},
     )
-    webhooks.record(webhooks.SESSION_REVIEWED, session=locked, decision=decision)
     if verified:
-        send_on_commit(signals.liveness_verified, session=locked, subject=subject)
-        webhooks.record(webhooks.LIVENESS_VERIFIED, session=locked)
+        emit(webhooks.LIVENESS_VERIFIED, signals.liveness_verified, session=locked)
     elif decision == Review.REJECTED and not was_failed:
-        send_on_commit(signals.liveness_failed, session=locked, subject=subject, reason="rejected_by_review")
-        webhooks.record(webhooks.LIVENESS_FAILED, session=locked, reason="rejected_by_review")
+        emit(webhooks.LIVENESS_FAILED, signals.liveness_failed, session=locked, reason="rejected_by_review")
     return locked
 
 

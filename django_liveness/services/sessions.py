@@ -29,12 +29,12 @@ from .base import (
     STALE_CREATED_AFTER,
     atomic_with_retry,
     check_subject_may_proceed,
+    emit,
     lock_session,
     lock_subject,
     log_event,
     mark_verified,
     record_remote_error,
-    send_on_commit,
     set_status,
 )
 
@@ -174,8 +174,7 @@ def _record_created(session, created, *, started_by):
         to_status=locked.status,
         data={"kind": locked.kind, "provider_session_id": created.session_id, "operation_mode": locked.operation_mode},
     )
-    send_on_commit(signals.session_created, session=locked, subject=locked.subject)
-    webhooks.record(webhooks.SESSION_CREATED, session=locked)
+    emit(webhooks.SESSION_CREATED, signals.session_created, session=locked)
     return locked
 
 
@@ -377,15 +376,11 @@ def _store_result(session, result, now, *, actor):
             "attempts": len(result.attempts),
         },
     )
-    subject = session.subject
-    send_on_commit(signals.session_completed, session=session, subject=subject, outcome=outcome)
-    webhooks.record(webhooks.SESSION_COMPLETED, session=session)
+    emit(webhooks.SESSION_COMPLETED, signals.session_completed, session=session, signal_only={"outcome": outcome})
     if verified:
-        send_on_commit(signals.liveness_verified, session=session, subject=subject)
-        webhooks.record(webhooks.LIVENESS_VERIFIED, session=session)
+        emit(webhooks.LIVENESS_VERIFIED, signals.liveness_verified, session=session)
     elif outcome == Outcome.FAILED:
-        send_on_commit(signals.liveness_failed, session=session, subject=subject, reason=reason)
-        webhooks.record(webhooks.LIVENESS_FAILED, session=session, reason=reason)
+        emit(webhooks.LIVENESS_FAILED, signals.liveness_failed, session=session, reason=reason)
         lockout.count_failure(session, reason, now)
 
 
@@ -430,8 +425,7 @@ def _end_locked(locked, status, code, message, *, actor=None, result=None):
         locked.model_version = result.model_version
     locked.auth_token = ""
     locked.save()
-    send_on_commit(signals.session_ended, session=locked, subject=locked.subject, status=status)
-    webhooks.record(webhooks.SESSION_ENDED, session=locked)
+    emit(webhooks.SESSION_ENDED, signals.session_ended, session=locked, signal_only={"status": status})
 
 
 def _fail(session, error, *, operation):
