@@ -8,7 +8,6 @@ import time
 
 import pytest
 import time_machine
-from django.db import connection
 from django.test import Client
 from django.utils import timezone, translation
 from rest_framework.exceptions import Throttled
@@ -27,6 +26,7 @@ from django_liveness.testing import SubjectFactory, UserFactory, locmem_backend
 from .api_support import API, client_for, start, upload
 from .conftest import past_the_fetch_window
 from .test_capture_link import open_link, page_config, started_page
+from .threads import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -118,24 +118,6 @@ class SlowLocMemBackend(LocMemBackend):
     def create_session(self, **kwargs):
         time.sleep(0.3)
         return super().create_session(**kwargs)
-
-
-def in_threads(count, call):
-    answers, barrier = [], threading.Barrier(count)
-
-    def run():
-        try:
-            barrier.wait()
-            answers.append(call())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
 
 
 @pytest.mark.postgres

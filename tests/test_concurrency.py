@@ -9,6 +9,8 @@ from django_liveness import services, signals
 from django_liveness.models import LivenessEvent, LivenessSession
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, capture_signal, locmem_backend
 
+from .threads import in_threads
+
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 12
@@ -191,23 +193,13 @@ def test_browsers_starting_on_one_capture_link_at_once_exactly_one_wins(settings
     creator.force_authenticate(owner)
     created = creator.post("/api/liveness/sessions/", {"subject": str(subject.pk), "verify": False}, format="json")
     link = urlsplit(created.json()["capture_url"]).path
-    barrier = threading.Barrier(THREADS)
-    answers = []
 
     def start():
-        try:
-            browser = Client()
-            barrier.wait()
-            response = browser.post(link, headers={"Sec-Fetch-Site": "same-origin"})
-            answers.append((response.status_code, browser.cookies.get("liveness_capture")))
-        finally:
-            connection.close()
+        browser = Client()
+        response = browser.post(link, headers={"Sec-Fetch-Site": "same-origin"})
+        return response.status_code, browser.cookies.get("liveness_capture")
 
-    threads = [threading.Thread(target=start) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = in_threads(THREADS, start)
 
     assert sorted(status for status, _cookie in answers) == [200] + [410] * (THREADS - 1)
     (winner,) = [cookie for status, cookie in answers if status == 200]
