@@ -1,5 +1,4 @@
 import django
-import pytest
 from django.test import override_settings
 
 from django_liveness.checks import check_deployment, check_liveness_settings, check_sqlite

@@ -11,13 +11,11 @@ server. It runs the Django version of the test run (so a CI matrix moves it alon
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import django
 import pytest

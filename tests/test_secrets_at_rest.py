@@ -15,7 +15,6 @@ from django_liveness import services, webhooks
 from django_liveness.encryption import PREFIX, SecretUndecryptable, decrypt, encrypt, is_current
 from django_liveness.exceptions import SessionNotFound
 from django_liveness.models import LivenessSession, WebhookEndpoint
-from django_liveness.testing import SubjectFactory
 
 from .api_support import API, client_for, start
 
