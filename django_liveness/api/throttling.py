@@ -26,21 +26,22 @@ class RateLimitMixin:
         reserved = []
         for throttle in throttles:
             if not throttle.reserve(self.request, self):
-                for taken in reserved:
-                    taken.release()
+                _release(reserved)
                 self.throttled(self.request, throttle.wait())
             reserved.append(throttle)
+        succeeded = False
         with costly_work.measure() as work:
             try:
                 yield
-            except BaseException:
-                if not work.spent:
-                    for taken in reserved:
-                        taken.release()
-                raise
-        if not (work.spent or count_success):
-            for taken in reserved:
-                taken.release()
+                succeeded = True
+            finally:
+                if not work.spent and not (succeeded and count_success):
+                    _release(reserved)
+
+
+def _release(throttles):
+    for throttle in throttles:
+        throttle.release()
 
 
 class LivenessThrottle(SimpleRateThrottle):
