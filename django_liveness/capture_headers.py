@@ -9,6 +9,7 @@ from django.templatetags.static import static
 
 from .conf import liveness_settings
 
+
 def security_headers(face):
     """The headers of every answer of the hosted page (the page, its refusals, its start); ``face`` is
     the page's Face config, or None where the page does not capture."""
