@@ -18,8 +18,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
-from ..client_platform import platform_label
-from ..dashboard.views import dashboard_urls
+from ..common.client_platform import platform_label
+from .dashboard.views import dashboard_urls
 from ..exceptions import BackendError, InvalidSessionState, LivenessError
 from ..models import LivenessEvent, LivenessSession
 from .filters import OutcomeFilter, ReviewQueueFilter, SubjectFilter, is_uuid

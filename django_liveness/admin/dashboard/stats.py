@@ -13,8 +13,8 @@ from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ..models import LivenessEvent, LivenessSession
-from ..services.reviews import effective_outcome_filter
+from ...models import LivenessEvent, LivenessSession
+from ...services.reviews import effective_outcome_filter
 
 Status = LivenessSession.Status
 Outcome = LivenessSession.Outcome

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from django.core import checks
 
 from .checks import DEPLOY_ERRORS
-from .conf import liveness_settings
-from .exceptions import (
+from ..conf import liveness_settings
+from ..exceptions import (
     BackendError,
     InvalidImage,
     LivenessConfigurationError,
