@@ -26,7 +26,7 @@ import django
 from django.conf import settings
 from django.core import checks
 
-from ..conf import DEFAULTS, liveness_settings, validate
+from ..conf import DEFAULTS, liveness_settings, unknown_keys, validate
 from ..exceptions import LivenessConfigurationError
 
 
@@ -34,7 +34,7 @@ from ..exceptions import LivenessConfigurationError
 def check_liveness_settings(app_configs=None, **kwargs):
     user_settings = getattr(settings, "LIVENESS", {})
     if isinstance(user_settings, dict):
-        unknown = sorted(set(user_settings) - set(DEFAULTS))
+        unknown = unknown_keys(user_settings)
         if unknown:
             return [
                 checks.Error(
