@@ -12,7 +12,7 @@ from django_liveness.backends import ga_wire
 from django_liveness.backends.azure import AzureFaceBackend
 from django_liveness.backends.base import AbuseMonitoring, FlaggedSession, ProviderStatus, Verification
 from django_liveness.backends.locmem import LocMemBackend
-from django_liveness.checks import check_liveness_settings
+from django_liveness.operations.checks import check_liveness_settings
 from django_liveness.emulator.client import FrontendCallFailed, sample_face_image
 from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY
 from django_liveness.emulator.ga import GaApi
