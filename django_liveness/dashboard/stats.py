@@ -14,7 +14,6 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ..models import LivenessEvent, LivenessSession
-from ..services.reviews import effective_outcome_filter
 
 Status = LivenessSession.Status
 Outcome = LivenessSession.Outcome
@@ -32,9 +31,9 @@ VERIFY_COMPLETED = COMPLETED & Q(kind=LivenessSession.Kind.LIVENESS_WITH_VERIFY)
 COUNTS = {
     "sessions": Q(),
     "completed": COMPLETED,
-    "passed": COMPLETED & effective_outcome_filter(Outcome.PASSED),
-    "failed": COMPLETED & effective_outcome_filter(Outcome.FAILED),
-    "needs_review": COMPLETED & effective_outcome_filter(Outcome.NEEDS_REVIEW),
+    "passed": COMPLETED & LivenessSession.effective_outcome_q(Outcome.PASSED),
+    "failed": COMPLETED & LivenessSession.effective_outcome_q(Outcome.FAILED),
+    "needs_review": COMPLETED & LivenessSession.effective_outcome_q(Outcome.NEEDS_REVIEW),
     "ended": Q(status__in=[Status.EXPIRED, Status.CANCELED, Status.FAILED]),  # without a result
     "open": Q(status__in=LivenessSession.OPEN_STATUSES),
     "spoof": COMPLETED & Q(liveness_decision=Decision.SPOOFFACE),

@@ -13,7 +13,7 @@ from ..conf import liveness_settings
 from ..exceptions import ConsentRequired, SubjectErased, SubjectLocked
 from ..models import Consent, LivenessEvent, LivenessSession, Subject
 from ..transactions import atomic_with_retry  # noqa: F401  (the services' import of it)
-from ..webhooks.outbox import record as record_webhook
+from .outbox import record_webhook_event
 
 logger = logging.getLogger("django_liveness")
 
@@ -67,7 +67,7 @@ def emit(event_type, signal, *, session=None, subject=None, signal_only=None, we
     subject = subject if subject is not None else session.subject
     about = {"session": session} if session is not None else {}
     send_on_commit(signal, **about, subject=subject, **fields, **(signal_only or {}))
-    record_webhook(event_type, **about, subject=subject, **fields, **(webhook_only or {}))
+    record_webhook_event(event_type, **about, subject=subject, **fields, **(webhook_only or {}))
 
 
 def delete_files_on_commit(files):

@@ -12,9 +12,10 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import signals, webhooks
+from .. import signals
 from ..conf import liveness_settings
 from ..models import LivenessEvent, LivenessSession, Subject
+from ..webhook_wire.events import SUBJECT_LOCKED
 from .base import atomic_with_retry, emit, lock_subject, log_event
 
 Decision = LivenessSession.Decision
@@ -54,7 +55,7 @@ def count_failure(session, reason, now):
     log_event(
         Event.SUBJECT_LOCKED, subject=subject, data={"failures": failures, "locked_until": locked_until.isoformat()}
     )
-    emit(webhooks.SUBJECT_LOCKED, signals.subject_locked, subject=subject, locked_until=locked_until, failures=failures)
+    emit(SUBJECT_LOCKED, signals.subject_locked, subject=subject, locked_until=locked_until, failures=failures)
 
 
 @atomic_with_retry

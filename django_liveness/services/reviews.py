@@ -1,12 +1,13 @@
 """Staff decisions on completed sessions: reviews, and the queue they are worked from."""
 
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals, tracing, webhooks
+from .. import signals, tracing
 from ..exceptions import InvalidSessionState, ServiceError
 from ..models import LivenessEvent, LivenessSession, Subject
+from ..webhook_wire.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_REVIEWED
 from .base import atomic_with_retry, emit, lock_session, log_event, mark_verified
 
 Status = LivenessSession.Status
@@ -16,22 +17,14 @@ Event = LivenessEvent.Kind
 
 
 def effective_outcome(session):
-    """The outcome that counts: a staff review overrides what the provider decided."""
-    if session.review_status == Review.APPROVED:
-        return Outcome.PASSED
-    if session.review_status == Review.REJECTED:
-        return Outcome.FAILED
-    return session.outcome
+    """The outcome that counts (public name kept): ``session.effective_outcome``."""
+    return session.effective_outcome
 
 
 def effective_outcome_filter(outcome):
-    """A filter (``Q``) for sessions whose outcome that counts is ``outcome``."""
-    reviewed = Q(review_status__in=[Review.APPROVED, Review.REJECTED])
-    if outcome == Outcome.PASSED:
-        return Q(review_status=Review.APPROVED) | (Q(outcome=Outcome.PASSED) & ~reviewed)
-    if outcome == Outcome.FAILED:
-        return Q(review_status=Review.REJECTED) | (Q(outcome=Outcome.FAILED) & ~reviewed)
-    return Q(outcome=outcome) & ~reviewed
+    """A filter (``Q``) for sessions whose outcome that counts is ``outcome`` (public name kept):
+    ``LivenessSession.effective_outcome_q(outcome)``."""
+    return LivenessSession.effective_outcome_q(outcome)
 
 
 @tracing.traced("liveness.review_session")
@@ -56,7 +49,7 @@ def _review(session, *, reviewer, decision, note):
         raise InvalidSessionState(_("Only completed sessions can be reviewed."))
     now = timezone.now()
     previous = locked.review_status
-    was_failed = effective_outcome(locked) == Outcome.FAILED
+    was_failed = locked.effective_outcome == Outcome.FAILED
     locked.review_status = decision
     locked.reviewed_by = reviewer
     locked.reviewed_at = now
@@ -72,19 +65,19 @@ def _review(session, *, reviewer, decision, note):
         session=locked,
         actor=reviewer,
         message=note,
-        data={"decision": decision, "previous": previous, "outcome": effective_outcome(locked)},
+        data={"decision": decision, "previous": previous, "outcome": locked.effective_outcome},
     )
     emit(
-        webhooks.SESSION_REVIEWED,
+        SESSION_REVIEWED,
         signals.session_reviewed,
         session=locked,
         decision=decision,
         signal_only={"reviewer": reviewer, "note": note},
     )
     if verified:
-        emit(webhooks.LIVENESS_VERIFIED, signals.liveness_verified, session=locked)
+        emit(LIVENESS_VERIFIED, signals.liveness_verified, session=locked)
     elif decision == Review.REJECTED and not was_failed:
-        emit(webhooks.LIVENESS_FAILED, signals.liveness_failed, session=locked, reason="rejected_by_review")
+        emit(LIVENESS_FAILED, signals.liveness_failed, session=locked, reason="rejected_by_review")
     return locked
 
 

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals, tracing, webhooks
+from .. import signals, tracing
 from . import session_images
 from ..backends import get_backend
 from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
@@ -24,6 +24,7 @@ from ..conf import liveness_settings
 from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, ReferenceQualityLow, SessionNotFound
 from ..images import read_image_bytes
 from ..models import LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from ..webhook_wire.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_COMPLETED, SESSION_CREATED, SESSION_ENDED
 from . import devices, lockout
 from .base import (
     STALE_CREATED_AFTER,
@@ -174,7 +175,7 @@ def _record_created(session, created, *, started_by):
         to_status=locked.status,
         data={"kind": locked.kind, "provider_session_id": created.session_id, "operation_mode": locked.operation_mode},
     )
-    emit(webhooks.SESSION_CREATED, signals.session_created, session=locked)
+    emit(SESSION_CREATED, signals.session_created, session=locked)
     return locked
 
 
@@ -376,11 +377,11 @@ def _store_result(session, result, now, *, actor):
             "attempts": len(result.attempts),
         },
     )
-    emit(webhooks.SESSION_COMPLETED, signals.session_completed, session=session, signal_only={"outcome": outcome})
+    emit(SESSION_COMPLETED, signals.session_completed, session=session, signal_only={"outcome": outcome})
     if verified:
-        emit(webhooks.LIVENESS_VERIFIED, signals.liveness_verified, session=session)
+        emit(LIVENESS_VERIFIED, signals.liveness_verified, session=session)
     elif outcome == Outcome.FAILED:
-        emit(webhooks.LIVENESS_FAILED, signals.liveness_failed, session=session, reason=reason)
+        emit(LIVENESS_FAILED, signals.liveness_failed, session=session, reason=reason)
         lockout.count_failure(session, reason, now)
 
 
@@ -425,7 +426,7 @@ def _end_locked(locked, status, code, message, *, actor=None, result=None):
         locked.model_version = result.model_version
     locked.auth_token = ""
     locked.save()
-    emit(webhooks.SESSION_ENDED, signals.session_ended, session=locked, signal_only={"status": status})
+    emit(SESSION_ENDED, signals.session_ended, session=locked, signal_only={"status": status})
 
 
 def _fail(session, error, *, operation):

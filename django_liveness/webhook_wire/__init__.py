@@ -1,0 +1,11 @@
+"""The wire side of outbound webhooks: what the service layer needs below it to tell other systems.
+
+``events`` (event types, payload builders, JSON Schemas), ``signing`` (Standard Webhooks
+signatures), ``guard`` (the address check against requests into the network) and ``transport``
+(one POST to a checked address, never raising). No writes, no state: the outbox rows, the claims,
+the retries and the endpoints' bookkeeping are services (``services.outbox``,
+``services.webhook_delivery``, ``services.webhooks``), and ``django_liveness.webhooks`` is the
+public facade over both. This package may import ``conf``, ``exceptions`` and the standard
+library and third-party HTTP/signing packages, and reads model instances it is handed; it imports
+nothing of ``services``, ``webhooks``, ``tasks`` or the edges (api, admin, capture, commands).
+"""
