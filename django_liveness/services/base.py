@@ -17,8 +17,6 @@ from .outbox import record_webhook_event
 
 logger = logging.getLogger("django_liveness")
 
-Status = LivenessSession.Status
-Event = LivenessEvent.Kind
 
 # A session row that never reached the provider (the process died mid-request) is failed after this.
 STALE_CREATED_AFTER = timedelta(minutes=15)
@@ -100,7 +98,7 @@ def lock_session(session):
 
 def set_status(session, status, *, actor=None, message="", data=None):
     log_event(
-        Event.STATUS_CHANGED,
+        LivenessEvent.Kind.STATUS_CHANGED,
         session=session,
         actor=actor,
         from_status=session.status,

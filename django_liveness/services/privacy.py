@@ -40,7 +40,6 @@ from .base import STALE_CREATED_AFTER, delete_files_on_commit, emit, lock_subjec
 from .sessions import cancel_open_sessions, delete_remote_session
 
 logger = logging.getLogger("django_liveness")
-Event = LivenessEvent.Kind
 
 
 # --- consent ------------------------------------------------------------------------------
@@ -59,7 +58,7 @@ def grant_consent(subject, *, policy_version, text, purpose, actor=None):
         granted_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     log_event(
-        Event.CONSENT_GRANTED,
+        LivenessEvent.Kind.CONSENT_GRANTED,
         subject=subject,
         actor=actor,
         data={"policy_version": policy_version, "purpose": purpose, "text_sha256": consent.text_sha256},
@@ -86,7 +85,7 @@ def _withdraw_consents(subject, *, actor):
         withdrawn_at=timezone.now(), withdrawn_by=actor if getattr(actor, "is_authenticated", False) else None
     )
     if withdrawn:
-        log_event(Event.CONSENT_WITHDRAWN, subject=subject, actor=actor, data={"consents": withdrawn})
+        log_event(LivenessEvent.Kind.CONSENT_WITHDRAWN, subject=subject, actor=actor, data={"consents": withdrawn})
     return withdrawn
 
 
@@ -96,7 +95,7 @@ def _withdraw_consents(subject, *, actor):
 def _delete_images(images, *, actor):
     """Delete reference images and, once the deletion commits, their files."""
     for image in images:
-        log_event(Event.IMAGE_DELETED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
+        log_event(LivenessEvent.Kind.IMAGE_DELETED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
     ReferenceImage.objects.filter(pk__in=[image.pk for image in images]).delete()
     delete_files_on_commit((image.file.storage, image.file.name) for image in images)
     return len(images)
@@ -114,7 +113,7 @@ def _redact(sessions):
 
 def _redact_image_digests(subject):
     """The event log keeps that images were uploaded, not their SHA-256 (a fingerprint of the face photo)."""
-    uploads = LivenessEvent.objects.filter(subject=subject, kind=Event.IMAGE_UPLOADED, data__has_key="sha256")
+    uploads = LivenessEvent.objects.filter(subject=subject, kind=LivenessEvent.Kind.IMAGE_UPLOADED, data__has_key="sha256")
     for event in uploads:
         data = {key: value for key, value in event.data.items() if key != "sha256"}
         # A queryset update: the log is append-only for everything but erasure.
@@ -174,7 +173,7 @@ def _erase_data(subject, sessions, summary, *, actor):
     _redact_image_digests(subject)
     counts = {**summary, **done}
     if not already_erased or any(value for key, value in counts.items() if key != "already_erased"):
-        log_event(Event.ERASED, subject=subject, actor=actor, data=dict(counts))
+        log_event(LivenessEvent.Kind.ERASED, subject=subject, actor=actor, data=dict(counts))
     if not already_erased:
         emit(
             SUBJECT_ERASED,
@@ -283,7 +282,7 @@ def _delete_expired(images, payloads, old_session_images, old_sessions, summary)
     done["sessions_deleted"] = deletable.delete()[1].get(LivenessSession._meta.label, 0)
     counts = {**summary, **done}
     if any(counts.values()):
-        log_event(Event.PURGED, data=dict(counts))
+        log_event(LivenessEvent.Kind.PURGED, data=dict(counts))
     return done
 
 
