@@ -323,6 +323,40 @@ def test_api_views_and_admin_classes_write_through_the_service_layer():
     assert offenders == []
 
 
+def test_no_import_circle_between_the_parts_of_the_app():
+    """Each part of the app (a top-level module or package: services, webhooks, webhook_wire, tasks,
+    admin, api ...) imports the parts below it and none above: no circle, counting the imports made
+    inside functions (a lazy import hides a circle, it does not remove it)."""
+    grimp = pytest.importorskip("grimp")  # in the dev extra, with import-linter
+
+    graph = grimp.build_graph("django_liveness", include_external_packages=False, cache_dir=None)
+
+    def part(module):
+        return module.split(".")[1] if "." in module else None
+
+    edges = {}
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if None not in (part(module), part(imported)) and part(module) != part(imported):
+                edges.setdefault(part(module), set()).add(part(imported))
+
+    def reaches(start, goal):
+        seen, todo = set(), [start]
+        while todo:
+            current = todo.pop()
+            if current == goal:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo.extend(edges.get(current, ()))
+        return False
+
+    circles = sorted(f"{a} -> {b} -> ... -> {a}" for a, targets in edges.items() for b in targets if reaches(b, a))
+    assert circles == []
+    # The graph is the app's: the facades and the tasks stand on the services, the services on the wire.
+    assert "services" in edges["webhooks"] and "services" in edges["tasks"] and "webhook_wire" in edges["services"]
+
+
 def test_drf_mixins_never_save_for_the_api():
     """DRF's mixins would call ``serializer.save()`` or ``instance.delete()``: every API view that
     uses one overrides the hook with a service call."""
