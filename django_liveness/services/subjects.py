@@ -115,7 +115,7 @@ def delete_subject(subject, *, actor=None):
     """Delete a subject that has no sessions, its consents and its reference images (files too).
 
     A subject with sessions is never deleted (they are the audit trail): erase its biometric data
-    instead (``privacy.erase_subject``). Raises SubjectHasSessions.
+    instead (``privacy.erase_subject``, re-exported as ``services.erase_subject``). Raises SubjectHasSessions.
     """
     locked = lock_subject(subject.pk)
     if locked.sessions.exists():

@@ -1,7 +1,7 @@
 """The address guard: a webhook goes to the public internet only, unless allow-listed.
 
 A URL's host is resolved once, every address it resolves to is checked, and the connection goes
-to the checked address (``delivery`` connects to it, sending the original Host and TLS server
+to the checked address (``transport`` connects to it, sending the original Host and TLS server
 name). Checking at send time, not only when the endpoint is saved, is what stops DNS rebinding: a
 name that resolved to a public address yesterday and to 169.254.169.254 today is refused today.
 """
