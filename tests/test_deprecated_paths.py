@@ -9,7 +9,7 @@ import pytest
 from django_liveness import services, tasks
 from django_liveness.services import outbox, webhook_delivery, webhook_subscriptions
 from django_liveness.services import webhooks as endpoint_services
-from django_liveness.webhook_wire import events, guard, signing, transport
+from django_liveness.webhook_protocol import events, guard, signing, transport
 
 
 def import_again(name, match):

@@ -309,7 +309,7 @@ def test_api_views_and_admin_classes_write_through_the_service_layer():
     skipped = {"services", "migrations", "models.py"}
     paths = [path for path in sorted(package.rglob("*.py")) if path.relative_to(package).parts[0] not in skipped]
     walked = {path.relative_to(package).parts[0] for path in paths}
-    assert {"admin", "api", "webhooks", "webhook_wire", "tasks.py", "management", "dashboard", "emulator"} <= walked
+    assert {"admin", "api", "webhooks", "webhook_protocol", "tasks.py", "management", "dashboard", "emulator"} <= walked
     assert any(name.startswith("capture") for name in walked)
     offenders = []
     for path in paths:
@@ -324,7 +324,7 @@ def test_api_views_and_admin_classes_write_through_the_service_layer():
 
 
 def test_no_import_circle_between_the_parts_of_the_app():
-    """Each part of the app (a top-level module or package: services, webhooks, webhook_wire, tasks,
+    """Each part of the app (a top-level module or package: services, webhooks, webhook_protocol, tasks,
     admin, api ...) imports the parts below it and none above: no circle, counting the imports made
     inside functions (a lazy import hides a circle, it does not remove it)."""
     grimp = pytest.importorskip("grimp")  # in the dev extra, with import-linter
@@ -354,7 +354,7 @@ def test_no_import_circle_between_the_parts_of_the_app():
     circles = sorted(f"{a} -> {b} -> ... -> {a}" for a, targets in edges.items() for b in targets if reaches(b, a))
     assert circles == []
     # The graph is the app's: the facades and the tasks stand on the services, the services on the wire.
-    assert "services" in edges["webhooks"] and "services" in edges["tasks"] and "webhook_wire" in edges["services"]
+    assert "services" in edges["webhooks"] and "services" in edges["tasks"] and "webhook_protocol" in edges["services"]
 
 
 def test_drf_mixins_never_save_for_the_api():

@@ -18,7 +18,7 @@ from django_liveness.models import WebhookDelivery, WebhookEndpoint
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory, capture_signal, locmem_backend
 from django_liveness.services import webhook_subscriptions
 from django_liveness.services.outbox import record_webhook_event
-from django_liveness.webhook_wire import events
+from django_liveness.webhook_protocol import events
 
 from .webhook_receiver import Receiver
 

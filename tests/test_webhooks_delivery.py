@@ -16,7 +16,7 @@ from django_liveness import services, signals, webhooks
 from django_liveness.models import WebhookDelivery, WebhookEndpoint
 from django_liveness.testing import SubjectFactory, capture_signal
 from django_liveness.services import webhook_delivery as sending
-from django_liveness.webhook_wire import transport
+from django_liveness.webhook_protocol import transport
 
 from .webhook_receiver import Receiver
 

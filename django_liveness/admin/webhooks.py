@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from ..exceptions import WebhookURLRefused
 from ..models import WebhookDelivery, WebhookEndpoint
 from ..services import webhooks
-from ..webhook_wire import guard
-from ..webhook_wire.events import EVENT_TYPES
+from ..webhook_protocol import guard
+from ..webhook_protocol.events import EVENT_TYPES
 from .mixins import CappedCountMixin, ConfirmActionMixin
 
 

@@ -18,7 +18,7 @@ cached event types endpoints want), ``webhook_delivery`` (claims, attempts, retr
 the commit through the dispatcher ``AppConfig.ready()`` registers) and ``webhooks`` (endpoints).
 
 May import: ``models``, ``conf``, ``exceptions``, ``signals``, ``transactions``, ``tracing``,
-``backends`` and ``webhook_wire``. Nothing of the edges above it (``api``, ``admin``, capture
+``backends`` and ``webhook_protocol``. Nothing of the edges above it (``api``, ``admin``, capture
 views, commands, ``tasks``, the ``webhooks`` facade), not even inside a function.
 """
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from .. import signals
 from ..conf import liveness_settings
 from ..models import LivenessEvent, LivenessSession, Subject
-from ..webhook_wire.events import SUBJECT_LOCKED
+from ..webhook_protocol.events import SUBJECT_LOCKED
 from .base import atomic_with_retry, emit, lock_subject, log_event
 
 Decision = LivenessSession.Decision

@@ -10,7 +10,7 @@ No endpoint subscribed to the event type: no row and no query (``webhook_subscri
 from datetime import datetime
 
 from ..models import WebhookDelivery, WebhookEndpoint
-from ..webhook_wire import events
+from ..webhook_protocol import events
 from . import webhook_delivery
 from .webhook_subscriptions import subscribed_types
 

@@ -34,7 +34,7 @@ from ..models import (
     WebhookDelivery,
 )
 from ..transactions import atomic_with_retry
-from ..webhook_wire.events import SUBJECT_ERASED
+from ..webhook_protocol.events import SUBJECT_ERASED
 from . import session_images
 from .base import STALE_CREATED_AFTER, delete_files_on_commit, emit, lock_subject, log_event
 from .sessions import cancel_open_sessions, delete_remote_session

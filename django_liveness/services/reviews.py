@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from .. import signals, tracing
 from ..exceptions import InvalidSessionState, ServiceError
 from ..models import LivenessEvent, LivenessSession, Subject
-from ..webhook_wire.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_REVIEWED
+from ..webhook_protocol.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_REVIEWED
 from .base import atomic_with_retry, emit, lock_session, log_event, mark_verified
 
 

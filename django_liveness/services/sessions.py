@@ -24,7 +24,7 @@ from ..conf import liveness_settings
 from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, ReferenceQualityLow, SessionNotFound
 from ..images import read_image_bytes
 from ..models import LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
-from ..webhook_wire.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_COMPLETED, SESSION_CREATED, SESSION_ENDED
+from ..webhook_protocol.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_COMPLETED, SESSION_CREATED, SESSION_ENDED
 from . import devices, lockout
 from .base import (
     STALE_CREATED_AFTER,

@@ -32,8 +32,8 @@ from .. import signals
 from ..conf import liveness_settings
 from ..models import WebhookDelivery, WebhookEndpoint
 from ..transactions import atomic_with_retry
-from ..webhook_wire import signing
-from ..webhook_wire.transport import post
+from ..webhook_protocol import signing
+from ..webhook_protocol.transport import post
 from .webhook_subscriptions import forget_subscriptions
 
 logger = logging.getLogger("django_liveness")

@@ -16,8 +16,8 @@ from .. import signals
 from ..exceptions import ServiceError
 from ..models import WebhookDelivery, WebhookEndpoint
 from ..transactions import atomic_with_retry
-from ..webhook_wire import guard, signing
-from ..webhook_wire.events import EVENT_TYPES, WEBHOOK_TEST, build_payload
+from ..webhook_protocol import guard, signing
+from ..webhook_protocol.events import EVENT_TYPES, WEBHOOK_TEST, build_payload
 from . import webhook_delivery
 from .webhook_subscriptions import forget_subscriptions
 

@@ -7,8 +7,8 @@
 
 The public facade, above the service layer: it re-exports the services that write endpoints,
 deliveries and outbox rows (``services.webhooks``, ``services.webhook_delivery``,
-``services.outbox``) and the event types of ``webhook_wire.events``. It owns no logic and nothing
-below it imports it. The wire parts live in ``django_liveness.webhook_wire`` (``events``,
+``services.outbox``) and the event types of ``webhook_protocol.events``. It owns no logic and nothing
+below it imports it. The wire parts live in ``django_liveness.webhook_protocol`` (``events``,
 ``signing``, ``guard``, ``transport``). The old module paths ``django_liveness.webhooks.events``,
 ``.signing``, ``.guard``, ``.outbox``, ``.delivery``, ``.endpoints`` and ``.admin`` still import,
 with a DeprecationWarning, for one release. See docs/webhooks.md.
@@ -26,7 +26,7 @@ from ..services.webhooks import (
     send_test_event,
     update_endpoint,
 )
-from ..webhook_wire.events import (
+from ..webhook_protocol.events import (
     API_VERSION,
     EVENT_TYPES,
     LIVENESS_FAILED,

@@ -1,14 +1,14 @@
-"""Deprecated: moved to ``django_liveness.webhook_wire.signing``.
+"""Deprecated: moved to ``django_liveness.webhook_protocol.signing``.
 
 This module re-exports its public names for one release and warns; it will be removed in the next.
 """
 
 import warnings
 
-from ..webhook_wire.signing import *  # noqa: F403
+from ..webhook_protocol.signing import *  # noqa: F403
 
 warnings.warn(
-    "django_liveness.webhooks.signing is deprecated: import from django_liveness.webhook_wire.signing instead.",
+    "django_liveness.webhooks.signing is deprecated: import from django_liveness.webhook_protocol.signing instead.",
     DeprecationWarning,
     stacklevel=2,
 )

@@ -1,4 +1,4 @@
-"""The wire side of outbound webhooks: what the service layer needs below it to tell other systems.
+"""The protocol of outbound webhooks (what a receiver sees): the part the service layer needs below it.
 
 ``events`` (event types, payload builders, JSON Schemas), ``signing`` (Standard Webhooks
 signatures), ``guard`` (the address check against requests into the network) and ``transport``
@@ -8,4 +8,5 @@ the retries and the endpoints' bookkeeping are services (``services.outbox``,
 public facade over both. This package may import ``conf``, ``exceptions`` and the standard
 library and third-party HTTP/signing packages, and reads model instances it is handed; it imports
 nothing of ``services``, ``webhooks``, ``tasks`` or the edges (api, admin, capture, commands).
+(Not "wire": in this app a wire module speaks a provider's JSON, and only ``backends`` may.)
 """
