@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 SAY_VERSIONS = @$(BIN)/python -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.get_version()} ($(VENV))")'
 
-.PHONY: demo test test-browser-random test-postgres test-compat test-schema test-azurite screenshots schema docs install clean bench bench-smoke messages
+.PHONY: demo test lint test-browser-random test-postgres test-compat test-schema test-azurite screenshots schema docs install clean bench bench-smoke messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ test: $(STAMP)  ## Run the whole test suite on SQLite, then the API's schema and
 	$(SAY_VERSIONS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --ds=tests.settings_defaults tests/test_api_schema.py tests/test_api_lifecycle.py
+
+lint: $(STAMP)  ## Check the architecture (.importlinter: the layers, the emulator apart, no import circle; docs/contributing.md)
+	$(BIN)/lint-imports
 
 BROWSER_TESTS := tests/test_browser.py tests/test_browser_admin.py
 SEED ?=

@@ -8,6 +8,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.files.storage import Storage, storages
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
@@ -159,6 +160,12 @@ class ReferenceImage(models.Model):
         return f"{self.subject} {self.width}x{self.height} {self.content_type}"
 
 
+class LivenessSessionQuerySet(models.QuerySet):
+    def with_effective_outcome(self, outcome):
+        """The sessions whose outcome that counts (``LivenessSession.effective_outcome``) is ``outcome``."""
+        return self.filter(LivenessSession.effective_outcome_q(outcome))
+
+
 class LivenessSession(models.Model):
     """One liveness check (optionally with verification) at the provider, and its local state."""
 
@@ -283,12 +290,35 @@ class LivenessSession(models.Model):
             models.Index(fields=["review_status", "created_at"]),
         ]
 
+    objects = LivenessSessionQuerySet.as_manager()
+
     def __str__(self):
         return f"{self.get_kind_display()} {self.id}"
 
     @property
     def is_verify(self):
         return self.kind == self.Kind.LIVENESS_WITH_VERIFY
+
+    @property
+    def effective_outcome(self):
+        """The outcome that counts: a staff review overrides what the provider decided."""
+        if self.review_status == self.ReviewStatus.APPROVED:
+            return self.Outcome.PASSED
+        if self.review_status == self.ReviewStatus.REJECTED:
+            return self.Outcome.FAILED
+        return self.outcome
+
+    @classmethod
+    def effective_outcome_q(cls, outcome):
+        """A filter (``Q``) for sessions whose outcome that counts is ``outcome`` (for aggregates;
+        ``LivenessSession.objects.with_effective_outcome(outcome)`` filters with it)."""
+        review = cls.ReviewStatus
+        reviewed = Q(review_status__in=[review.APPROVED, review.REJECTED])
+        if outcome == cls.Outcome.PASSED:
+            return Q(review_status=review.APPROVED) | (Q(outcome=cls.Outcome.PASSED) & ~reviewed)
+        if outcome == cls.Outcome.FAILED:
+            return Q(review_status=review.REJECTED) | (Q(outcome=cls.Outcome.FAILED) & ~reviewed)
+        return Q(outcome=outcome) & ~reviewed
 
     @property
     def is_final(self):

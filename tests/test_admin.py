@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from django_liveness import privacy, services, signals
+from django_liveness import services, signals
 from django_liveness.models import (
     LivenessEvent,
     LivenessSession,
@@ -356,7 +356,7 @@ def test_a_subject_page_mentions_erasure_only_once_it_happened(viewer, locmem):
     url = reverse("admin:django_liveness_subject_change", args=[subject.pk])
     page = viewer.get(url).content.decode()
     assert "Not erased" in page and "no new sessions are allowed" not in page
-    privacy.erase_subject(subject)
+    services.erase_subject(subject)
     page = viewer.get(url).content.decode()
     assert "Not erased" not in page and "Biometric data erased; no new sessions are allowed." in page
 

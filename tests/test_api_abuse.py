@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from django_liveness import privacy, services
+from django_liveness import services
 from django_liveness.common import costly_work
 from django_liveness.api.throttling import RateLimitMixin, SessionCreateUserThrottle
 from django_liveness.backends.locmem import LocMemBackend
@@ -58,7 +58,7 @@ def test_an_upload_refused_before_any_work_does_not_count(owner, settings):
     subject = SubjectFactory(user=owner, consent=False)
     client = client_for(owner)
     assert [upload(client, subject).json()["code"] for _ in range(3)] == ["consent_required"] * 3
-    privacy.grant_consent(subject, policy_version="1", text="I agree.", purpose="test")
+    services.grant_consent(subject, policy_version="1", text="I agree.", purpose="test")
     assert [upload(client, subject).status_code for _ in range(2)] == [201, 429]
 
 

@@ -380,7 +380,7 @@ def test_refused_starts_use_up_no_quota(owner, locmem, settings):
     subject = SubjectFactory(user=owner, consent=False)
     client = client_for(owner)
     assert [start(client, subject, verify=False).status_code for _ in range(3)] == [400, 400, 400]  # no consent
-    from django_liveness import privacy
+    from django_liveness import services
 
-    privacy.grant_consent(subject, policy_version="1", text="I agree.", purpose="test")
+    services.grant_consent(subject, policy_version="1", text="I agree.", purpose="test")
     assert [start(client, subject, verify=False).status_code for _ in range(3)] == [201, 201, 429]

@@ -34,7 +34,7 @@ def test_a_deprecation_elsewhere_stays_a_warning():
 
 def test_tasks_run_on_djangos_own_framework_from_django_6():
     framework = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
-    assert type(tasks.refresh_session).__module__ == f"{framework}.base"
+    assert type(tasks.refresh_session_task).__module__ == f"{framework}.base"
     assert task_backends is sys.modules[framework].task_backends
     assert IMMEDIATE_BACKEND == f"{framework}.backends.immediate.ImmediateBackend"
 

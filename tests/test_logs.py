@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from django_liveness import privacy
+from django_liveness import services
 from django_liveness.emulator.client import play_frontend
 from django_liveness.images import sample_face_image
 from django_liveness.testing import UserFactory
@@ -76,7 +76,7 @@ def test_a_whole_lifecycle_logs_no_secret(emulator_server, settings, every_log_r
     image_id = upload.json()["id"]
     assert admin_client.get(f"/admin/django_liveness/referenceimage/{image_id}/file/").status_code == 200
     assert client.get(f"{API}/sessions/not-a-uuid/").status_code == 404
-    privacy.erase_subject(user.liveness_subject)
+    services.erase_subject(user.liveness_subject)
     call_command("liveness_purge", stdout=StringIO())
     emulator_server.state.key_override = None
 

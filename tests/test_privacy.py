@@ -11,7 +11,7 @@ from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from django_liveness import privacy, services, signals
+from django_liveness import services, signals
 from django_liveness.exceptions import ConsentRequired, ProviderUnavailable, SessionNotFound, SubjectErased
 from django_liveness.images import sample_face_image
 from django_liveness.models import Consent, LivenessEvent, LivenessSession, ReferenceImage
@@ -71,7 +71,7 @@ def test_consent_is_granted_withdrawn_and_listed_over_the_api():
 def test_withdrawing_consent_cancels_open_sessions_and_stops_new_ones(locmem):
     subject = SubjectFactory()
     session = services.start_session(subject, verify=False)
-    privacy.withdraw_consent(subject)
+    services.withdraw_consent(subject)
     session.refresh_from_db()
     assert session.status == "canceled" and session.remote_deleted_at is not None
     with pytest.raises(ConsentRequired):
@@ -86,8 +86,8 @@ def test_erasure_removes_images_redacts_sessions_and_fires_once(locmem, oncommit
     open_session = services.start_session(subject, verify=False)
     actor = UserFactory()
     with capture_signal(signals.subject_erased) as erased, oncommit():
-        summary = privacy.erase_subject(subject, actor=actor)
-        again = privacy.erase_subject(subject, actor=actor)
+        summary = services.erase_subject(subject, actor=actor)
+        again = services.erase_subject(subject, actor=actor)
     assert summary["images"] == 1 and summary["sessions_redacted"] == 2
     assert again["already_erased"] is True
     assert erased == [{"sender": LivenessSession, "subject": subject, "actor": actor}]
@@ -106,7 +106,7 @@ def test_erasure_removes_images_redacts_sessions_and_fires_once(locmem, oncommit
 def test_erasure_drops_the_photo_fingerprint_from_the_event_log(locmem):
     subject = SubjectFactory()
     services.add_reference_image(subject, sample_face_image())
-    privacy.erase_subject(subject)
+    services.erase_subject(subject)
     uploads = LivenessEvent.objects.filter(subject=subject, kind="image_uploaded")
     assert uploads.count() == 1 and "sha256" not in uploads.get().data
 
@@ -133,8 +133,8 @@ def test_purge_applies_retention_and_a_second_run_does_nothing(locmem):
     ReferenceImageFactory(subject=fresh_subject)
 
     with time_machine.travel(timezone.now() + timedelta(days=31)):
-        assert privacy.purge(dry_run=True)["payloads_redacted"] == 1
-        assert privacy.purge() == {
+        assert services.apply_retention(dry_run=True)["payloads_redacted"] == 1
+        assert services.apply_retention() == {
             "reference_images": 0,
             "payloads_redacted": 1,
             "session_images": 0,
@@ -148,12 +148,12 @@ def test_purge_applies_retention_and_a_second_run_does_nothing(locmem):
     assert session.result_payload is None and session.outcome == "passed"
 
     with time_machine.travel(timezone.now() + timedelta(days=366)):
-        assert privacy.purge()["reference_images"] == 2
+        assert services.apply_retention()["reference_images"] == 2
     assert not ReferenceImage.objects.exists()
 
     with time_machine.travel(timezone.now() + timedelta(days=1096)):
-        assert privacy.purge()["sessions_deleted"] == 1
-        assert set(privacy.purge().values()) == {0}
+        assert services.apply_retention()["sessions_deleted"] == 1
+        assert set(services.apply_retention().values()) == {0}
     assert not LivenessSession.objects.exists()
     assert LivenessEvent.objects.filter(kind="purged").count() == 3
 
@@ -165,10 +165,10 @@ def test_purge_keeps_provider_sessions_when_told_to_until_their_rows_go(settings
     ReferenceImageFactory(subject=subject)
     session = completed_verify_session(subject, locmem)
     with time_machine.travel(timezone.now() + timedelta(days=31)):
-        assert privacy.purge()["remote_deleted"] == 0
+        assert services.apply_retention()["remote_deleted"] == 0
     assert locmem.get_result(session.provider_session_id, verify=True).liveness_decision == "realface"
     with time_machine.travel(timezone.now() + timedelta(days=1096)):
-        assert privacy.purge()["remote_deleted"] == 1
+        assert services.apply_retention()["remote_deleted"] == 1
     with pytest.raises(SessionNotFound):
         locmem.get_result(session.provider_session_id, verify=True)
     assert not LivenessSession.objects.exists()
@@ -177,7 +177,7 @@ def test_purge_keeps_provider_sessions_when_told_to_until_their_rows_go(settings
 def test_purge_erases_subjects_who_withdrew_consent(locmem):
     subject = SubjectFactory()
     ReferenceImageFactory(subject=subject)
-    privacy.withdraw_consent(subject)
+    services.withdraw_consent(subject)
     out = StringIO()
     call_command("liveness_purge", "--dry-run", stdout=out)
     assert "1 subject(s) erased" in out.getvalue() and "Would purge" in out.getvalue()
@@ -195,7 +195,7 @@ def test_purge_retries_remote_deletions_and_counts_a_provider_404_as_done(locmem
     session.refresh_from_db()
     assert session.remote_deleted_at is None
     locmem.emulator.delete_session("liveness", session.provider_session_id)  # gone at the provider already
-    assert privacy.purge()["remote_deleted"] == 1
+    assert services.apply_retention()["remote_deleted"] == 1
     session.refresh_from_db()
     assert session.remote_deleted_at is not None
 
@@ -217,7 +217,7 @@ def test_sync_skips_the_orphan_sweep_where_the_provider_cannot_list_sessions(loc
     with time_machine.travel(timezone.now() + timedelta(minutes=20)):
         call_command("liveness_sync", stdout=out)
     assert "The provider cannot list its sessions (Face API v1.2): no orphan sweep." in out.getvalue()
-    assert privacy.delete_orphan_remote_sessions() is None
+    assert services.delete_orphan_remote_sessions() is None
     assert [operation for operation, _ in locmem.calls] == ["create_session"]
 
 
@@ -238,7 +238,7 @@ def test_sync_leaves_a_session_that_is_still_being_created(preview_locmem):
     """The local row gets its provider id only when the create call returns: give it time."""
     locmem = preview_locmem
     young = create_remote_only(locmem)
-    assert privacy.delete_orphan_remote_sessions() == 0
+    assert services.delete_orphan_remote_sessions() == 0
     assert young.session_id in [remote.session_id for remote in locmem.list_sessions(verify=False)]
 
 
@@ -256,15 +256,15 @@ def test_sync_checks_each_orphan_again_before_deleting_it(preview_locmem, monkey
 
     monkeypatch.setattr(locmem, "list_sessions", list_then_store)
     with time_machine.travel(timezone.now() + timedelta(minutes=20)):
-        assert privacy.delete_orphan_remote_sessions() == 0
+        assert services.delete_orphan_remote_sessions() == 0
     assert "delete_session" not in [operation for operation, _ in locmem.calls]
 
 
 def test_consent_for_erased_subject_is_refused():
     subject = SubjectFactory()
-    privacy.erase_subject(subject)
+    services.erase_subject(subject)
     with pytest.raises(SubjectErased):
-        privacy.grant_consent(subject, policy_version="1", text="x", purpose="y")
+        services.grant_consent(subject, policy_version="1", text="x", purpose="y")
     assert Consent.objects.filter(subject=subject).count() == 1
 
 
@@ -280,7 +280,7 @@ def test_purge_deletes_expired_idempotency_keys(locmem):
     with time_machine.travel(timezone.now() + timedelta(hours=23)):
         client.post(f"{API}/sessions/", body, format="json", headers={"Idempotency-Key": "new"})
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
-        assert privacy.purge(dry_run=True)["idempotency_keys"] == 1
+        assert services.apply_retention(dry_run=True)["idempotency_keys"] == 1
         assert IdempotencyKey.objects.count() == 2
         out = StringIO()
         call_command("liveness_purge", stdout=out)

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from django_liveness.models import LivenessSession, Subject
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory, locmem_backend
-from django_liveness.webhooks import outbox
+from django_liveness.services import webhook_subscriptions
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -55,7 +55,7 @@ def test_everyday_calls_make_the_same_few_queries_at_any_table_size(settings, ro
     client = APIClient()
     client.login(username=user.username, password="pw")
     client.get("/api/liveness/sessions/")  # the user's permissions are cached from the first request on
-    outbox.subscribed_types()  # so are the event types webhook endpoints subscribe to (none here: no query per event)
+    webhook_subscriptions.subscribed_types()  # so are the event types webhook endpoints subscribe to (none here: no query per event)
 
     created, create = statements(lambda: client.post("/api/liveness/sessions/", {"subject": str(subject.pk), "verify": True}, format="json"))
     session_id = created.json()["id"]

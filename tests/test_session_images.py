@@ -13,7 +13,7 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from django_liveness import privacy, services
+from django_liveness import services
 from django_liveness.conf import validate
 from django_liveness.exceptions import LivenessConfigurationError, ProviderUnavailable
 from django_liveness.models import LivenessEvent, LivenessSession
@@ -227,7 +227,7 @@ def test_erasure_deletes_the_file(locmem):
     session = completed(locmem)
     name = session.session_image.name
     with TestCase.captureOnCommitCallbacks(execute=True):
-        summary = privacy.erase_subject(session.subject)
+        summary = services.erase_subject(session.subject)
     assert summary["session_images"] == 1
     session.refresh_from_db()
     assert (session.session_image.name, session.session_image_id) == ("", "")
@@ -238,9 +238,9 @@ def test_purge_deletes_the_image_after_session_image_days(locmem):
     session = completed(locmem)
     name = session.session_image.name
     with time_machine.travel(timezone.now() + timedelta(days=89)):
-        assert privacy.purge()["session_images"] == 0
+        assert services.apply_retention()["session_images"] == 0
     with time_machine.travel(timezone.now() + timedelta(days=91)):
-        assert privacy.purge(dry_run=True)["session_images"] == 1
+        assert services.apply_retention(dry_run=True)["session_images"] == 1
         out = StringIO()
         with TestCase.captureOnCommitCallbacks(execute=True):
             call_command("liveness_purge", stdout=out)

@@ -20,7 +20,7 @@ from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from django_liveness import privacy, services
+from django_liveness import services
 from django_liveness.images import sample_face_image
 from django_liveness.models import LivenessEvent, ReferenceImage
 from django_liveness.testing import ConsentFactory, SubjectFactory, UserFactory
@@ -184,7 +184,7 @@ def test_the_admin_streams_it_to_permitted_staff_and_erasure_removes_it(
     assert LivenessEvent.objects.filter(kind="image_viewed", data__reference_image=str(image.pk)).count() == 1
 
     with django_capture_on_commit_callbacks(execute=True):
-        privacy.erase_subject(image.subject, actor=UserFactory())
+        services.erase_subject(image.subject, actor=UserFactory())
     assert stored_names(kind, container) == []
     assert not ReferenceImage.objects.exists()
 

@@ -6,11 +6,12 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from django_liveness import services
-from django_liveness.models import LivenessSession
+from django_liveness import services, webhooks
+from django_liveness.models import LivenessSession, WebhookDelivery
 from django_liveness.testing import SubjectFactory, locmem_backend
 
 from .api_support import API, client_for
+from .webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the database worker reads committed task rows
 
@@ -77,3 +78,31 @@ def test_liveness_sync_runs_here_with_the_immediate_backend_or_when_told(setting
     out = StringIO()
     call_command("liveness_sync", "--skip-orphans", "--here", stdout=out)
     assert "Refreshed 0 open session(s)" in out.getvalue()
+
+
+def test_with_a_worker_a_commit_enqueues_its_webhook_deliveries_and_the_worker_sends_them(settings):
+    """The dispatcher AppConfig.ready() registers: the request's process sends nothing itself."""
+    settings.TASKS = DATABASE_TASKS
+    with Receiver() as receiver:
+        _endpoint, secret = webhooks.create_endpoint(receiver.url, events=[webhooks.SESSION_CREATED])
+        receiver.secrets.append(secret)
+        session = services.start_session(SubjectFactory(), verify=False)
+        assert webhooks.wait_for_deliveries(timeout=5)
+        (delivery,) = WebhookDelivery.objects.all()
+        assert (delivery.status, delivery.attempts, receiver.delivered()) == ("pending", 0, [])
+
+        call_command("db_worker", "--batch", stdout=StringIO(), stderr=StringIO())
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("succeeded", 1)
+        (event,) = receiver.delivered()
+    assert (event["type"], event["data"]["session"]["id"]) == ("session.created", str(session.pk))
+
+
+def test_with_the_immediate_backend_a_commit_sends_its_webhook_deliveries_itself():
+    with Receiver() as receiver:
+        _endpoint, secret = webhooks.create_endpoint(receiver.url, events=[webhooks.SESSION_CREATED])
+        receiver.secrets.append(secret)
+        services.start_session(SubjectFactory(), verify=False)
+        assert webhooks.wait_for_deliveries(timeout=5)
+        assert WebhookDelivery.objects.get().status == "succeeded"
+        assert [event["type"] for event in receiver.delivered()] == ["session.created"]

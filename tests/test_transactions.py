@@ -82,7 +82,7 @@ def test_other_database_errors_are_not_retried(waits):
 LIFECYCLES = """
 import threading
 from django.db import connection
-from django_liveness import services, privacy, webhooks
+from django_liveness import services, webhooks
 from django_liveness.images import sample_face_image
 from django_liveness.models import LivenessSession, Subject
 from django_liveness.testing import locmem_backend
@@ -93,7 +93,7 @@ errors, done = [], threading.Event()
 def lifecycle(number):
     try:
         subject, _ = services.find_or_create_subject(external_id=f"person-{{number}}")
-        privacy.grant_consent(subject, policy_version="1", text="I agree", purpose="test")
+        services.grant_consent(subject, policy_version="1", text="I agree", purpose="test")
         services.add_reference_image(subject, sample_face_image())
         session = services.start_session(subject, verify=True)
         locmem_backend().complete(session)

@@ -12,11 +12,13 @@ import pytest
 from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
-from django_liveness import privacy, services, signals, webhooks
+from django_liveness import services, signals, webhooks
 from django_liveness.exceptions import ServiceError, WebhookURLRefused
 from django_liveness.models import WebhookDelivery, WebhookEndpoint
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory, capture_signal, locmem_backend
-from django_liveness.webhooks import events, outbox
+from django_liveness.services import webhook_subscriptions
+from django_liveness.services.outbox import record_webhook_event
+from django_liveness.webhook_protocol import events
 
 from .webhook_receiver import Receiver
 
@@ -76,7 +78,7 @@ def test_every_event_type_reaches_the_receiver_signed_and_matching_its_schema(re
     services.lift_lock(subject, actor=staff)
     canceled = services.start_session(subject, verify=False)
     services.cancel_session(canceled)  # session.ended
-    privacy.erase_subject(subject)  # subject.erased
+    services.erase_subject(subject)  # subject.erased
     assert webhooks.wait_for_deliveries()
 
     delivered = receiver.delivered()
@@ -185,13 +187,13 @@ def test_create_endpoint_returns_the_secret_once_and_refuses_bad_input(settings)
 
 def test_no_query_for_an_event_nobody_subscribes_to(django_assert_num_queries, receiver):
     subject = SubjectFactory()
-    outbox.subscribed_types()  # cached from now on
+    webhook_subscriptions.subscribed_types()  # cached from now on
     with django_assert_num_queries(0):
-        assert outbox.record("session.created", subject=subject) == []
+        assert record_webhook_event("session.created", subject=subject) == []
     subscribe(receiver, events=["liveness.verified"])  # saving an endpoint forgets the cache
-    assert outbox.subscribed_types() == ["liveness.verified"]
+    assert webhook_subscriptions.subscribed_types() == ["liveness.verified"]
     with django_assert_num_queries(0):
-        assert outbox.record("session.created", subject=subject) == []
+        assert record_webhook_event("session.created", subject=subject) == []
 
 
 def test_disabling_an_endpoint_stops_its_events_and_sends_the_signal(receiver):
@@ -200,7 +202,7 @@ def test_disabling_an_endpoint_stops_its_events_and_sends_the_signal(receiver):
         webhooks.disable_endpoint(endpoint, reason="Receiver moved.")
     assert sent == [{"sender": WebhookEndpoint, "endpoint": endpoint, "reason": "Receiver moved."}]
     services.start_session(SubjectFactory(), verify=False)
-    assert WebhookDelivery.objects.count() == 0 and outbox.subscribed_types() == []
+    assert WebhookDelivery.objects.count() == 0 and webhook_subscriptions.subscribed_types() == []
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ from django.utils import timezone
 from django_liveness import services, signals, webhooks
 from django_liveness.models import WebhookDelivery, WebhookEndpoint
 from django_liveness.testing import SubjectFactory, capture_signal
-from django_liveness.webhooks import delivery as sending
+from django_liveness.services import webhook_delivery as sending
+from django_liveness.webhook_protocol import transport
 
 from .webhook_receiver import Receiver
 
@@ -124,7 +125,7 @@ def test_a_timeout_is_tried_again_and_the_answer_is_read_up_to_a_cap(settings):
         with later(minutes=1):
             assert webhooks.send_due()["sent"] == 1
     delivery.refresh_from_db()
-    assert delivery.status == "succeeded" and len(delivery.last_response_body) == sending.RESPONSE_KEEP
+    assert delivery.status == "succeeded" and len(delivery.last_response_body) == transport.RESPONSE_KEEP
 
 
 def test_an_endpoint_failing_for_days_is_disabled_and_staff_are_told(admin_client):

@@ -15,8 +15,8 @@ from django.core.wsgi import get_wsgi_application
 from django_liveness import services, webhooks
 from django_liveness.models import WebhookDelivery
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, locmem_backend
-from django_liveness.webhooks import delivery as sending
-from django_liveness.webhooks.events import SCHEMAS
+from django_liveness.services import webhook_delivery as sending
+from django_liveness.webhook_protocol.events import SCHEMAS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGE = (DOCS / "webhooks.md").read_text()

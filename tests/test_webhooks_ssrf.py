@@ -15,7 +15,7 @@ from django_liveness import services, webhooks
 from django_liveness.exceptions import WebhookURLRefused
 from django_liveness.models import WebhookDelivery, WebhookEndpoint
 from django_liveness.testing import SubjectFactory
-from django_liveness.webhooks import guard, signing
+from django_liveness.webhook_protocol import guard, signing
 
 from .webhook_receiver import Receiver
 

@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 from django_liveness import services, webhooks
 from django_liveness.models import WebhookDelivery
 from django_liveness.testing import SubjectFactory, UserFactory, locmem_backend
-from django_liveness.webhooks import delivery as sending
-from django_liveness.webhooks import outbox
+from django_liveness.services import webhook_delivery as sending
+from django_liveness.services import webhook_subscriptions
 
 from .webhook_receiver import Receiver
 
@@ -101,11 +101,11 @@ def test_an_event_costs_two_queries_when_an_endpoint_subscribes(monkeypatch):
     monkeypatch.setattr(sending, "send_after_commit", lambda ids: None)
     subject = SubjectFactory()
     services.start_session(subject, verify=False)  # the first stores the subject's device id: not measured
-    outbox.subscribed_types()
+    webhook_subscriptions.subscribed_types()
     with CaptureQueriesContext(connection) as without:
         services.start_session(subject, verify=False)
     webhooks.create_endpoint("https://93.184.216.34/liveness", events=["session.created"])  # never called
-    outbox.subscribed_types()
+    webhook_subscriptions.subscribed_types()
     with CaptureQueriesContext(connection) as with_endpoint:
         services.start_session(subject, verify=False)
     added = [q["sql"] for q in with_endpoint.captured_queries if "webhook" in q["sql"]]

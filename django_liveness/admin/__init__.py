@@ -4,7 +4,7 @@ the logged image views), ``events``, ``webhooks``, with the shared ``mixins``, `
 ``html`` builders beside them. Everything the provider produced is read-only, sessions are never
 added by hand, the auth token is never shown, and images are served only by permission-checked
 views that record who looked. The package reads models and calls the service layer
-(``django_liveness.services``, ``privacy``, ``webhooks``) for every change: it never writes a model
+(``django_liveness.services``, privacy and webhook endpoints included) for every change: it never writes a model
 itself (tests/test_integrity.py walks it). Importing it registers the ModelAdmins, in this order.
 """
 

@@ -21,7 +21,7 @@ class OutcomeFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in LivenessSession.Outcome.values:
-            return queryset.filter(services.effective_outcome_filter(self.value()))
+            return queryset.with_effective_outcome(self.value())
         return queryset
 
 

@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from .. import services
 from ..models import LivenessSession
 
 
@@ -94,7 +93,7 @@ def html_table(headers, rows, free_text=()):
 
 def outcome_summary(session):
     """The outcome that counts as a badge, with the provider's decision beside it; the status while there is no outcome."""
-    outcome = services.effective_outcome(session)
+    outcome = session.effective_outcome
     if not outcome:
         return format_html('<span class="liveness-quiet">{}</span>', session.get_status_display())
     return format_html(

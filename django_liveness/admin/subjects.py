@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import privacy, services
+from .. import services
 from ..models import Consent, ReferenceImage, Subject
 from .filters import LockedFilter
 from .html import image_with_face, outcome_summary
@@ -175,7 +175,7 @@ class SubjectAdmin(LivenessMedia, ConfirmActionMixin, admin.ModelAdmin):
         if page is not None:
             return page
         for subject in queryset:
-            privacy.erase_subject(subject, actor=request.user)
+            services.erase_subject(subject, actor=request.user)
         erased = queryset.count()
         self.message_user(request, ngettext("%(count)d subject erased.", "%(count)d subjects erased.", erased) % {"count": erased}, messages.SUCCESS)
         return None

@@ -13,10 +13,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .. import webhooks
 from ..exceptions import WebhookURLRefused
 from ..models import WebhookDelivery, WebhookEndpoint
-from ..webhooks import guard
+from ..services import webhooks
+from ..webhook_protocol import guard
+from ..webhook_protocol.events import EVENT_TYPES
 from .mixins import CappedCountMixin, ConfirmActionMixin
 
 
@@ -27,7 +28,7 @@ class WebhookEndpointForm(forms.ModelForm):
     # A URL typed without a scheme is an https one (Django 5 asks which; 4.2 assumes http and cannot be told).
     url = forms.URLField(max_length=2000, label=_("URL"), **({"assume_scheme": "https"} if django.VERSION >= (5, 0) else {}))
     events = forms.MultipleChoiceField(
-        choices=[(kind, kind) for kind in webhooks.EVENT_TYPES], widget=forms.CheckboxSelectMultiple, label=_("events")
+        choices=[(kind, kind) for kind in EVENT_TYPES], widget=forms.CheckboxSelectMultiple, label=_("events")
     )
 
     class Meta:

@@ -11,7 +11,6 @@ from rest_framework import serializers
 from rest_framework.utils import html
 
 from ..capture import links as capture_links
-from ..services import effective_outcome
 from ..models import Consent, LivenessAttempt, LivenessSession, ReferenceImage, Subject
 from ..services.capture import CLIENT_EVENT_CODES, CLIENT_EVENT_MESSAGE_MAX
 
@@ -254,7 +253,7 @@ class SessionSerializer(ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=LivenessSession.Outcome.choices, allow_blank=True))
     def get_outcome(self, session):
-        return effective_outcome(session)
+        return session.effective_outcome
 
     @extend_schema_field(SessionErrorSerializer(allow_null=True))
     def get_error(self, session):

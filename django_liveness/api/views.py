@@ -15,7 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import privacy, services, tasks
+from .. import services, tasks
 from ..capture import links as capture_links
 from ..common import costly_work
 from ..conf import liveness_settings
@@ -253,11 +253,11 @@ class SubjectViewSet(
             return Response(ConsentSerializer(subject.consents.all(), many=True).data)
         permissions.require(request.user, subject, "change_subject")
         if request.method == "DELETE":
-            privacy.withdraw_consent(subject, actor=request.user)
+            services.withdraw_consent(subject, actor=request.user)
             return Response(status=status.HTTP_204_NO_CONTENT)
         grant = ConsentGrantSerializer(data=request.data)
         grant.is_valid(raise_exception=True)
-        consent = privacy.grant_consent(subject, actor=request.user, **grant.validated_data)
+        consent = services.grant_consent(subject, actor=request.user, **grant.validated_data)
         return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -270,7 +270,7 @@ class SubjectViewSet(
     def erase(self, request, pk):
         subject = permissions.get_or_404(self.get_queryset(), pk, "subject")
         permissions.require(request.user, subject, "delete_subject")
-        privacy.erase_subject(subject, actor=request.user)
+        services.erase_subject(subject, actor=request.user)
         subject.refresh_from_db()
         return Response(self.get_serializer(subject).data)
 
@@ -452,7 +452,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
                 except Exception:
                     raise ValidationError({name: [_("Must be a UUID.")]}, code="invalid") from None
             if name == "outcome":  # the outcome that counts, in the query: no per-row work
-                queryset = queryset.filter(services.effective_outcome_filter(value))
+                queryset = queryset.with_effective_outcome(value)
             elif name == "provider_outcome":
                 queryset = queryset.filter(outcome=value)
             else:
@@ -600,7 +600,7 @@ def complete_session(view, session, limit, *, actor):
         else:
             if due:
                 costly_work.spend()  # the task's provider call, wherever it runs
-                tasks.refresh_session.enqueue(str(session.pk))
+                tasks.refresh_session_task.enqueue(str(session.pk))
             # Read again: with the immediate task backend, the task has refreshed it already.
             session = LivenessSession.objects.select_related("subject").get(pk=session.pk)
             code = status.HTTP_200_OK if session.is_final else status.HTTP_202_ACCEPTED

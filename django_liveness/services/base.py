@@ -13,12 +13,10 @@ from ..conf import liveness_settings
 from ..exceptions import ConsentRequired, SubjectErased, SubjectLocked
 from ..models import Consent, LivenessEvent, LivenessSession, Subject
 from ..db.transactions import atomic_with_retry  # noqa: F401  (the services' import of it)
-from ..webhooks.outbox import record as record_webhook
+from .outbox import record_webhook_event
 
 logger = logging.getLogger("django_liveness")
 
-Status = LivenessSession.Status
-Event = LivenessEvent.Kind
 
 # A session row that never reached the provider (the process died mid-request) is failed after this.
 STALE_CREATED_AFTER = timedelta(minutes=15)
@@ -67,7 +65,7 @@ def emit(event_type, signal, *, session=None, subject=None, signal_only=None, we
     subject = subject if subject is not None else session.subject
     about = {"session": session} if session is not None else {}
     send_on_commit(signal, **about, subject=subject, **fields, **(signal_only or {}))
-    record_webhook(event_type, **about, subject=subject, **fields, **(webhook_only or {}))
+    record_webhook_event(event_type, **about, subject=subject, **fields, **(webhook_only or {}))
 
 
 def delete_files_on_commit(files):
@@ -100,7 +98,7 @@ def lock_session(session):
 
 def set_status(session, status, *, actor=None, message="", data=None):
     log_event(
-        Event.STATUS_CHANGED,
+        LivenessEvent.Kind.STATUS_CHANGED,
         session=session,
         actor=actor,
         from_status=session.status,

@@ -12,14 +12,13 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import signals, webhooks
+from .. import signals
 from ..conf import liveness_settings
 from ..models import LivenessEvent, LivenessSession, Subject
+from ..webhook_protocol.events import SUBJECT_LOCKED
 from .base import atomic_with_retry, emit, lock_subject, log_event
 
 Decision = LivenessSession.Decision
-Review = LivenessSession.ReviewStatus
-Event = LivenessEvent.Kind
 
 # The liveness_failed reasons that count: a spoof, a different person. A low match confidence or a
 # reviewer's rejection says less about an attack.
@@ -43,7 +42,7 @@ def count_failure(session, reason, now):
             subject_id=subject.pk, outcome=LivenessSession.Outcome.FAILED, completed_at__gt=since, completed_at__lte=now
         )
         .filter(Q(liveness_decision=Decision.SPOOFFACE) | Q(is_identical=False))
-        .exclude(review_status=Review.APPROVED)
+        .exclude(review_status=LivenessSession.ReviewStatus.APPROVED)
         .count()
     )
     if failures < lockout["FAILURES"]:
@@ -52,9 +51,9 @@ def count_failure(session, reason, now):
     Subject.objects.filter(pk=subject.pk).update(locked_until=locked_until, updated_at=now)
     subject.locked_until = locked_until
     log_event(
-        Event.SUBJECT_LOCKED, subject=subject, data={"failures": failures, "locked_until": locked_until.isoformat()}
+        LivenessEvent.Kind.SUBJECT_LOCKED, subject=subject, data={"failures": failures, "locked_until": locked_until.isoformat()}
     )
-    emit(webhooks.SUBJECT_LOCKED, signals.subject_locked, subject=subject, locked_until=locked_until, failures=failures)
+    emit(SUBJECT_LOCKED, signals.subject_locked, subject=subject, locked_until=locked_until, failures=failures)
 
 
 @atomic_with_retry
@@ -67,7 +66,7 @@ def lift_lock(subject, *, actor=None):
     previous = locked.locked_until
     Subject.objects.filter(pk=locked.pk).update(locked_until=now, updated_at=now)
     subject.locked_until = now
-    log_event(Event.LOCK_LIFTED, subject=locked, actor=actor, data={"locked_until": previous.isoformat()})
+    log_event(LivenessEvent.Kind.LOCK_LIFTED, subject=locked, actor=actor, data={"locked_until": previous.isoformat()})
     return True
 
 

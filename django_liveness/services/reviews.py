@@ -1,38 +1,27 @@
 """Staff decisions on completed sessions: reviews, and the queue they are worked from."""
 
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals, webhooks
+from .. import signals
 from ..observability import tracing
 from ..exceptions import InvalidSessionState, ServiceError
 from ..models import LivenessEvent, LivenessSession, Subject
+from ..webhook_protocol.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_REVIEWED
 from .base import atomic_with_retry, emit, lock_session, log_event, mark_verified
 
-Status = LivenessSession.Status
-Outcome = LivenessSession.Outcome
-Review = LivenessSession.ReviewStatus
-Event = LivenessEvent.Kind
 
 
 def effective_outcome(session):
-    """The outcome that counts: a staff review overrides what the provider decided."""
-    if session.review_status == Review.APPROVED:
-        return Outcome.PASSED
-    if session.review_status == Review.REJECTED:
-        return Outcome.FAILED
-    return session.outcome
+    """The outcome that counts (public name kept): ``session.effective_outcome``."""
+    return session.effective_outcome
 
 
 def effective_outcome_filter(outcome):
-    """A filter (``Q``) for sessions whose outcome that counts is ``outcome``."""
-    reviewed = Q(review_status__in=[Review.APPROVED, Review.REJECTED])
-    if outcome == Outcome.PASSED:
-        return Q(review_status=Review.APPROVED) | (Q(outcome=Outcome.PASSED) & ~reviewed)
-    if outcome == Outcome.FAILED:
-        return Q(review_status=Review.REJECTED) | (Q(outcome=Outcome.FAILED) & ~reviewed)
-    return Q(outcome=outcome) & ~reviewed
+    """A filter (``Q``) for sessions whose outcome that counts is ``outcome`` (public name kept):
+    ``LivenessSession.effective_outcome_q(outcome)``."""
+    return LivenessSession.effective_outcome_q(outcome)
 
 
 @tracing.traced("liveness.review_session")
@@ -43,7 +32,7 @@ def review_session(session, *, reviewer, decision, note):
     was not verified sends ``liveness_verified``; a rejection of a session that was not already
     failed sends ``liveness_failed`` and withdraws the verification it gave the subject.
     """
-    if decision not in (Review.APPROVED, Review.REJECTED):
+    if decision not in (LivenessSession.ReviewStatus.APPROVED, LivenessSession.ReviewStatus.REJECTED):
         raise ServiceError(_("The review decision must be 'approved' or 'rejected'."), code="invalid_decision")
     if not (note or "").strip():
         raise ServiceError(_("A review needs a note that explains the decision."), code="note_required")
@@ -53,39 +42,39 @@ def review_session(session, *, reviewer, decision, note):
 @atomic_with_retry
 def _review(session, *, reviewer, decision, note):
     locked = lock_session(session)
-    if locked.status != Status.COMPLETED:
+    if locked.status != LivenessSession.Status.COMPLETED:
         raise InvalidSessionState(_("Only completed sessions can be reviewed."))
     now = timezone.now()
     previous = locked.review_status
-    was_failed = effective_outcome(locked) == Outcome.FAILED
+    was_failed = locked.effective_outcome == LivenessSession.Outcome.FAILED
     locked.review_status = decision
     locked.reviewed_by = reviewer
     locked.reviewed_at = now
     locked.review_note = note
-    verified = decision == Review.APPROVED and locked.is_verify and locked.verified_at is None
+    verified = decision == LivenessSession.ReviewStatus.APPROVED and locked.is_verify and locked.verified_at is None
     if verified:
         mark_verified(locked, now)
-    elif decision == Review.REJECTED and locked.verified_at is not None:
+    elif decision == LivenessSession.ReviewStatus.REJECTED and locked.verified_at is not None:
         _withdraw_verification(locked)
     locked.save(update_fields=["review_status", "reviewed_by", "reviewed_at", "review_note", "verified_at", "updated_at"])
     log_event(
-        Event.REVIEWED,
+        LivenessEvent.Kind.REVIEWED,
         session=locked,
         actor=reviewer,
         message=note,
-        data={"decision": decision, "previous": previous, "outcome": effective_outcome(locked)},
+        data={"decision": decision, "previous": previous, "outcome": locked.effective_outcome},
     )
     emit(
-        webhooks.SESSION_REVIEWED,
+        SESSION_REVIEWED,
         signals.session_reviewed,
         session=locked,
         decision=decision,
         signal_only={"reviewer": reviewer, "note": note},
     )
     if verified:
-        emit(webhooks.LIVENESS_VERIFIED, signals.liveness_verified, session=locked)
-    elif decision == Review.REJECTED and not was_failed:
-        emit(webhooks.LIVENESS_FAILED, signals.liveness_failed, session=locked, reason="rejected_by_review")
+        emit(LIVENESS_VERIFIED, signals.liveness_verified, session=locked)
+    elif decision == LivenessSession.ReviewStatus.REJECTED and not was_failed:
+        emit(LIVENESS_FAILED, signals.liveness_failed, session=locked, reason="rejected_by_review")
     return locked
 
 
@@ -106,13 +95,13 @@ def flag_for_review(session, *, actor=None, note=""):
     otherwise (an open session would stay in the queue for ever once it expired or failed).
     """
     locked = lock_session(session)
-    if locked.status != Status.COMPLETED:
+    if locked.status != LivenessSession.Status.COMPLETED:
         raise InvalidSessionState(
             _("The session is %(status)s; only completed sessions can be reviewed.") % {"status": locked.status}
         )
-    if locked.review_status == Review.PENDING:
+    if locked.review_status == LivenessSession.ReviewStatus.PENDING:
         return locked
-    locked.review_status = Review.PENDING
+    locked.review_status = LivenessSession.ReviewStatus.PENDING
     locked.save(update_fields=["review_status", "updated_at"])
-    log_event(Event.FLAGGED, session=locked, actor=actor, message=note)
+    log_event(LivenessEvent.Kind.FLAGGED, session=locked, actor=actor, message=note)
     return locked

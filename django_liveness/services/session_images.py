@@ -53,10 +53,10 @@ def fetch(session, *, actor=None):
         fetched = download(session)
     except BackendError as error:
         fetched = error
-    return record(session, fetched, actor=actor)
+    return store_fetched(session, fetched, actor=actor)
 
 
-def record(session, fetched, *, actor=None):
+def store_fetched(session, fetched, *, actor=None):
     """Store what ``download`` gave (bytes, None, or the BackendError it raised); True when
     nothing is left to fetch, so the remote session may be deleted."""
     if fetched is None:

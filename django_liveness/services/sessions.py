@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals, webhooks
+from .. import signals
 from ..observability import tracing
 from . import session_images
 from ..backends import get_backend
@@ -25,6 +25,7 @@ from ..conf import liveness_settings
 from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, ReferenceQualityLow, SessionNotFound
 from ..images import read_image_bytes
 from ..models import LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from ..webhook_protocol.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_COMPLETED, SESSION_CREATED, SESSION_ENDED
 from . import devices, lockout
 from .base import (
     STALE_CREATED_AFTER,
@@ -39,30 +40,26 @@ from .base import (
     set_status,
 )
 
-Status = LivenessSession.Status
-Outcome = LivenessSession.Outcome
 Decision = LivenessSession.Decision
-Review = LivenessSession.ReviewStatus
-Event = LivenessEvent.Kind
 ATTEMPT_SUMMARY_FIELDS = ("attempt_id", "status", "liveness_decision", "is_identical", "match_confidence", "error_code", "error_message")
 
 
 def compute_outcome(decision, *, verify, is_identical=None, match_confidence=None):
     """Return (outcome, reason) for a stored result; reason names why it did not pass."""
     if decision == Decision.SPOOFFACE:
-        return Outcome.FAILED, "spoof"
+        return LivenessSession.Outcome.FAILED, "spoof"
     if decision != Decision.REALFACE:
-        return Outcome.NEEDS_REVIEW, "uncertain"
+        return LivenessSession.Outcome.NEEDS_REVIEW, "uncertain"
     if not verify:
-        return Outcome.PASSED, ""
+        return LivenessSession.Outcome.PASSED, ""
     threshold, band = liveness_settings.VERIFY_CONFIDENCE_THRESHOLD, liveness_settings.VERIFY_REVIEW_BAND
     if match_confidence is not None and abs(match_confidence - threshold) < band:
-        return Outcome.NEEDS_REVIEW, "borderline"  # too close to call either way: a person decides
+        return LivenessSession.Outcome.NEEDS_REVIEW, "borderline"  # too close to call either way: a person decides
     if not is_identical:
-        return Outcome.FAILED, "not_identical"
+        return LivenessSession.Outcome.FAILED, "not_identical"
     if match_confidence is None or match_confidence < threshold:
-        return Outcome.FAILED, "low_confidence"
-    return Outcome.PASSED, ""
+        return LivenessSession.Outcome.FAILED, "low_confidence"
+    return LivenessSession.Outcome.PASSED, ""
 
 
 # --- sessions -----------------------------------------------------------------------------
@@ -169,13 +166,13 @@ def _record_created(session, created, *, started_by):
     if locked.reference_image_id and created.reference:
         _store_reference_facts(locked.reference_image, created.reference)
     log_event(
-        Event.SESSION_CREATED,
+        LivenessEvent.Kind.SESSION_CREATED,
         session=locked,
         actor=started_by,
         to_status=locked.status,
         data={"kind": locked.kind, "provider_session_id": created.session_id, "operation_mode": locked.operation_mode},
     )
-    emit(webhooks.SESSION_CREATED, signals.session_created, session=locked)
+    emit(SESSION_CREATED, signals.session_created, session=locked)
     return locked
 
 
@@ -233,10 +230,14 @@ def apply_fetched(session, fetched, *, actor=None):
         return session
     if not session.provider_session_id:
         if timezone.now() - session.created_at > STALE_CREATED_AFTER:
-            return _end_without_result(session, Status.FAILED, "not_created", "The session never reached the provider.")
+            return _end_without_result(
+                session, LivenessSession.Status.FAILED, "not_created", "The session never reached the provider."
+            )
         return session
     if isinstance(fetched, SessionNotFound):
-        return _end_without_result(session, Status.FAILED, fetched.code, "The provider no longer has this session.")
+        return _end_without_result(
+            session, LivenessSession.Status.FAILED, fetched.code, "The provider no longer has this session."
+        )
     if isinstance(fetched, BackendError):
         record_remote_error(session, fetched, operation="get_result", actor=actor)
         raise fetched
@@ -260,13 +261,13 @@ def _apply_result(session, result, *, actor):
         code = failed.error_code if failed else f"provider_{result.status}"
         message = failed.error_message if failed else "The provider ended the session without a result."
         _store_attempts(locked, result)
-        _end_locked(locked, Status.FAILED, code, message, actor=actor, result=result)
+        _end_locked(locked, LivenessSession.Status.FAILED, code, message, actor=actor, result=result)
         _finish_remote_on_commit(locked)
     elif token_expired:
-        _end_locked(locked, Status.EXPIRED, "", "The auth token expired before a result.", actor=actor)
+        _end_locked(locked, LivenessSession.Status.EXPIRED, "", "The auth token expired before a result.", actor=actor)
         _finish_remote_on_commit(locked)
-    elif result.status == ProviderStatus.RUNNING and locked.status == Status.CREATED:
-        set_status(locked, Status.STARTED, actor=actor)
+    elif result.status == ProviderStatus.RUNNING and locked.status == LivenessSession.Status.CREATED:
+        set_status(locked, LivenessSession.Status.STARTED, actor=actor)
         locked.started_at = result.started_at or now
         locked.save(update_fields=["status", "started_at", "updated_at"])
     return locked
@@ -340,7 +341,7 @@ def _store_result(session, result, now, *, actor):
         is_identical=verification.is_identical if verification else None,
         match_confidence=verification.match_confidence if verification else None,
     )
-    set_status(session, Status.COMPLETED, actor=actor)
+    set_status(session, LivenessSession.Status.COMPLETED, actor=actor)
     session.liveness_decision = attempt.liveness_decision
     session.is_identical = verification.is_identical if verification else None
     session.match_confidence = verification.match_confidence if verification else None
@@ -354,9 +355,9 @@ def _store_result(session, result, now, *, actor):
     session.started_at = session.started_at or result.started_at or now
     session.completed_at = now
     session.auth_token = ""
-    if outcome == Outcome.NEEDS_REVIEW and not session.review_status:
-        session.review_status = Review.PENDING
-    verified = session.is_verify and outcome == Outcome.PASSED
+    if outcome == LivenessSession.Outcome.NEEDS_REVIEW and not session.review_status:
+        session.review_status = LivenessSession.ReviewStatus.PENDING
+    verified = session.is_verify and outcome == LivenessSession.Outcome.PASSED
     if verified:
         mark_verified(session, now)
     _store_attempts(session, result)
@@ -364,7 +365,7 @@ def _store_result(session, result, now, *, actor):
     if session.reference_image_id and result.reference:
         _store_reference_facts(session.reference_image, result.reference)
     log_event(
-        Event.RESULT_STORED,
+        LivenessEvent.Kind.RESULT_STORED,
         session=session,
         actor=actor,
         to_status=session.status,
@@ -377,11 +378,11 @@ def _store_result(session, result, now, *, actor):
             "attempts": len(result.attempts),
         },
     )
-    emit(webhooks.SESSION_COMPLETED, signals.session_completed, session=session, signal_only={"outcome": outcome})
+    emit(SESSION_COMPLETED, signals.session_completed, session=session, signal_only={"outcome": outcome})
     if verified:
-        emit(webhooks.LIVENESS_VERIFIED, signals.liveness_verified, session=session)
-    elif outcome == Outcome.FAILED:
-        emit(webhooks.LIVENESS_FAILED, signals.liveness_failed, session=session, reason=reason)
+        emit(LIVENESS_VERIFIED, signals.liveness_verified, session=session)
+    elif outcome == LivenessSession.Outcome.FAILED:
+        emit(LIVENESS_FAILED, signals.liveness_failed, session=session, reason=reason)
         lockout.count_failure(session, reason, now)
 
 
@@ -394,7 +395,9 @@ def _store_reference_facts(reference, facts):
     if (reference.face_rectangle, reference.quality_for_recognition) == (facts.face_rectangle, quality):
         return
     if quality == ReferenceImage.Quality.LOW and reference.quality_for_recognition != quality:
-        log_event(Event.LOW_QUALITY_REFERENCE, subject=reference.subject, data={"reference_image": str(reference.pk)})
+        log_event(
+            LivenessEvent.Kind.LOW_QUALITY_REFERENCE, subject=reference.subject, data={"reference_image": str(reference.pk)}
+        )
     ReferenceImage.objects.filter(pk=reference.pk).update(face_rectangle=facts.face_rectangle, quality_for_recognition=quality)
     reference.face_rectangle, reference.quality_for_recognition = facts.face_rectangle, quality
 
@@ -419,19 +422,19 @@ def _end_without_result(session, status, code, message, *, actor=None):
 def _end_locked(locked, status, code, message, *, actor=None, result=None):
     """End the locked, open session ``locked`` without a result (keeping the provider's answer, if any)."""
     set_status(locked, status, actor=actor, message=message, data={"error_code": code} if code else None)
-    if status == Status.FAILED:
+    if status == LivenessSession.Status.FAILED:
         locked.error_code, locked.error_message = code, message
     if result is not None:
         locked.result_payload = result.payload
         locked.model_version = result.model_version
     locked.auth_token = ""
     locked.save()
-    emit(webhooks.SESSION_ENDED, signals.session_ended, session=locked, signal_only={"status": status})
+    emit(SESSION_ENDED, signals.session_ended, session=locked, signal_only={"status": status})
 
 
 def _fail(session, error, *, operation):
     record_remote_error(session, error, operation=operation)
-    _end_without_result(session, Status.FAILED, error.code, error.message or "The provider refused the session.")
+    _end_without_result(session, LivenessSession.Status.FAILED, error.code, error.message or "The provider refused the session.")
 
 
 @tracing.traced("liveness.cancel_session")
@@ -441,8 +444,8 @@ def cancel_session(session, *, actor=None):
     Cancelling a canceled session does nothing; a session with another final status raises
     InvalidSessionState.
     """
-    canceled = _end_without_result(session, Status.CANCELED, "", "Canceled by the application.", actor=actor)
-    if canceled.status != Status.CANCELED:
+    canceled = _end_without_result(session, LivenessSession.Status.CANCELED, "", "Canceled by the application.", actor=actor)
+    if canceled.status != LivenessSession.Status.CANCELED:
         raise InvalidSessionState(
             _("The session is already %(status)s; only open sessions can be canceled.") % {"status": canceled.status}
         )
@@ -458,8 +461,8 @@ def cancel_open_sessions(sessions, *, actor=None):
     """
     canceled = 0
     for session in sessions.filter(status__in=LivenessSession.OPEN_STATUSES):
-        ended = _end_without_result(session, Status.CANCELED, "", "Canceled by the application.", actor=actor)
-        if ended.status == Status.CANCELED:
+        ended = _end_without_result(session, LivenessSession.Status.CANCELED, "", "Canceled by the application.", actor=actor)
+        if ended.status == LivenessSession.Status.CANCELED:
             delete_remote_session(ended, actor=actor)
             canceled += 1
     return canceled
@@ -492,7 +495,7 @@ def record_remote_deletion(session, error, *, actor=None):
     now = timezone.now()
     LivenessSession.objects.filter(pk=session.pk).update(remote_deleted_at=now)
     session.remote_deleted_at = now
-    log_event(Event.REMOTE_DELETED, session=session, actor=actor)
+    log_event(LivenessEvent.Kind.REMOTE_DELETED, session=session, actor=actor)
     return True
 
 

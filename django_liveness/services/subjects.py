@@ -15,7 +15,6 @@ from ..models import LivenessEvent, ReferenceImage, Subject
 from .base import atomic_with_retry, check_subject_may_proceed, delete_files_on_commit, lock_subject, log_event
 
 logger = logging.getLogger("django_liveness")
-Event = LivenessEvent.Kind
 # Changing these means another person: the subject's verification does not carry over.
 IDENTITY_FIELDS = ("user", "external_id")
 EDITABLE_FIELDS = ("user", "external_id", "display_name")
@@ -99,7 +98,7 @@ def update_subject(subject, *, actor=None, **changes):
         fields.append("verified_at")
     locked.save(update_fields=[*fields, "updated_at"])
     log_event(
-        Event.SUBJECT_CHANGED,
+        LivenessEvent.Kind.SUBJECT_CHANGED,
         subject=locked,
         actor=actor,
         data={name: {"old": _plain(old), "new": _plain(new)} for name, (old, new) in changed.items()},
@@ -116,7 +115,7 @@ def delete_subject(subject, *, actor=None):
     """Delete a subject that has no sessions, its consents and its reference images (files too).
 
     A subject with sessions is never deleted (they are the audit trail): erase its biometric data
-    instead (``privacy.erase_subject``). Raises SubjectHasSessions.
+    instead (``privacy.erase_subject``, re-exported as ``services.erase_subject``). Raises SubjectHasSessions.
     """
     locked = lock_subject(subject.pk)
     if locked.sessions.exists():
@@ -124,7 +123,7 @@ def delete_subject(subject, *, actor=None):
             _("This subject has liveness sessions, which are the audit trail: erase its biometric data instead.")
         )
     images = list(locked.reference_images.all())
-    log_event(Event.SUBJECT_DELETED, actor=actor, data={"subject": str(locked.pk), "images": len(images)})
+    log_event(LivenessEvent.Kind.SUBJECT_DELETED, actor=actor, data={"subject": str(locked.pk), "images": len(images)})
     locked.delete()
     delete_files_on_commit((image.file.storage, image.file.name) for image in images)
 
@@ -171,7 +170,7 @@ def _save_reference_image(image, *, actor):
     ReferenceImage.objects.filter(subject=subject, is_active=True).update(is_active=False)
     image.save(force_insert=True)
     log_event(
-        Event.IMAGE_UPLOADED,
+        LivenessEvent.Kind.IMAGE_UPLOADED,
         subject=subject,
         actor=actor,
         data={"reference_image": str(image.pk), "sha256": image.sha256, "size": image.size},
@@ -197,7 +196,7 @@ def _flag_duplicate_photo(image, *, actor=None):
     image.is_duplicate = bool(others)
     if others:
         log_event(
-            Event.DUPLICATE_REFERENCE,
+            LivenessEvent.Kind.DUPLICATE_REFERENCE,
             subject=image.subject,
             actor=actor,
             data={"reference_image": str(image.pk), "other_subjects": [str(pk) for pk in others]},
@@ -228,11 +227,11 @@ def _store_file(image, validated):
 @atomic_with_retry
 def delete_reference_image(image, *, actor=None):
     """Delete a reference image's row and its file from storage."""
-    log_event(Event.IMAGE_DELETED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
+    log_event(LivenessEvent.Kind.IMAGE_DELETED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
     image.delete()
     delete_files_on_commit([(image.file.storage, image.file.name)])
 
 
 def record_image_view(image, *, actor):
     """Note in the event log that ``actor`` looked at a reference image."""
-    log_event(Event.IMAGE_VIEWED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})
+    log_event(LivenessEvent.Kind.IMAGE_VIEWED, subject=image.subject, actor=actor, data={"reference_image": str(image.pk)})

@@ -183,7 +183,7 @@ def _finish_remotely(sessions, pool, summary):
     images = list(pool.map(lambda session: call(session_images.download, session), sessions))
     done = []
     for session, fetched in zip(sessions, images):
-        if session_images.record(session, fetched):
+        if session_images.store_fetched(session, fetched):
             done.append(session)
             summary["session_images"] += fetched is not None and bool(session.session_image)
         else:

@@ -5,14 +5,18 @@
     endpoint, secret = webhooks.create_endpoint("https://crm.example.com/hooks/liveness",
                                                 events=["liveness.verified", "liveness.failed"])
 
-The modules, one job each: ``events`` (event types, payloads, JSON Schemas), ``signing``
-(Standard Webhooks signatures), ``outbox`` (delivery rows written in the transaction of the
-change), ``guard`` (the address check against requests into the network), ``delivery`` (claims,
-HTTP, retries), ``endpoints`` (creating, rotating, disabling, replaying). See docs/webhooks.md.
+The public facade, above the service layer: it re-exports the services that write endpoints,
+deliveries and outbox rows (``services.webhooks``, ``services.webhook_delivery``,
+``services.outbox``) and the event types of ``webhook_protocol.events``. It owns no logic and nothing
+below it imports it. The wire parts live in ``django_liveness.webhook_protocol`` (``events``,
+``signing``, ``guard``, ``transport``). The old module paths ``django_liveness.webhooks.events``,
+``.signing``, ``.guard``, ``.outbox``, ``.delivery``, ``.endpoints`` and ``.admin`` still import,
+with a DeprecationWarning, for one release. See docs/webhooks.md.
 """
 
-from .delivery import send_due, wait_for_deliveries
-from .endpoints import (
+from ..services.outbox import record_webhook_event as record
+from ..services.webhook_delivery import send_due, wait_for_deliveries
+from ..services.webhooks import (
     create_endpoint,
     disable_endpoint,
     enable_endpoint,
@@ -22,7 +26,7 @@ from .endpoints import (
     send_test_event,
     update_endpoint,
 )
-from .events import (
+from ..webhook_protocol.events import (
     API_VERSION,
     EVENT_TYPES,
     LIVENESS_FAILED,
@@ -35,7 +39,6 @@ from .events import (
     SUBJECT_LOCKED,
     WEBHOOK_TEST,
 )
-from .outbox import record
 
 __all__ = [
     "API_VERSION",

@@ -1,16 +1,5 @@
-"""Deprecated: the webhook admin screens moved to ``django_liveness.admin.webhooks``.
+"""Deprecated: moved to ``django_liveness.admin.webhooks``; this path warns and goes in the next release."""
 
-This module re-exports them for one release and warns; it will be removed in the next.
-"""
+from ..common.deprecation import moved_to
 
-import warnings
-
-from ..admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin, WebhookEndpointForm
-
-__all__ = ["WebhookDeliveryAdmin", "WebhookEndpointAdmin", "WebhookEndpointForm"]
-
-warnings.warn(
-    "django_liveness.webhooks.admin is deprecated: import from django_liveness.admin.webhooks instead.",
-    DeprecationWarning,
-    stacklevel=2,
-)
+moved_to(globals(), "django_liveness.admin.webhooks")

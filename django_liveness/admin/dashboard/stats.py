@@ -14,7 +14,6 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ...models import LivenessEvent, LivenessSession
-from ...services.reviews import effective_outcome_filter
 
 
 PERIODS = (7, 30, 90)
@@ -29,9 +28,9 @@ VERIFY_COMPLETED = COMPLETED & Q(kind=LivenessSession.Kind.LIVENESS_WITH_VERIFY)
 COUNTS = {
     "sessions": Q(),
     "completed": COMPLETED,
-    "passed": COMPLETED & effective_outcome_filter(LivenessSession.Outcome.PASSED),
-    "failed": COMPLETED & effective_outcome_filter(LivenessSession.Outcome.FAILED),
-    "needs_review": COMPLETED & effective_outcome_filter(LivenessSession.Outcome.NEEDS_REVIEW),
+    "passed": COMPLETED & LivenessSession.effective_outcome_q(LivenessSession.Outcome.PASSED),
+    "failed": COMPLETED & LivenessSession.effective_outcome_q(LivenessSession.Outcome.FAILED),
+    "needs_review": COMPLETED & LivenessSession.effective_outcome_q(LivenessSession.Outcome.NEEDS_REVIEW),
     "ended": Q(  # without a result
         status__in=[LivenessSession.Status.EXPIRED, LivenessSession.Status.CANCELED, LivenessSession.Status.FAILED]
     ),

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from django_liveness import privacy
+from django_liveness import services
 
 
 class Command(BaseCommand):
@@ -12,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="count what would be done, change nothing")
 
     def handle(self, *args, dry_run, **options):
-        summary = privacy.purge(dry_run=dry_run)
+        summary = services.apply_retention(dry_run=dry_run)
         prefix = "Would purge" if dry_run else "Purged"
         self.stdout.write(
             f"{prefix}: {summary['reference_images']} reference image(s), {summary['payloads_redacted']} result "

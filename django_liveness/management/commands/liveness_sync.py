@@ -8,7 +8,7 @@ workers instead, one task per batch (``--here`` runs it in this process all the 
 
 from django.core.management.base import BaseCommand
 
-from django_liveness import privacy, services, tasks, webhooks
+from django_liveness import services, tasks, webhooks
 from django_liveness.exceptions import BackendError
 
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         self.stdout.write(webhooks_report(webhooks.send_due()))
         if not skip_orphans:
             try:
-                orphans = privacy.delete_orphan_remote_sessions()
+                orphans = services.delete_orphan_remote_sessions()
             except BackendError as error:
                 self.stderr.write(f"Could not list the provider's sessions: {error.code}.")
                 return
