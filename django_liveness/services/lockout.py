@@ -18,7 +18,6 @@ from ..models import LivenessEvent, LivenessSession, Subject
 from ..webhook_protocol.events import SUBJECT_LOCKED
 from .base import atomic_with_retry, emit, lock_subject, log_event
 
-Decision = LivenessSession.Decision
 
 # The liveness_failed reasons that count: a spoof, a different person. A low match confidence or a
 # reviewer's rejection says less about an attack.
@@ -41,7 +40,7 @@ def count_failure(session, reason, now):
         LivenessSession.objects.filter(
             subject_id=subject.pk, outcome=LivenessSession.Outcome.FAILED, completed_at__gt=since, completed_at__lte=now
         )
-        .filter(Q(liveness_decision=Decision.SPOOFFACE) | Q(is_identical=False))
+        .filter(Q(liveness_decision=LivenessSession.Decision.SPOOFFACE) | Q(is_identical=False))
         .exclude(review_status=LivenessSession.ReviewStatus.APPROVED)
         .count()
     )

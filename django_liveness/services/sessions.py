@@ -40,15 +40,14 @@ from .base import (
     set_status,
 )
 
-Decision = LivenessSession.Decision
 ATTEMPT_SUMMARY_FIELDS = ("attempt_id", "status", "liveness_decision", "is_identical", "match_confidence", "error_code", "error_message")
 
 
 def compute_outcome(decision, *, verify, is_identical=None, match_confidence=None):
     """Return (outcome, reason) for a stored result; reason names why it did not pass."""
-    if decision == Decision.SPOOFFACE:
+    if decision == LivenessSession.Decision.SPOOFFACE:
         return LivenessSession.Outcome.FAILED, "spoof"
-    if decision != Decision.REALFACE:
+    if decision != LivenessSession.Decision.REALFACE:
         return LivenessSession.Outcome.NEEDS_REVIEW, "uncertain"
     if not verify:
         return LivenessSession.Outcome.PASSED, ""
