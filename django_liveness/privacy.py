@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import services, signals, tracing, webhooks
-from .services import session_images
+from .services import abuse, session_images
 from .backends import get_backend
 from .backends.base import LIST_SESSIONS
 from .conf import liveness_settings
@@ -103,9 +103,9 @@ def _redact(sessions):
     """Drop what sessions and their attempts hold about the face; keep decisions, outcome and
     timestamps for the audit trail."""
     sessions = sessions.filter(redacted_at__isnull=True)
-    LivenessAttempt.objects.filter(session__in=sessions).update(face_rectangle=None, digest="", session_image_id="")
+    LivenessAttempt.objects.filter(session__in=sessions).update(face_rectangle=None, digest="", session_image_id="", client_ips=[])
     return sessions.update(
-        result_payload=None, face_rectangle=None, result_digest="", auth_token="", redacted_at=timezone.now()
+        result_payload=None, face_rectangle=None, result_digest="", auth_token="", expected_client_ip="", redacted_at=timezone.now()
     )
 
 
@@ -152,6 +152,7 @@ def erase_subject(subject, *, actor=None):
         summary["sessions_redacted"] = _redact(sessions)
         summary["session_images"] = session_images.delete(sessions)
         _redact_image_digests(subject)
+        abuse.forget_user_correlation(subject)
         done = {key: value for key, value in summary.items() if key != "already_erased"}
         if not already_erased or any(done.values()):
             services.log_event(Event.ERASED, subject=subject, actor=actor, data=dict(summary))

@@ -10,7 +10,14 @@ from django.test import override_settings
 
 from django_liveness.backends import ga_wire
 from django_liveness.backends.azure import AzureFaceBackend
-from django_liveness.backends.base import AbuseMonitoring, FlaggedSession, ProviderStatus, Verification
+from django_liveness.backends.base import (
+    CLIENT_IP_BINDING,
+    USER_CORRELATION,
+    AbuseMonitoring,
+    FlaggedSession,
+    ProviderStatus,
+    Verification,
+)
 from django_liveness.backends.locmem import LocMemBackend
 from django_liveness.checks import check_liveness_settings
 from django_liveness.emulator.client import FrontendCallFailed, sample_face_image
@@ -230,7 +237,11 @@ def test_v13_is_a_preview_w002():
     backend = AzureFaceBackend(endpoint="https://x.cognitiveservices.azure.com", key="k", api_version=V13)
     (warning,) = backend.check()
     assert warning.id == "django_liveness.W002" and V13 in warning.msg and "v1.2" in warning.hint
-    assert backend.capabilities == AzureFaceBackend(endpoint="https://x", key="k").capabilities  # GA's
+    # GA's, plus the create fields only v1.3 takes (liveness sessions)
+    assert backend.capabilities == AzureFaceBackend(endpoint="https://x", key="k").capabilities | {
+        USER_CORRELATION,
+        CLIENT_IP_BINDING,
+    }
 
 
 # --- every v1.3 example body parses into the expected neutral result ------------------------------
