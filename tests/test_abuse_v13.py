@@ -264,3 +264,12 @@ def test_flagged_sessions_are_counted_once(azure_backend, frontend, owner, subje
     assert changes(before, scrape(client), "liveness_abuse_flagged_sessions") == {
         ("liveness_abuse_flagged_sessions_total", (("kind", "liveness_with_verify"),)): 1
     }
+
+
+def test_the_emulator_refuses_a_test_mode_address_that_is_not_one(azure_backend, frontend):
+    created = azure_backend.create_session(operation_mode="Passive", device_correlation_id="d", auth_token_ttl_seconds=600)
+    with pytest.raises(FrontendCallFailed) as refused:
+        frontend(created.auth_token, verify=False, client_ip="somewhere")
+    assert refused.value.status == 400 and "client_ip must be an IP address." in refused.value.body
+    frontend(created.auth_token, verify=False)  # nothing was spent: the session's one attempt is still there
+    assert azure_backend.get_result(created.session_id, verify=False).liveness_decision == "realface"
