@@ -58,6 +58,9 @@ def test_liveness_sessions_send_the_subject_s_own_random_user_correlation_id(azu
     assert subject.user_correlation_id not in (subject.external_id, str(subject.pk), subject.device_correlation_id)
     second = started(client_for(owner), subject)
     assert emulated(emulator_server, second).params.user_correlation_id == subject.user_correlation_id  # ... and kept
+    shown = [client_for(owner).get(f"{API}/subjects/{subject.pk}/"), client_for(owner).get(f"{API}/sessions/{second.pk}/")]
+    assert all(response.status_code == 200 for response in shown)
+    assert not [response for response in shown if subject.user_correlation_id in response.content.decode()]  # not public
 
     ReferenceImageFactory(subject=subject)
     verify = started(client_for(owner), subject, verify=True)  # the multipart create has no such field
