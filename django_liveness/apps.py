@@ -12,7 +12,8 @@ class LivenessConfig(AppConfig):
         from django.contrib.auth.models import Group
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from . import checks, metrics  # noqa: F401  (importing checks registers the system checks)
+        from .observability import metrics  # noqa: F401  (connects the metrics receivers)
+        from .operations import checks  # noqa: F401  (importing checks registers the system checks)
         from .api.permissions import forget_cached_permissions
         from .models import WebhookEndpoint
         from .webhooks.outbox import forget_subscriptions

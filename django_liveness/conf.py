@@ -148,13 +148,18 @@ def _check_positive_int_or_none(key, value):
         _fail(key, f"must be a whole number of days >= 1 or None, got {value!r}.")
 
 
+def unknown_keys(user_settings):
+    """The keys of the ``LIVENESS`` dict ``user_settings`` that are not settings, sorted."""
+    return sorted(set(user_settings) - set(DEFAULTS))
+
+
 def validate(user_settings):
     """Return the effective settings for ``user_settings`` or raise LivenessConfigurationError."""
     if not isinstance(user_settings, dict):
         raise LivenessConfigurationError(
             f"settings.LIVENESS must be a dict, got {type(user_settings).__name__}."
         )
-    unknown = sorted(set(user_settings) - set(DEFAULTS))
+    unknown = unknown_keys(user_settings)
     if unknown:
         _fail(unknown[0], f"is not a known setting. Known settings: {', '.join(DEFAULTS)}.")
     merged = {}

@@ -13,7 +13,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from .conf import liveness_settings
-from .encryption import EncryptedTextField
+from .db.encryption import EncryptedTextField
 
 
 def capture_browser_hash(secret):

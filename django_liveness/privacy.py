@@ -17,7 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import services, signals, tracing, webhooks
+from . import services, signals, webhooks
+from .observability import tracing
 from .services import abuse, session_images
 from .backends import get_backend
 from .backends.base import LIST_SESSIONS
@@ -34,7 +35,7 @@ from .models import (
     WebhookDelivery,
 )
 from .services.base import delete_files_on_commit, emit, lock_subject
-from .transactions import atomic_with_retry, atomic_writing
+from .db.transactions import atomic_with_retry, atomic_writing
 
 logger = logging.getLogger("django_liveness")
 Event = LivenessEvent.Kind

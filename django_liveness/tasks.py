@@ -12,7 +12,7 @@ import math
 from . import privacy, services, webhooks
 from .conf import liveness_settings
 from .models import LivenessSession
-from .tasks_framework import ImmediateBackend, task, task_backends
+from .common.tasks_framework import ImmediateBackend, task, task_backends
 
 
 def in_background():

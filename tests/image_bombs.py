@@ -4,7 +4,7 @@ far more work than their header declares."""
 import struct
 import zlib
 
-from django_liveness.image_budget import png_inflated_size
+from django_liveness.images.budget import png_inflated_size
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ZLIB_BEST_RATIO_HEADER = b"\x78\xda"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from django_liveness.metrics.views import metrics_view
+from django_liveness.observability.metrics.views import metrics_view
 
 from .urls import urlpatterns as project_urlpatterns
 

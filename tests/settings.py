@@ -8,7 +8,7 @@ that two runs on one machine do not collide.
 import os
 import tempfile
 
-from django_liveness.tasks_framework import FRAMEWORK_APPS, IMMEDIATE_BACKEND
+from django_liveness.common.tasks_framework import FRAMEWORK_APPS, IMMEDIATE_BACKEND
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False

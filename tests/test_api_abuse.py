@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from django_liveness import costly_work, privacy, services
+from django_liveness import privacy, services
+from django_liveness.common import costly_work
 from django_liveness.api.throttling import RateLimitMixin, SessionCreateUserThrottle
 from django_liveness.backends.locmem import LocMemBackend
 from django_liveness.exceptions import ProviderUnavailable

@@ -11,7 +11,7 @@ from django.test import override_settings
 from django_liveness import __version__, services
 from django_liveness.backends.azure import AzureFaceBackend
 from django_liveness.backends.base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, ProviderStatus
-from django_liveness.checks import check_deployment, check_liveness_settings
+from django_liveness.operations.checks import check_deployment, check_liveness_settings
 from django_liveness.emulator.client import FrontendCallFailed
 from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY
 from django_liveness.emulator.views import api_for

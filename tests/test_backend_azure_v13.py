@@ -19,7 +19,7 @@ from django_liveness.backends.base import (
     Verification,
 )
 from django_liveness.backends.locmem import LocMemBackend
-from django_liveness.checks import check_liveness_settings
+from django_liveness.operations.checks import check_liveness_settings
 from django_liveness.emulator.client import FrontendCallFailed, sample_face_image
 from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY
 from django_liveness.emulator.ga import GaApi

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from django_liveness.capture_messages import capture_messages
+from django_liveness.capture.messages import capture_messages
 
 from .browser_support import (
     PHONE,

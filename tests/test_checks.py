@@ -1,7 +1,7 @@
 import django
 from django.test import override_settings
 
-from django_liveness.checks import check_deployment, check_liveness_settings, check_sqlite
+from django_liveness.operations.checks import check_deployment, check_liveness_settings, check_sqlite
 
 LOCMEM = "django_liveness.backends.locmem.LocMemBackend"
 
@@ -119,8 +119,8 @@ def test_check_deploy_is_fine_with_an_endpoint_and_a_key():
 
 
 def test_a_backport_task_backend_on_django_6_is_w008():
-    from django_liveness.checks import check_tasks_framework
-    from django_liveness.tasks_framework import IMMEDIATE_BACKEND, USES_DJANGO_TASKS
+    from django_liveness.operations.checks import check_tasks_framework
+    from django_liveness.common.tasks_framework import IMMEDIATE_BACKEND, USES_DJANGO_TASKS
 
     left_over = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     with override_settings(TASKS=left_over):

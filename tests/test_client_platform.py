@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from django_liveness.client_platform import client_platform
+from django_liveness.common.client_platform import client_platform
 from django_liveness.models import LivenessSession
 
 from .api_support import API, client_for

@@ -8,7 +8,7 @@ import django
 import pytest
 
 from django_liveness import tasks
-from django_liveness.tasks_framework import IMMEDIATE_BACKEND, task_backends
+from django_liveness.common.tasks_framework import IMMEDIATE_BACKEND, task_backends
 
 
 def warn_from(module_name):

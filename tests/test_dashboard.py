@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from django_liveness.dashboard import charts
-from django_liveness.dashboard.stats import dashboard_stats
+from django_liveness.admin.dashboard import charts
+from django_liveness.admin.dashboard.stats import dashboard_stats
 from django_liveness.models import LivenessEvent, LivenessSession, Subject
 from django_liveness.testing import LivenessSessionFactory, SubjectFactory, UserFactory
 

@@ -15,9 +15,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from PIL import Image
 
-from django_liveness import image_budget
-from django_liveness.image_budget import Deadline, OverBudget, png_inflated_size
-from django_liveness.image_cleaning import check_png_stream, jpeg_segments
+from django_liveness.images import budget as image_budget
+from django_liveness.images.budget import Deadline, OverBudget, png_inflated_size
+from django_liveness.images.cleaning import check_png_stream, jpeg_segments
 from django_liveness.images import validate_reference_image
 from django_liveness.models import ReferenceImage
 

@@ -124,14 +124,14 @@ def test_gif_and_bmp_are_stored_as_png_with_the_same_pixels(image_format):
     ],
 )
 def test_a_jpeg_laid_out_wrongly_is_not_cleaned(data):
-    from django_liveness.image_cleaning import NotCleanable, clean_image
+    from django_liveness.images.cleaning import NotCleanable, clean_image
 
     with pytest.raises(NotCleanable):
         clean_image(data, "JPEG")
 
 
 def test_a_png_without_its_end_is_not_cleaned():
-    from django_liveness.image_cleaning import NotCleanable, clean_image
+    from django_liveness.images.cleaning import NotCleanable, clean_image
 
     buffer = io.BytesIO()
     photo().save(buffer, format="PNG")

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from django_liveness import config_check
+from django_liveness.operations import config_check
 from django_liveness.emulator import views
 from django_liveness.emulator.core import LIVENESS, LIVENESS_WITH_VERIFY, EmulatorError
 from django_liveness.management.commands.liveness_check import EXIT_STATUS, Command

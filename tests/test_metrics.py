@@ -217,7 +217,8 @@ import os, sys, types
 import django
 os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
 django.setup()
-from django_liveness import metrics, signals
+from django_liveness import signals
+from django_liveness.observability import metrics
 from django_liveness.models import LivenessSession
 session = types.SimpleNamespace(kind=sys.argv[1], created_at=None, completed_at=None)
 for _ in range(int(sys.argv[2])):
@@ -264,7 +265,7 @@ session = services.start_session(SubjectFactory(), verify=False)
 locmem_backend().complete(session)
 assert services.refresh_session(session).outcome == "passed"
 try:
-    import django_liveness.metrics.views
+    import django_liveness.observability.metrics.views
 except LivenessConfigurationError as error:
     print(error)
 loaded = sorted(n for n, m in sys.modules.items() if n.startswith(("prometheus_client", "opentelemetry")) and m)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from django_liveness import services, webhooks
-from django_liveness.encryption import PREFIX, SecretUndecryptable, decrypt, encrypt, is_current
+from django_liveness.db.encryption import PREFIX, SecretUndecryptable, decrypt, encrypt, is_current
 from django_liveness.exceptions import SessionNotFound
 from django_liveness.models import LivenessSession, WebhookEndpoint
 

@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 from django.db import IntegrityError, OperationalError
 
-from django_liveness import transactions
-from django_liveness.transactions import ATTEMPTS_ON_CONFLICT, atomic_with_retry
+from django_liveness.db import transactions
+from django_liveness.db.transactions import ATTEMPTS_ON_CONFLICT, atomic_with_retry
 
 from .file_sqlite import file_sqlite_site
 from .webhook_receiver import Receiver

@@ -9,8 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..models import LivenessSession, Subject
 
-Review = LivenessSession.ReviewStatus
-
 
 class OutcomeFilter(admin.SimpleListFilter):
     """The outcome that counts: a reviewer's approval or rejection over the provider's decision."""
@@ -36,7 +34,7 @@ class ReviewQueueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(review_status=Review.PENDING)
+            return queryset.filter(review_status=LivenessSession.ReviewStatus.PENDING)
         return queryset
 
 

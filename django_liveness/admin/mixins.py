@@ -7,6 +7,8 @@ from django.core.paginator import Paginator
 from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 
+from ..db.counting import COUNT_CAP, capped_count
+
 
 class AtLeast(int):
     """A row count that stopped counting early: the admin shows it as "10000+"."""
@@ -24,14 +26,13 @@ class CappedCountPaginator(Paginator):
     the page asked for, not by the table.
     """
 
-    CAP = 10_000
+    CAP = COUNT_CAP
     page_number = 1  # set from ``?p=`` by CappedCountMixin
 
     @cached_property
     def count(self):
-        limit = max(self.CAP, (self.page_number + 1) * self.per_page)
-        counted = self.object_list.order_by()[:limit].count()
-        return AtLeast(counted) if counted == limit else counted
+        counted, capped = capped_count(self.object_list, reach=(self.page_number + 1) * self.per_page, cap=self.CAP)
+        return AtLeast(counted) if capped else counted
 
 
 class CappedCountMixin:

@@ -18,8 +18,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
-from ..client_platform import platform_label
-from ..dashboard.views import dashboard_urls
+from ..common.client_platform import platform_label
+from .dashboard.views import dashboard_urls
 from ..exceptions import BackendError, InvalidSessionState, LivenessError
 from ..models import LivenessEvent, LivenessSession
 from .abuse import abuse_banner, abuse_verdict
@@ -36,8 +36,6 @@ from .html import (
 from .images import content_type_of, may_see_images, stored_size, stream_image
 from .mixins import CappedCountMixin, ConfirmActionMixin, LivenessMedia
 
-Review = LivenessSession.ReviewStatus
-
 
 class ReviewForm(forms.Form):
     # The fields sit amid the change form's fieldsets, after the evidence, and belong to a <form> of
@@ -46,7 +44,11 @@ class ReviewForm(forms.Form):
     required_css_class = "required"  # the admin's bold label
     # No choice made in advance: the reviewer must pick one (a preselected "Approve" was saved unread).
     decision = forms.ChoiceField(
-        choices=[("", _("Choose a decision")), (Review.APPROVED, _("Approve")), (Review.REJECTED, _("Reject"))],
+        choices=[
+            ("", _("Choose a decision")),
+            (LivenessSession.ReviewStatus.APPROVED, _("Approve")),
+            (LivenessSession.ReviewStatus.REJECTED, _("Reject")),
+        ],
         widget=forms.Select(attrs={"form": form_id}),
     )
     note = forms.CharField(
@@ -56,8 +58,8 @@ class ReviewForm(forms.Form):
 
 def _event_title(event):
     """What happened, readably: a review says its decision, the frontend what its browser reported."""
-    if event.kind == LivenessEvent.Kind.REVIEWED and event.data.get("decision") in Review.values:
-        return _("Reviewed: %(decision)s") % {"decision": Review(event.data["decision"]).label}
+    if event.kind == LivenessEvent.Kind.REVIEWED and event.data.get("decision") in LivenessSession.ReviewStatus.values:
+        return _("Reviewed: %(decision)s") % {"decision": LivenessSession.ReviewStatus(event.data["decision"]).label}
     if event.kind == LivenessEvent.Kind.CLIENT_EVENT:
         code, message = event.data.get("code", ""), event.data.get("message", "")
         if message:
@@ -189,7 +191,8 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
 
     @admin.display(description=_("review"), ordering="review_status")
     def review_summary(self, session):
-        if session.review_status in (Review.APPROVED, Review.REJECTED) and session.reviewed_by:
+        reviewed = (LivenessSession.ReviewStatus.APPROVED, LivenessSession.ReviewStatus.REJECTED)
+        if session.review_status in reviewed and session.reviewed_by:
             return _("%(decision)s by %(reviewer)s") % {"decision": session.get_review_status_display(), "reviewer": session.reviewed_by}
         return session.get_review_status_display()
 
@@ -370,7 +373,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
             self.message_user(request, error.message, messages.ERROR)
             return HttpResponseRedirect(detail)
         done = gettext("Liveness session {session} of {subject} approved.")
-        if form.cleaned_data["decision"] == Review.REJECTED:
+        if form.cleaned_data["decision"] == LivenessSession.ReviewStatus.REJECTED:
             done = gettext("Liveness session {session} of {subject} rejected.")
         link = format_html('<a href="{}">{}</a>', detail, str(session.pk)[:8])
         self.message_user(request, format_html(done, session=link, subject=session.subject), messages.SUCCESS)

@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 
+from ..db.counting import COUNT_CAP, capped_count
+
 
 class Pagination(LimitOffsetPagination):
     """``limit`` (1 or more; above ``max_limit`` it reads as ``max_limit``) and ``offset`` (0 to
@@ -19,15 +21,14 @@ class Pagination(LimitOffsetPagination):
 
     default_limit = 50
     max_limit = 200
-    COUNT_CAP = 10_000
+    COUNT_CAP = COUNT_CAP
     # Far past any table, and offset + limit + 1 (the count's cap) stays inside a signed 64-bit
     # integer, the largest LIMIT/OFFSET PostgreSQL and SQLite take.
     MAX_OFFSET = 10**18
 
     def get_count(self, queryset):
-        cap = max(self.COUNT_CAP, self.get_offset(self.request) + self.limit + 1)
-        counted = queryset.order_by()[:cap].count()
-        self.count_capped = counted == cap
+        reach = self.get_offset(self.request) + self.limit + 1
+        counted, self.count_capped = capped_count(queryset, reach=reach, cap=self.COUNT_CAP)
         return counted
 
     def get_paginated_response(self, data):

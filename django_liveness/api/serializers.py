@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils import html
 
-from .. import capture_links
+from ..capture import links as capture_links
 from ..services import effective_outcome
 from ..models import Consent, LivenessAttempt, LivenessSession, ReferenceImage, Subject
 from ..services.capture import CLIENT_EVENT_CODES, CLIENT_EVENT_MESSAGE_MAX

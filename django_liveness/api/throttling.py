@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from rest_framework.throttling import SimpleRateThrottle
 
-from .. import costly_work
+from ..common import costly_work
 from ..conf import liveness_settings
 
 

@@ -15,7 +15,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import capture_links, costly_work, privacy, services, tasks
+from .. import privacy, services, tasks
+from ..capture import links as capture_links
+from ..common import costly_work
 from ..conf import liveness_settings
 from ..exceptions import SubjectConflict
 from ..models import LivenessSession, Subject
@@ -571,7 +573,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         session = self.get_object()
         if session.started_by_id != request.user.pk:
             raise NotFound()
-        return record_client_event(self, session, actor=request.user)
+        return answer_client_event(self, session, actor=request.user)
 
     @extend_schema(
         parameters=[RETRY_AFTER], responses={200: AuditEntrySerializer(many=True), **_errors(401, 403, 404), **PROVIDER_ERRORS}
@@ -618,7 +620,7 @@ def _seconds_to_next_fetch(session):
     return max(1, math.ceil(left))
 
 
-def record_client_event(view, session, *, actor):
+def answer_client_event(view, session, *, actor):
     """Store one report of the frontend (client-events/ of the API and of the hosted page)."""
     serializer = ClientEventSerializer(data=view.request.data)
     serializer.is_valid(raise_exception=True)

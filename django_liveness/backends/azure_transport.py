@@ -1,7 +1,7 @@
 """What the GA client and the preview SDK client share: the pipeline's policies and timeouts,
 and the translation of azure-core's errors into the contract's ``BackendError``s."""
 
-from .. import tracing
+from ..observability import tracing
 from ..exceptions import LivenessConfigurationError, ProviderUnavailable
 from .base import error_for, parse_retry_after
 

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .. import costly_work, metrics, tracing
+from ..common import costly_work
+from ..observability import metrics, tracing
 from ..exceptions import (
     BackendError,
     InvalidImage,

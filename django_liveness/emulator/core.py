@@ -95,6 +95,21 @@ class CreateParams:
     user_correlation_id_set_in_client: bool = False
     client_attempts: int | None = None  # v1.3-preview.1's numberOfClientAttemptsAllowed; None: MAX_CLIENT_CALLS
 
+    @classmethod
+    def read(cls, values, **version_fields):
+        """The parameters every version names alike, read from a create's ``values`` (Azure's keys),
+        plus the ``version_fields`` its own serializer read."""
+        return cls(
+            operation_mode=values.get("livenessOperationMode"),
+            device_correlation_id=values.get("deviceCorrelationId"),
+            device_correlation_id_set_in_client=values.get("deviceCorrelationIdSetInClient", False),
+            ttl=values.get("authTokenTimeToLiveInSeconds", 600),
+            enable_session_image=values.get("enableSessionImage", False),
+            verify_confidence_threshold=values.get("verifyConfidenceThreshold"),
+            return_verify_image_hash=values.get("returnVerifyImageHash", False),
+            **version_fields,
+        )
+
     def validate(self, *, verify):
         if self.operation_mode is None:
             raise bad_argument("Missing required parameter: livenessOperationMode.")

@@ -55,15 +55,9 @@ def create_params(values, *, verify, api_version=API_VERSION):
     model = values.get("livenessModelVersion")
     if model is not None and model not in MODEL_VERSIONS:
         raise bad_argument(f"Invalid livenessModelVersion: {model!r}.")
-    return CreateParams(
-        operation_mode=values.get("livenessOperationMode"),
-        device_correlation_id=values.get("deviceCorrelationId"),
-        device_correlation_id_set_in_client=values.get("deviceCorrelationIdSetInClient", False),
-        ttl=values.get("authTokenTimeToLiveInSeconds", 600),
-        enable_session_image=values.get("enableSessionImage", False),
+    return CreateParams.read(
+        values,
         model_version=model or DEFAULT_MODEL_VERSION,
-        verify_confidence_threshold=values.get("verifyConfidenceThreshold"),
-        return_verify_image_hash=values.get("returnVerifyImageHash", False),
         expected_client_ip=_client_address(values.get("expectedClientIpAddress")),
         user_correlation_id=values.get("userCorrelationId"),
         user_correlation_id_set_in_client=values.get("userCorrelationIdSetInClient", False),

@@ -23,16 +23,8 @@ def create_params(body):
     model = body.get("livenessSingleModalModel")
     if model is not None and model not in MODEL_VERSIONS:
         raise bad_argument(f"Invalid livenessSingleModalModel: {model!r}.")
-    return CreateParams(
-        operation_mode=body.get("livenessOperationMode"),
-        device_correlation_id=body.get("deviceCorrelationId"),
-        device_correlation_id_set_in_client=body.get("deviceCorrelationIdSetInClient", False),
-        ttl=body.get("authTokenTimeToLiveInSeconds", 600),
-        enable_session_image=body.get("enableSessionImage", False),
-        model_version=model or DEFAULT_MODEL_VERSION,
-        verify_confidence_threshold=body.get("verifyConfidenceThreshold"),
-        return_verify_image_hash=body.get("returnVerifyImageHash", False),
-        send_results_to_client=body.get("sendResultsToClient", False),
+    return CreateParams.read(
+        body, model_version=model or DEFAULT_MODEL_VERSION, send_results_to_client=body.get("sendResultsToClient", False)
     )
 
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from ..conf import liveness_settings
 from ..exceptions import ConsentRequired, SubjectErased, SubjectLocked
 from ..models import Consent, LivenessEvent, LivenessSession, Subject
-from ..transactions import atomic_with_retry  # noqa: F401  (the services' import of it)
+from ..db.transactions import atomic_with_retry  # noqa: F401  (the services' import of it)
 from ..webhooks.outbox import record as record_webhook
 
 logger = logging.getLogger("django_liveness")

@@ -4,7 +4,8 @@ error ...)."""
 
 from django.utils import timezone
 
-from ..client_platform import client_platform
+from ..backends import get_backend
+from ..common.client_platform import client_platform
 from ..models import LivenessEvent, LivenessSession, capture_browser_hash
 from .base import atomic_with_retry, log_event
 
@@ -51,3 +52,14 @@ def record_client_event(session, *, code, message="", actor=None):
         message=message,
         data={"code": code, "message": message},
     )
+
+
+def capture_target():
+    """Where the frontend's capture SDK sends the capture: the configured backend's ``endpoint`` and
+    ``api_version``, and ``uses_emulator`` (the hosted page's test mode: no Microsoft script needed)."""
+    backend = get_backend()
+    return {
+        "endpoint": getattr(backend, "endpoint", ""),
+        "api_version": backend.api_version,
+        "uses_emulator": bool(getattr(backend, "uses_emulator", False)),
+    }

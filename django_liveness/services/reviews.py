@@ -4,7 +4,8 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals, tracing, webhooks
+from .. import signals, webhooks
+from ..observability import tracing
 from ..exceptions import InvalidSessionState, ServiceError
 from ..models import LivenessEvent, LivenessSession, Subject
 from .base import atomic_with_retry, emit, lock_session, log_event, mark_verified

@@ -17,7 +17,7 @@ from ..conf import liveness_settings
 from ..exceptions import BackendError
 from ..images import validate_reference_image
 from ..models import LivenessEvent, LivenessSession
-from ..transactions import atomic_writing
+from ..db.transactions import atomic_writing
 from .base import delete_files_on_commit, lock_session, log_event, record_remote_error
 
 logger = logging.getLogger("django_liveness")

@@ -15,11 +15,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import signals, tracing, webhooks
+from .. import signals, webhooks
+from ..observability import tracing
 from . import session_images
 from ..backends import get_backend
 from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
-from ..client_platform import client_platform
+from ..common.client_platform import client_platform
 from ..conf import liveness_settings
 from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, ReferenceQualityLow, SessionNotFound
 from ..images import read_image_bytes

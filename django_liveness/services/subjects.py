@@ -8,7 +8,7 @@ from django.db import IntegrityError
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
-from .. import costly_work
+from ..common import costly_work
 from ..exceptions import StorageMisconfigured, StorageUnavailable, SubjectConflict, SubjectHasSessions
 from ..images import validate_reference_image
 from ..models import LivenessEvent, ReferenceImage, Subject

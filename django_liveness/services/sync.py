@@ -20,7 +20,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import tracing
+from ..observability import tracing
 from ..conf import liveness_settings
 from ..exceptions import BackendError, Throttled
 from ..models import LivenessSession

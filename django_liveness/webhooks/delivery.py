@@ -30,7 +30,7 @@ from .. import __version__, signals
 from ..conf import liveness_settings
 from ..exceptions import WebhookURLRefused
 from ..models import WebhookDelivery, WebhookEndpoint
-from ..transactions import atomic_with_retry
+from ..db.transactions import atomic_with_retry
 from . import guard, signing
 
 logger = logging.getLogger("django_liveness")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from .. import signals
 from ..exceptions import ServiceError
 from ..models import WebhookDelivery, WebhookEndpoint
-from ..transactions import atomic_writing
+from ..db.transactions import atomic_writing
 from . import guard, outbox, signing
 from .events import EVENT_TYPES, WEBHOOK_TEST, build_payload
 

@@ -10,7 +10,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.vary import vary_on_headers
 
 from django_liveness.backends import get_backend
-from django_liveness.capture_messages import capture_messages
+from django_liveness.capture.messages import capture_messages
 from django_liveness.conf import liveness_settings
 
 from .models import Profile

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import django
 
-from django_liveness.tasks_framework import FRAMEWORK_APPS, IMMEDIATE_BACKEND
+from django_liveness.common.tasks_framework import FRAMEWORK_APPS, IMMEDIATE_BACKEND
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

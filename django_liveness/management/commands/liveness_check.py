@@ -7,7 +7,7 @@ step with its latency. On a failure it exits with the status of its cause (docs/
 
 from django.core.management.base import BaseCommand, CommandError
 
-from django_liveness import config_check
+from django_liveness.operations import config_check
 
 EXIT_STATUS = {
     config_check.REFUSED: 1,

@@ -18,9 +18,8 @@ from urllib.parse import urlsplit
 
 from django.core import checks
 
-from .checks import DEPLOY_ERRORS
-from .conf import liveness_settings
-from .exceptions import (
+from ..conf import liveness_settings
+from ..exceptions import (
     BackendError,
     InvalidImage,
     LivenessConfigurationError,
@@ -29,6 +28,7 @@ from .exceptions import (
     Throttled,
     Unauthorized,
 )
+from .checks import DEPLOY_ERRORS
 
 LIVENESS, VERIFY = "liveness", "verify"
 KINDS = (LIVENESS, VERIFY)

@@ -7,9 +7,9 @@ or corrupt files are refused too, in bounded memory: a JPEG is decoded at an eig
 (every compressed block is still read), a PNG's compressed stream is inflated piece by piece and
 thrown away (and every chunk's CRC checked), a GIF's first frame or a BMP (small: 6 MB at most) is
 decoded. No decoder does more work than the header declares, and all of it stops at a time
-budget (``image_budget``). Every refusal is a ValidationError with a stable code.
+budget (``budget``). Every refusal is a ValidationError with a stable code.
 
-What is kept is the image alone, without metadata or trailing bytes (``image_cleaning``): its
+What is kept is the image alone, without metadata or trailing bytes (``cleaning``): its
 size and SHA-256 are those of what is stored.
 """
 
@@ -22,8 +22,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
-from .image_budget import Deadline, OverBudget, TimedReader
-from .image_cleaning import NotCleanable, check_layout, check_png_stream, clean_image
+from .budget import Deadline, OverBudget, TimedReader
+from .cleaning import NotCleanable, check_layout, check_png_stream, clean_image
 
 MAX_BYTES = 6 * 1024 * 1024
 # 4096 x 4096: the largest the Face service detects faces in, far below Pillow's bomb limit (~89 Mpx).

@@ -2,9 +2,9 @@
 
 A hostile file can declare a small image and still ask for a lot of work: a PNG whose compressed
 pixels inflate to gigabytes, a JPEG with thousands of scans (each one a pass over the whole
-image), a file made of nothing but markers or chunks. ``images`` checks the declared size against
-the pixel budget (``images.MAX_PIXELS``) before any decoding; the decoders then stop at the work
-that size implies (``image_cleaning``), and every upload gets a time budget on top, checked while
+image), a file made of nothing but markers or chunks. ``validation`` checks the declared size against
+the pixel budget (``validation.MAX_PIXELS``) before any decoding; the decoders then stop at the work
+that size implies (``cleaning``), and every upload gets a time budget on top, checked while
 the bytes are read, whichever decoder reads them. The layout of a JPEG, PNG or GIF (markers,
 chunks, blocks) is walked and counted first, quickly: Pillow walks it one piece at a time in Python.
 """

@@ -24,8 +24,8 @@ import zlib
 
 from PIL import Image, ImageOps
 
-from . import image_budget
-from .image_budget import Deadline, OverBudget, TimedReader, png_inflated_size
+from . import budget
+from .budget import Deadline, OverBudget, TimedReader, png_inflated_size
 
 JPEG_SOI, JPEG_EOI, JPEG_SOS = 0xD8, 0xD9, 0xDA
 JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0-7 carry no length
@@ -80,8 +80,8 @@ def jpeg_segments(data, deadline):
     position, segments, scans = 2, 0, 0
     while True:
         segments += 1
-        if segments > image_budget.MAX_JPEG_SEGMENTS:
-            raise OverBudget(f"more than {image_budget.MAX_JPEG_SEGMENTS} JPEG segments")
+        if segments > budget.MAX_JPEG_SEGMENTS:
+            raise OverBudget(f"more than {budget.MAX_JPEG_SEGMENTS} JPEG segments")
         deadline.check()
         marker, position = _next_marker(data, position)
         start = position - 2  # the marker's own 0xFF
@@ -100,8 +100,8 @@ def jpeg_segments(data, deadline):
         position = end
         if marker == JPEG_SOS:
             scans += 1
-            if scans > image_budget.MAX_JPEG_SCANS:
-                raise OverBudget(f"more than {image_budget.MAX_JPEG_SCANS} JPEG scans")
+            if scans > budget.MAX_JPEG_SCANS:
+                raise OverBudget(f"more than {budget.MAX_JPEG_SCANS} JPEG scans")
             position = _end_of_scan(data, position)
         yield marker, start, position
 
@@ -110,8 +110,8 @@ def _next_marker(data, position):
     if position >= len(data) or data[position] != 0xFF:
         raise NotCleanable("expected a JPEG marker")
     start, position = position, JPEG_FILL.match(data, position).end()
-    if position - start > image_budget.MAX_JPEG_FILL_BYTES:  # Pillow skips them a byte at a time
-        raise OverBudget(f"more than {image_budget.MAX_JPEG_FILL_BYTES} JPEG fill bytes in a row")
+    if position - start > budget.MAX_JPEG_FILL_BYTES:  # Pillow skips them a byte at a time
+        raise OverBudget(f"more than {budget.MAX_JPEG_FILL_BYTES} JPEG fill bytes in a row")
     if position >= len(data):
         raise NotCleanable("truncated JPEG marker")
     return data[position], position + 1
@@ -173,8 +173,8 @@ def _check_gif_blocks(data, deadline):
         position += 2  # the introducer and the extension's label
         while True:
             sub_blocks += 1
-            if sub_blocks > image_budget.MAX_GIF_SUB_BLOCKS:
-                raise OverBudget(f"more than {image_budget.MAX_GIF_SUB_BLOCKS} GIF sub-blocks before the image")
+            if sub_blocks > budget.MAX_GIF_SUB_BLOCKS:
+                raise OverBudget(f"more than {budget.MAX_GIF_SUB_BLOCKS} GIF sub-blocks before the image")
             if position >= len(data):
                 raise NotCleanable("truncated GIF extension")
             size = data[position]
@@ -193,8 +193,8 @@ def png_chunks(data, deadline):
     position, chunks = len(PNG_SIGNATURE), 0
     while position + 12 <= len(data):
         chunks += 1
-        if chunks > image_budget.MAX_PNG_CHUNKS:
-            raise OverBudget(f"more than {image_budget.MAX_PNG_CHUNKS} PNG chunks")
+        if chunks > budget.MAX_PNG_CHUNKS:
+            raise OverBudget(f"more than {budget.MAX_PNG_CHUNKS} PNG chunks")
         deadline.check()
         length, kind = struct.unpack(">I4s", data[position : position + 8])
         body = data[position + 8 : position + 8 + length]

@@ -4,7 +4,7 @@
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from ..models import LivenessSession
+from ...models import LivenessSession
 
 
 class BacklogCollector:

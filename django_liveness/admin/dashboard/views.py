@@ -13,8 +13,8 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy, pgettext
 
-from ..client_platform import platform_label
-from ..models import LivenessSession
+from ...common.client_platform import platform_label
+from ...models import LivenessSession
 from . import charts
 from .stats import DAY_SERIES, DEFAULT_PERIOD, PERIODS, dashboard_stats
 

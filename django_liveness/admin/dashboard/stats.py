@@ -13,12 +13,9 @@ from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ..models import LivenessEvent, LivenessSession
-from ..services.reviews import effective_outcome_filter
+from ...models import LivenessEvent, LivenessSession
+from ...services.reviews import effective_outcome_filter
 
-Status = LivenessSession.Status
-Outcome = LivenessSession.Outcome
-Decision = LivenessSession.Decision
 
 PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
@@ -26,21 +23,23 @@ KINDS = ("", *LivenessSession.Kind.values)  # "": every kind
 PLATFORM_ROWS = 10
 PERCENTILES = {"median": Fraction("0.5"), "p95": Fraction("0.95")}  # exact: ceil(0.95 * 100) is 95
 
-COMPLETED = Q(status=Status.COMPLETED)
+COMPLETED = Q(status=LivenessSession.Status.COMPLETED)
 VERIFY_COMPLETED = COMPLETED & Q(kind=LivenessSession.Kind.LIVENESS_WITH_VERIFY)
 # What each count counts, over the sessions created in the period.
 COUNTS = {
     "sessions": Q(),
     "completed": COMPLETED,
-    "passed": COMPLETED & effective_outcome_filter(Outcome.PASSED),
-    "failed": COMPLETED & effective_outcome_filter(Outcome.FAILED),
-    "needs_review": COMPLETED & effective_outcome_filter(Outcome.NEEDS_REVIEW),
-    "ended": Q(status__in=[Status.EXPIRED, Status.CANCELED, Status.FAILED]),  # without a result
+    "passed": COMPLETED & effective_outcome_filter(LivenessSession.Outcome.PASSED),
+    "failed": COMPLETED & effective_outcome_filter(LivenessSession.Outcome.FAILED),
+    "needs_review": COMPLETED & effective_outcome_filter(LivenessSession.Outcome.NEEDS_REVIEW),
+    "ended": Q(  # without a result
+        status__in=[LivenessSession.Status.EXPIRED, LivenessSession.Status.CANCELED, LivenessSession.Status.FAILED]
+    ),
     "open": Q(status__in=LivenessSession.OPEN_STATUSES),
-    "spoof": COMPLETED & Q(liveness_decision=Decision.SPOOFFACE),
-    "uncertain": COMPLETED & Q(liveness_decision=Decision.UNCERTAIN),
+    "spoof": COMPLETED & Q(liveness_decision=LivenessSession.Decision.SPOOFFACE),
+    "uncertain": COMPLETED & Q(liveness_decision=LivenessSession.Decision.UNCERTAIN),
     "verify_completed": VERIFY_COMPLETED,
-    "different_person": VERIFY_COMPLETED & Q(liveness_decision=Decision.REALFACE, is_identical=False),
+    "different_person": VERIFY_COMPLETED & Q(liveness_decision=LivenessSession.Decision.REALFACE, is_identical=False),
     "timed": COMPLETED & Q(completed_at__isnull=False),
     "provider_error": Q(
         Exists(LivenessEvent.objects.filter(session=OuterRef("pk"), kind=LivenessEvent.Kind.REMOTE_ERROR))
