@@ -33,6 +33,13 @@ DEFAULTS = {
     # Captures the person may try within one session (numberOfClientAttemptsAllowed, 1..3):
     # Face API v1.3-preview.1 only; older versions fix it themselves, so more than 1 is refused there.
     "CLIENT_ATTEMPTS": 1,
+    # Bind each liveness session the REST API starts to the requester's address
+    # (expectedClientIpAddress): the service then refuses a capture from elsewhere. Face API
+    # v1.3-preview.1 only (another version refuses it at startup); never the hosted link's sessions'
+    # other device. See docs/settings.md.
+    "BIND_CLIENT_IP": False,
+    # Dotted path of f(request) -> str, the client's address behind your proxies; None: REMOTE_ADDR.
+    "CLIENT_IP_RESOLVER": None,
     # Delete the session at the provider as soon as its result is stored locally.
     "DELETE_REMOTE_SESSION_ON_RESULT": True,
     # Key of settings.STORAGES that holds reference images (keep it private).
@@ -186,6 +193,9 @@ def validate(user_settings):
     attempts = merged["CLIENT_ATTEMPTS"]
     if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 3:
         _fail("CLIENT_ATTEMPTS", f"must be a whole number from 1 to 3 (Face API limits), got {attempts!r}.")
+    resolver = merged["CLIENT_IP_RESOLVER"]
+    if resolver is not None and (not isinstance(resolver, str) or "." not in resolver):
+        _fail("CLIENT_IP_RESOLVER", f"must be None or the dotted path of a function f(request) -> str, got {resolver!r}.")
     if merged["OPERATION_MODE"] not in OPERATION_MODES:
         _fail("OPERATION_MODE", f"must be one of {', '.join(OPERATION_MODES)}, got {merged['OPERATION_MODE']!r}.")
     for key in (
@@ -194,6 +204,7 @@ def validate(user_settings):
         "COMPLETE_IN_BACKGROUND",
         "REQUIRE_REFERENCE_QUALITY",
         "TRACING",
+        "BIND_CLIENT_IP",
     ):
         if not isinstance(merged[key], bool):
             _fail(key, f"must be True or False, got {merged[key]!r}.")
@@ -296,6 +307,20 @@ class LivenessSettings:
             raise LivenessConfigurationError(
                 f"LIVENESS['BACKEND'] = {path!r} could not be imported: {exc}"
             ) from exc
+
+    @property
+    def client_ip_resolver(self):
+        """The function that reads a request's client address (CLIENT_IP_RESOLVER), or None for REMOTE_ADDR."""
+        path = self.CLIENT_IP_RESOLVER
+        if path is None:
+            return None
+        try:
+            resolver = import_string(path)
+        except ImportError as exc:
+            raise LivenessConfigurationError(f"LIVENESS['CLIENT_IP_RESOLVER'] = {path!r} could not be imported: {exc}") from exc
+        if not callable(resolver):
+            raise LivenessConfigurationError(f"LIVENESS['CLIENT_IP_RESOLVER'] = {path!r} is not a function f(request) -> str.")
+        return resolver
 
     def reload(self):
         # The memoized backend resets itself on the same signal (django_liveness.backends).

@@ -83,6 +83,10 @@ class Subject(models.Model):
     # Sent as every session's deviceCorrelationId, so that the Face service sees one device, not a
     # new one per session (its abuse detection works per device). Made at the first session.
     device_correlation_id = models.CharField(max_length=64, blank=True, editable=False)
+    # Sent as the userCorrelationId of its liveness sessions (Face API v1.3-preview.1: the service's
+    # rate limiting and anti-hammering per person). A random UUID made at the first such session,
+    # never the external id or the primary key; erased with the biometric data (services.abuse).
+    user_correlation_id = models.CharField(max_length=64, blank=True, editable=False)
     locked_until = models.DateTimeField(
         null=True, blank=True, editable=False, help_text=_("Too many failed checks: no new sessions until then.")
     )
@@ -276,6 +280,13 @@ class LivenessSession(models.Model):
     # When complete/ (or an admin refresh) last asked the provider for the result: at most one such
     # fetch per COMPLETE_MIN_INTERVAL_SECONDS, claimed with one conditional UPDATE (services.sessions).
     last_fetch_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The address (or CIDR block) the capture had to come from (LIVENESS["BIND_CLIENT_IP"], Face API
+    # v1.3-preview.1); personal data, cleared with the face data (privacy).
+    expected_client_ip = models.CharField(max_length=64, blank=True, editable=False)
+    # The service's abuse monitoring flagged an attempt (v1.3-preview.1): the session never passes by
+    # itself (services.abuse), and links the other flagged sessions this app knows.
+    abuse_detected = models.BooleanField(default=False, editable=False)
+    flagged_with = models.ManyToManyField("self", blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -369,6 +380,12 @@ class LivenessAttempt(models.Model):
     # Kept for fetching the captured frame; never shown in the API.
     session_image_id = models.CharField(max_length=128, blank=True)
     digest = models.CharField(max_length=128, blank=True)
+    # Face API v1.3-preview.1: the addresses the service saw the capture come from (personal data,
+    # cleared with the face data), and its abuse monitoring's verdict: None when it gave none; the
+    # other flagged sessions as it named them ({"session_id", "attempt_id", "session_image_id"}).
+    client_ips = models.JSONField(default=list, blank=True)
+    abuse_detected = models.BooleanField(null=True, blank=True)
+    other_flagged_sessions = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -411,6 +428,7 @@ class LivenessEvent(models.Model):
         LOCK_LIFTED = "lock_lifted", _("lock lifted")
         LOW_QUALITY_REFERENCE = "low_quality_reference", _("low-quality reference image")
         DUPLICATE_REFERENCE = "duplicate_reference", _("reference photo also on another subject")
+        ABUSE_DETECTED = "abuse_detected", _("flagged by the service's abuse monitoring")
 
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -512,7 +530,7 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
-    # A sender holds the delivery until then (webhooks.delivery); others skip it.
+    # A sender holds the delivery until then (services.webhook_delivery); others skip it.
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_response_status = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -10,7 +10,14 @@ from django.test import override_settings
 
 from django_liveness.backends import ga_wire
 from django_liveness.backends.azure import AzureFaceBackend
-from django_liveness.backends.base import AbuseMonitoring, FlaggedSession, ProviderStatus, Verification
+from django_liveness.backends.base import (
+    CLIENT_IP_BINDING,
+    USER_CORRELATION,
+    AbuseMonitoring,
+    FlaggedSession,
+    ProviderStatus,
+    Verification,
+)
 from django_liveness.backends.locmem import LocMemBackend
 from django_liveness.operations.checks import check_liveness_settings
 from django_liveness.emulator.client import FrontendCallFailed, sample_face_image
@@ -95,7 +102,10 @@ def test_older_versions_never_send_nor_get_a_v13_field(azure_backend, frontend, 
             return create(self, kind, values, verify_image)
 
         monkeypatch.setattr(api, "create_session", recording_create)
-    created = _create(azure_backend, verify)
+    if verify:
+        created = _create(azure_backend, verify)
+    else:  # what a caller may hand any version: an older one sends none of it
+        created = azure_backend.create_session(**CREATE, user_correlation_id="user-1", expected_client_ip="127.0.0.1")
     frontend(created.auth_token, verify=verify)
     result = azure_backend.get_result(created.session_id, verify=verify)
 
@@ -143,6 +153,71 @@ def test_v13_client_attempts_reach_the_service_and_allow_that_many_captures(
     assert "This session allows 3 calls." in refused.value.body
     result = azure_backend.get_result(created.session_id, verify=verify)
     assert (result.status, [a.attempt_id for a in result.attempts]) == (ProviderStatus.FAILED, [1, 2, 3])
+
+
+@pytest.mark.parametrize("api_version", ["v1.2", "v1.2-preview.1"])
+@pytest.mark.django_db
+def test_older_versions_get_no_user_correlation_id_from_the_services(settings, api_version, owner, subject):
+    from django_liveness import services
+    from django_liveness.backends import get_backend
+
+    settings.LIVENESS = {**settings.LIVENESS, "OPTIONS": {"api_version": api_version}}
+    services.start_session(subject, verify=False, client_ip="127.0.0.1")
+    (call,) = get_backend().calls
+    assert call[0] == "create_session" and "user_correlation_id" not in call[1] and "expected_client_ip" not in call[1]
+    subject.refresh_from_db()
+    assert subject.user_correlation_id == ""  # nothing made that nobody sends
+
+
+@pytest.mark.django_db
+def test_locmem_v13_records_the_user_correlation_id_and_the_bound_address(settings, owner, subject):
+    from django_liveness import services
+    from django_liveness.backends import get_backend
+
+    settings.LIVENESS = {**settings.LIVENESS, "OPTIONS": {"api_version": V13}, "BIND_CLIENT_IP": True}
+    session = services.start_session(subject, verify=False, client_ip=" 192.0.2.4 ")
+    subject.refresh_from_db()
+    ((operation, sent),) = get_backend().calls
+    assert (sent["user_correlation_id"], sent["expected_client_ip"]) == (subject.user_correlation_id, "192.0.2.4")
+    assert session.expected_client_ip == "192.0.2.4"
+    get_backend().complete(session, client_ip="192.0.2.99")  # a capture from elsewhere: a failed attempt
+    assert services.refresh_session(session).error_code == "ClientIpAddressMismatch"
+
+
+@pytest.mark.parametrize(
+    "key, value, problem",
+    [
+        ("BIND_CLIENT_IP", "yes", "must be True or False"),
+        ("CLIENT_IP_RESOLVER", "resolver", "must be None or the dotted path of a function"),
+        ("CLIENT_IP_RESOLVER", 42, "must be None or the dotted path of a function"),
+    ],
+)
+def test_client_ip_settings_are_validated(key, value, problem):
+    with override_settings(LIVENESS={"BACKEND": "django_liveness.backends.locmem.LocMemBackend", key: value}):
+        messages = check_liveness_settings()
+    assert [m.id for m in messages] == ["django_liveness.E002"] and f"LIVENESS[{key!r}] {problem}" in messages[0].msg
+
+
+def test_a_resolver_that_cannot_be_imported_names_the_setting():
+    from django_liveness.conf import liveness_settings
+
+    with override_settings(LIVENESS={"CLIENT_IP_RESOLVER": "nowhere.resolver"}):
+        with pytest.raises(LivenessConfigurationError, match=r"LIVENESS\['CLIENT_IP_RESOLVER'\] = 'nowhere.resolver' could not"):
+            liveness_settings.client_ip_resolver
+
+
+@pytest.mark.parametrize("backend", ["azure.AzureFaceBackend", "locmem.LocMemBackend"])
+@pytest.mark.parametrize("api_version", ["v1.2", "v1.2-preview.1"])
+def test_client_ip_binding_on_an_older_version_is_a_startup_error(backend, api_version):
+    liveness = {
+        "BACKEND": f"django_liveness.backends.{backend}",
+        "OPTIONS": {"api_version": api_version, **({"endpoint": "https://x", "key": "k"} if "azure" in backend else {})},
+        "BIND_CLIENT_IP": True,
+    }
+    with override_settings(LIVENESS=liveness):
+        messages = check_liveness_settings()
+    assert [m.id for m in messages] == ["django_liveness.E003"]
+    assert "LIVENESS['BIND_CLIENT_IP'] needs Face API v1.3-preview.1" in messages[0].msg
 
 
 @pytest.mark.parametrize("attempts", [0, 4, "2", True, 1.5])
@@ -230,7 +305,11 @@ def test_v13_is_a_preview_w002():
     backend = AzureFaceBackend(endpoint="https://x.cognitiveservices.azure.com", key="k", api_version=V13)
     (warning,) = backend.check()
     assert warning.id == "django_liveness.W002" and V13 in warning.msg and "v1.2" in warning.hint
-    assert backend.capabilities == AzureFaceBackend(endpoint="https://x", key="k").capabilities  # GA's
+    # GA's, plus the create fields only v1.3 takes (liveness sessions)
+    assert backend.capabilities == AzureFaceBackend(endpoint="https://x", key="k").capabilities | {
+        USER_CORRELATION,
+        CLIENT_IP_BINDING,
+    }
 
 
 # --- every v1.3 example body parses into the expected neutral result ------------------------------

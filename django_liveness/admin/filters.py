@@ -38,6 +38,21 @@ class ReviewQueueFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AbuseFilter(admin.SimpleListFilter):
+    """Sessions the Face service's abuse monitoring flagged (v1.3-preview.1)."""
+
+    title = _("abuse monitoring")
+    parameter_name = "abuse"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Flagged by the service's abuse monitoring"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(abuse_detected=True)
+        return queryset
+
+
 class DuplicatePhotoFilter(admin.SimpleListFilter):
     """Reference images whose photo (SHA-256) is also another subject's: one face enrolled as many people?"""
 

@@ -22,7 +22,8 @@ from ..common.client_platform import platform_label
 from .dashboard.views import dashboard_urls
 from ..exceptions import BackendError, InvalidSessionState, LivenessError
 from ..models import LivenessEvent, LivenessSession
-from .filters import OutcomeFilter, ReviewQueueFilter, SubjectFilter, is_uuid
+from .abuse import abuse_banner, abuse_verdict
+from .filters import AbuseFilter, OutcomeFilter, ReviewQueueFilter, SubjectFilter, is_uuid
 from .html import (
     face_box_text,
     html_table,
@@ -80,6 +81,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
     list_display_links = ["subject_summary"]
     list_filter = [
         ReviewQueueFilter,
+        AbuseFilter,
         "status",
         "liveness_decision",
         OutcomeFilter,
@@ -125,6 +127,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
                     "status",
                     "operation_mode",
                     "device_correlation_id",
+                    "expected_client_ip",
                     "client_platform",
                     "provider_session_id",
                     "started_by",
@@ -230,7 +233,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
         if not attempts:
             return "-"
         return html_table(
-            ["#", _("status"), _("decision"), _("verification"), _("error")],
+            ["#", _("status"), _("decision"), _("verification"), _("error"), _("client IP"), _("abuse monitoring")],
             (
                 (
                     attempt.attempt_id,
@@ -238,6 +241,8 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
                     attempt.get_liveness_decision_display() or "-",
                     verification_text(attempt),
                     f"{attempt.error_code}: {attempt.error_message}" if attempt.error_code else "",
+                    ", ".join(attempt.client_ips) or "-",
+                    abuse_verdict(attempt),
                 )
                 for attempt in attempts
             ),
@@ -338,12 +343,14 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
             # Saving would write back the whole row as loaded, over a result or review stored since;
             # nothing here is editable anyway, and reviews post to review_view.
             return HttpResponseRedirect(request.path)
-        may_review = self.may_review(request, self.get_object(request, unquote(object_id)))
+        session = self.get_object(request, unquote(object_id))
+        may_review = self.may_review(request, session)
         extra_context = {
             **(extra_context or {}),
             # Nothing on this page can be changed, whatever Django's "Change ..." says.
             "title": (_("Review %s") if may_review else _("View %s")) % self.opts.verbose_name,
             "review_form": ReviewForm() if may_review else None,
+            "abuse_banner": abuse_banner(session),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

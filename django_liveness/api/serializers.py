@@ -148,7 +148,12 @@ class ReferenceImageUploadSerializer(serializers.Serializer):
 
 # Create options that steer the provider's checks: the server chooses them (settings, the subject's
 # own device id); only a caller with django_liveness.add_livenesssession may send them (a true/non-empty value).
-SERVER_CHOSEN_OPTIONS = ("operation_mode", "device_correlation_id", "device_correlation_id_set_in_client")
+SERVER_CHOSEN_OPTIONS = (
+    "operation_mode",
+    "device_correlation_id",
+    "device_correlation_id_set_in_client",
+    "user_correlation_id_set_in_client",
+)
 SERVER_CHOSEN = " Needs `django_liveness.add_livenesssession` (apps, staff); anyone else gets a 403."
 
 
@@ -171,6 +176,12 @@ class SessionCreateSerializer(serializers.Serializer):
         default=False,
         help_text="The frontend's SDK sets the device correlation id: the service is sent "
         "`deviceCorrelationIdSetInClient` and no id." + SERVER_CHOSEN,
+    )
+    user_correlation_id_set_in_client = serializers.BooleanField(
+        default=False,
+        help_text="Face API v1.3-preview.1, liveness sessions: the frontend's SDK sets the user correlation id, and "
+        "the service is sent `userCorrelationIdSetInClient` instead of the subject's own id (ignored by older "
+        "versions and by verify sessions)." + SERVER_CHOSEN,
     )
     return_url = StrictCharField(
         max_length=2000,
@@ -226,6 +237,11 @@ class SessionSerializer(ModelSerializer):
         help_text="What the provider decided, before any review. Empty until there is a result.",
     )
     error = serializers.SerializerMethodField()
+    abuse_detected = serializers.BooleanField(
+        read_only=True,
+        help_text="The Face service's abuse monitoring (v1.3-preview.1) flagged an attempt: the session does not "
+        "pass until staff approve it (it waits in the review queue).",
+    )
 
     class Meta:
         model = LivenessSession
@@ -239,6 +255,7 @@ class SessionSerializer(ModelSerializer):
             "outcome",
             "provider_outcome",
             "review_status",
+            "abuse_detected",
             "created_at",
             "completed_at",
             "auth_token_expires_at",

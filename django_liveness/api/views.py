@@ -22,6 +22,7 @@ from ..conf import liveness_settings
 from ..exceptions import SubjectConflict
 from ..models import LivenessSession, Subject
 from . import permissions, throttling, uploads
+from .client_ip import address_to_bind
 from .errors import Conflict, ErrorFormatMixin
 from .idempotency import idempotent
 from .pagination import Pagination
@@ -402,13 +403,15 @@ SESSION_FILTERS = {
                 description="Invalid input (see `fields`), or a rule about the subject: no valid consent "
                 "(`consent_required`), no active reference image for a verify session (`no_reference_image`), a "
                 "reference image the service rated low (`reference_quality_low`) or refused (`invalid_image`), "
-                "biometric data erased (`subject_erased`); a `return_url` on another host (`return_url_not_allowed`).",
+                "biometric data erased (`subject_erased`); a `return_url` on another host (`return_url_not_allowed`); "
+                "with `LIVENESS['BIND_CLIENT_IP']`, a client address that is not one (`client_ip_unknown`).",
             ),
             **_errors(401, 404),
             403: OpenApiResponse(
                 ErrorSerializer,
-                description="Not allowed; `session_option_not_allowed`: `operation_mode`, `device_correlation_id` or "
-                "`device_correlation_id_set_in_client` sent without `django_liveness.add_livenesssession`.",
+                description="Not allowed; `session_option_not_allowed`: `operation_mode`, `device_correlation_id`, "
+                "`device_correlation_id_set_in_client` or `user_correlation_id_set_in_client` sent without "
+                "`django_liveness.add_livenesssession`.",
             ),
             **IDEMPOTENCY_ERRORS,
             **_errors(413, 415),
@@ -509,6 +512,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
                     return_url=data.get("return_url", ""),
                     started_by=request.user,
                     user_agent=request.headers.get("User-Agent", ""),
+                    user_correlation_id_set_in_client=data["user_correlation_id_set_in_client"],
+                    client_ip=address_to_bind(request),
                 )
             created = SessionCreatedSerializer(session, context={"request": request}).data
             return Response(created, status=status.HTTP_201_CREATED, headers=NO_STORE)

@@ -20,18 +20,25 @@ from django.utils import timezone
 from ..conf import liveness_settings
 from ..exceptions import LivenessConfigurationError
 from . import ga_wire, preview_wire
-from .base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, BaseLivenessBackend
+from .base import (
+    AUDIT_ENTRIES,
+    CLIENT_IP_BINDING,
+    LIST_SESSIONS,
+    SESSION_IMAGES,
+    USER_CORRELATION,
+    BaseLivenessBackend,
+)
 
 GA = "v1.2"
 PREVIEW = "v1.2-preview.1"
 V13_PREVIEW = "v1.3-preview.1"
 API_VERSIONS = (GA, PREVIEW, V13_PREVIEW)
 PREVIEWS = (PREVIEW, V13_PREVIEW)
-# GA and v1.3 have no session list and no audit endpoint.
+# GA and v1.3 have no session list and no audit endpoint; only v1.3 takes a user correlation id and a client address.
 CAPABILITIES = {
     GA: frozenset({SESSION_IMAGES}),
     PREVIEW: frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES}),
-    V13_PREVIEW: frozenset({SESSION_IMAGES}),
+    V13_PREVIEW: frozenset({SESSION_IMAGES, USER_CORRELATION, CLIENT_IP_BINDING}),
 }
 LIST_PAGE_SIZE = 1000
 
@@ -53,6 +60,7 @@ class AzureFaceBackend(BaseLivenessBackend):
         super().__init__(**options)
         _check_options(self.options)
         check_client_attempts(self.api_version)
+        check_client_ip_binding(self.api_version)
         self.endpoint = (self.options["endpoint"] or os.environ.get("VISION_ENDPOINT", "")).rstrip("/")
         self.key = self.options["key"] or os.environ.get("VISION_KEY", "")
         self._client = None
@@ -141,9 +149,19 @@ class AzureFaceBackend(BaseLivenessBackend):
 
     # --- calls -------------------------------------------------------------------------
 
-    def create_session(self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False):
+    def create_session(
+        self,
+        *,
+        operation_mode,
+        device_correlation_id,
+        auth_token_ttl_seconds,
+        enable_session_image=False,
+        user_correlation_id="",
+        expected_client_ip="",
+    ):
         body = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
         body.update(version_fields(self.api_version))
+        body.update(liveness_fields(self.api_version, user_correlation_id, expected_client_ip))
         return self._wire.created_session(self.client.create_session(body), expires_at=token_expiry(auth_token_ttl_seconds))
 
     def create_verify_session(
@@ -196,6 +214,30 @@ def version_fields(api_version):
     if api_version == V13_PREVIEW:
         return {"numberOfClientAttemptsAllowed": liveness_settings.CLIENT_ATTEMPTS}
     return {}
+
+
+def liveness_fields(api_version, user_correlation_id, expected_client_ip):
+    """The liveness create's v1.3 fields (the verify create has no such form field): the user correlation
+    id, or ``userCorrelationIdSetInClient`` when it is None, and the expected client address."""
+    if api_version != V13_PREVIEW:
+        return {}  # an older version never gets them (it answers 400 Unknown parameter)
+    fields = {}
+    if user_correlation_id is None:
+        fields["userCorrelationIdSetInClient"] = True
+    elif user_correlation_id:
+        fields["userCorrelationId"] = user_correlation_id
+    if expected_client_ip:
+        fields["expectedClientIpAddress"] = expected_client_ip
+    return fields
+
+
+def check_client_ip_binding(api_version):
+    """LIVENESS['BIND_CLIENT_IP'] needs a version that can be told the address: refuse it at startup."""
+    if liveness_settings.BIND_CLIENT_IP and api_version != V13_PREVIEW:
+        raise LivenessConfigurationError(
+            f"LIVENESS['BIND_CLIENT_IP'] needs Face API {V13_PREVIEW}, but api_version is {api_version!r}: set "
+            f"LIVENESS['OPTIONS']['api_version'] = {V13_PREVIEW!r}, or BIND_CLIENT_IP to False."
+        )
 
 
 def check_client_attempts(api_version):

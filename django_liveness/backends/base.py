@@ -42,6 +42,10 @@ class ProviderStatus:
 LIST_SESSIONS = "list_sessions"  # list_sessions(): find provider sessions with no local row
 AUDIT_ENTRIES = "audit_entries"  # list_audit_entries(): the provider's log of the frontend's calls
 SESSION_IMAGES = "session_images"  # get_session_image(): the captured frame
+# create_session() takes user_correlation_id (a str; None: the frontend's SDK sets it), and
+# expected_client_ip (an address the capture must come from); liveness sessions only.
+USER_CORRELATION = "user_correlation"
+CLIENT_IP_BINDING = "client_ip_binding"
 
 # The contract's provider calls, by the operation name their metrics and spans carry.
 OPERATIONS = {

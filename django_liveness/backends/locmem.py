@@ -24,7 +24,9 @@ from .azure import (
     PREVIEW,
     V13_PREVIEW,
     check_client_attempts,
+    check_client_ip_binding,
     create_fields,
+    liveness_fields,
     token_expiry,
     version_fields,
 )
@@ -50,6 +52,7 @@ class LocMemBackend(BaseLivenessBackend):
                 f"got {self.options['api_version']!r}."
             )
         check_client_attempts(self.api_version)
+        check_client_ip_binding(self.api_version)
         self.calls = []  # (operation, kwargs) in order; image bytes are replaced by their length
         self._failures = []
         self._lock = threading.Lock()
@@ -80,13 +83,28 @@ class LocMemBackend(BaseLivenessBackend):
     # --- test helpers ------------------------------------------------------------------
 
     def complete(
-        self, session, *, decision="realface", same_person=True, match_confidence=None, finish=True, error_code=""
+        self,
+        session,
+        *,
+        decision="realface",
+        same_person=True,
+        match_confidence=None,
+        finish=True,
+        error_code="",
+        client_ip="",
+        abuse_flagged_with=None,
     ):
         """Play the frontend: one capture of ``session`` (a LivenessSession or provider session id).
 
         ``error_code`` (``"FaceWithMaskDetected"`` ...) makes this attempt fail; the session then
         allows another, up to three in all (v1.3-preview.1: ``LIVENESS["CLIENT_ATTEMPTS"]``). ``finish=False`` leaves the attempt running.
+        v1.3-preview.1: ``client_ip`` is the address the capture comes from (one outside the session's
+        expected address fails ``ClientIpAddressMismatch``; none: not checked); ``abuse_flagged_with``
+        (provider session ids, or LivenessSessions; ``[]`` for none) has the abuse monitoring flag it.
         """
+        flagged = None
+        if abuse_flagged_with is not None:
+            flagged = [getattr(other, "provider_session_id", other) for other in abuse_flagged_with]
         session_id = getattr(session, "provider_session_id", session)
         token, kind = self.emulator.token_for(session_id)
         self.emulator.detect(
@@ -99,6 +117,8 @@ class LocMemBackend(BaseLivenessBackend):
             match_confidence=match_confidence,
             finish=finish,
             error_code=error_code,
+            request={"clientIp": client_ip} if client_ip else None,
+            abuse_flagged_with=flagged,
         )
 
     def fail_next(self, error, times=1):
@@ -127,10 +147,19 @@ class LocMemBackend(BaseLivenessBackend):
             raise error_for(error.status, error.code, error.message, error.retry_after) from None
 
     def create_session(
-        self, *, operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image=False
+        self,
+        *,
+        operation_mode,
+        device_correlation_id,
+        auth_token_ttl_seconds,
+        enable_session_image=False,
+        user_correlation_id="",
+        expected_client_ip="",
     ):
         params = create_fields(operation_mode, device_correlation_id, auth_token_ttl_seconds, enable_session_image)
         params.update(version_fields(self.api_version))
+        v13 = liveness_fields(self.api_version, user_correlation_id, expected_client_ip)
+        params.update(v13)
         body = self._call(
             "create_session",
             lambda: self._api.create_session(LIVENESS, params),
@@ -138,6 +167,7 @@ class LocMemBackend(BaseLivenessBackend):
             device_correlation_id=device_correlation_id,
             auth_token_ttl_seconds=auth_token_ttl_seconds,
             enable_session_image=enable_session_image,
+            **({"user_correlation_id": user_correlation_id, "expected_client_ip": expected_client_ip} if v13 else {}),
         )
         return self._wire.created_session(body, expires_at=token_expiry(auth_token_ttl_seconds))
 

@@ -50,6 +50,8 @@ def play_frontend(
     error_code="",
     api_version=API_VERSION,
     timeout=10,
+    client_ip="",
+    abuse_flagged_with=None,
 ):
     """Send a capture with the session's auth token, choosing the outcome.
 
@@ -57,12 +59,20 @@ def play_frontend(
     call raises ``FrontendCallFailed`` (400) and the session allows another attempt. Returns None
     for the service's usual 204, or the preview's LivenessResponseBody when the session was
     created with ``sendResultsToClient``; the result is read with the subscription key.
+    v1.3-preview.1: ``client_ip`` plays a capture from that address (one outside the session's
+    ``expectedClientIpAddress`` fails with ``ClientIpAddressMismatch``), ``abuse_flagged_with`` (a
+    list of session ids, ``[]`` for none) has the abuse monitoring flag the attempt with them.
     """
     fields = {"decision": decision, "same_person": str(same_person).lower(), "finish": str(finish).lower()}
     if match_confidence is not None:
         fields["match_confidence"] = str(match_confidence)
     if error_code:
         fields["error_code"] = error_code
+    if client_ip:
+        fields["client_ip"] = client_ip
+    if abuse_flagged_with is not None:
+        fields["abuse_detected"] = "true"
+        fields["flagged_sessions"] = ",".join(abuse_flagged_with)
     content_type, body = encode_multipart(fields, {"content": ("capture.jpg", image or sample_face_image(), "image/jpeg")})
     path = "detectLivenessWithVerify" if verify else "detectLiveness"
     request = Request(

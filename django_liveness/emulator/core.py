@@ -8,6 +8,7 @@ parameters and write each version's JSON. No Django, no HTTP: plain data in, pla
 import copy
 import hashlib
 import io
+import ipaddress
 import re
 import secrets
 import threading
@@ -33,7 +34,9 @@ OTHER_PERSON_CONFIDENCE = 0.12
 LIST_TOP_MAX = 1000
 # Test mode: an attempt that fails with this code (any word the service might use is accepted).
 ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
+CLIENT_IP_MISMATCH = "ClientIpAddressMismatch"
 ERROR_MESSAGES = {
+    CLIENT_IP_MISMATCH: "The capture came from an address outside the session's expectedClientIpAddress.",
     "FaceWithMaskDetected": "Mask detected on face image.",
     "FaceNotFound": "No face detected in the image.",
     "TooManyFaces": "More than one face detected in the image.",
@@ -87,7 +90,9 @@ class CreateParams:
     verify_confidence_threshold: float | None = None
     return_verify_image_hash: bool = False
     send_results_to_client: bool = False  # preview only
-    expected_client_ip: str | None = None  # v1.3-preview.1: an address or CIDR block (echoed, not enforced yet)
+    expected_client_ip: str | None = None  # v1.3-preview.1: an address or CIDR block the capture must come from
+    user_correlation_id: str | None = None  # v1.3-preview.1 (liveness create only)
+    user_correlation_id_set_in_client: bool = False
     client_attempts: int | None = None  # v1.3-preview.1's numberOfClientAttemptsAllowed; None: MAX_CLIENT_CALLS
 
     @classmethod
@@ -118,6 +123,11 @@ class CreateParams:
             raise bad_argument("deviceCorrelationId must be a string of at most 64 characters.")
         if not self.device_correlation_id_set_in_client and not correlation:
             raise bad_argument("deviceCorrelationId is required when deviceCorrelationIdSetInClient is false.")
+        user = self.user_correlation_id
+        if user is not None and (not isinstance(user, str) or not user or len(user) > 64):
+            raise bad_argument("userCorrelationId must be a string of 1 to 64 characters.")
+        if user is not None and self.user_correlation_id_set_in_client:
+            raise bad_argument("userCorrelationId must be null when userCorrelationIdSetInClient is true.")
         attempts = self.client_attempts
         if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 3):
             raise bad_argument("numberOfClientAttemptsAllowed must be an integer between 1 and 3.")
@@ -153,6 +163,8 @@ class Attempt:
     error_message: str = ""
     session_image_id: str = ""
     client_ip: str = ""  # the address the capture came from (v1.3's clientInformation)
+    abuse_detected: bool = False  # test mode: v1.3's abuseMonitoringResult flags this attempt
+    flagged_sessions: list = field(default_factory=list)  # OtherFlaggedSessions, when it does
 
 
 @dataclass
@@ -187,6 +199,17 @@ class Session:
     @property
     def used_up(self):
         return len(self.attempts) >= self.allowed_calls
+
+
+def _address_allowed(address, expected):
+    """True when no address is expected, ``address`` is it or inside its CIDR block, or no address was
+    seen (an in-process capture: ``LocMemBackend.complete`` without ``client_ip``)."""
+    if not expected or not address:
+        return True
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(expected, strict=False)
+    except ValueError:  # not an address: not the expected one
+        return False
 
 
 def inspect_image(data):
@@ -327,13 +350,17 @@ class Emulator:
         error_code="",
         request=None,
         latency_ms=0,
+        abuse_flagged_with=None,
     ):
         """Play the frontend's capture for the session of ``token``; return (session, attempt) copies.
 
         ``decision``, ``same_person``, ``match_confidence``, ``finish`` and ``error_code`` are the
         emulator's test-mode choices (``error_code`` makes the attempt fail with that code;
-        ``finish=False`` leaves it running); ``request`` holds the caller's ``contentLength``,
-        ``userAgent``, ``clientRequestId`` and ``clientIp``, ``latency_ms`` the time the server took.
+        ``finish=False`` leaves it running); ``abuse_flagged_with`` (a list of session ids, possibly
+        empty) makes v1.3's abuse monitoring flag the attempt together with those sessions;
+        ``request`` holds the caller's ``contentLength``, ``userAgent``, ``clientRequestId`` and
+        ``clientIp``, ``latency_ms`` the time the server took. A capture from outside the session's
+        ``expectedClientIpAddress`` is a failed attempt ``ClientIpAddressMismatch``.
         """
         session_id, token_kind = self.session_for_token(token)
         if token_kind != kind:
@@ -375,6 +402,12 @@ class Emulator:
                 client_ip=request.get("clientIp", ""),
             )
             self._next_entry_id += 1
+            if not error_code and not _address_allowed(attempt.client_ip, session.params.expected_client_ip):
+                error_code = CLIENT_IP_MISMATCH  # the spec names no code for it: docs/testing.md
+                attempt.status = FAILED
+            if abuse_flagged_with is not None:
+                attempt.abuse_detected = True
+                attempt.flagged_sessions = [self._flagged(other) for other in abuse_flagged_with]
             if error_code:
                 attempt.error_code = error_code
                 attempt.error_message = ERROR_MESSAGES.get(error_code, "The liveness check failed.")
@@ -399,6 +432,15 @@ class Emulator:
             return copy.deepcopy(session), copy.deepcopy(attempt)
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _flagged(self, session_id):
+        """OtherFlaggedSessions for ``session_id``: its last attempt and image when the emulator has it."""
+        other = self._sessions.get(session_id)
+        last = other.attempts[-1] if other is not None and other.attempts else None
+        flagged = {"attemptId": last.number if last else 1, "sessionId": session_id}
+        if last is not None and last.session_image_id:
+            flagged["sessionImageId"] = last.session_image_id
+        return flagged
 
     def _get(self, kind, session_id):
         session = self._sessions.get(session_id)

@@ -27,9 +27,14 @@ JSON_FIELDS = (
 )
 VERIFY_FIELDS = JSON_FIELDS + ("returnVerifyImageHash", "verifyConfidenceThreshold")
 # What v1.3-preview.1 adds to each create (the verify create is multipart: no client address).
-V13_JSON_FIELDS = JSON_FIELDS + ("numberOfClientAttemptsAllowed", "expectedClientIpAddress")
+V13_JSON_FIELDS = JSON_FIELDS + (
+    "numberOfClientAttemptsAllowed",
+    "userCorrelationId",
+    "userCorrelationIdSetInClient",
+    "expectedClientIpAddress",
+)
 V13_VERIFY_FIELDS = VERIFY_FIELDS + ("numberOfClientAttemptsAllowed",)
-BOOLEANS = ("deviceCorrelationIdSetInClient", "enableSessionImage", "returnVerifyImageHash")
+BOOLEANS = ("deviceCorrelationIdSetInClient", "enableSessionImage", "returnVerifyImageHash", "userCorrelationIdSetInClient")
 
 
 def create_params(values, *, verify, api_version=API_VERSION):
@@ -54,6 +59,8 @@ def create_params(values, *, verify, api_version=API_VERSION):
         values,
         model_version=model or DEFAULT_MODEL_VERSION,
         expected_client_ip=_client_address(values.get("expectedClientIpAddress")),
+        user_correlation_id=values.get("userCorrelationId"),
+        user_correlation_id_set_in_client=values.get("userCorrelationIdSetInClient", False),
         # v1.3: "Default value is 1"; older versions cannot say, and allow MAX_CLIENT_CALLS.
         client_attempts=values.get("numberOfClientAttemptsAllowed", 1) if api_version == V13_API_VERSION else None,
     )
@@ -144,8 +151,11 @@ class GaApi:
             if attempt.client_ip:
                 body["clientInformation"] = [{"ip": attempt.client_ip}]
             if session.abuse_monitoring and attempt.status != RUNNING:
-                # The emulator flags nothing (yet): the verdict of a monitored, finished attempt.
-                body["abuseMonitoringResult"] = {"isAbuseDetected": False, "otherFlaggedSessions": []}
+                # The verdict of a monitored, finished attempt: a flag only when the test asked for one.
+                body["abuseMonitoringResult"] = {
+                    "isAbuseDetected": attempt.abuse_detected,
+                    "otherFlaggedSessions": [dict(other) for other in attempt.flagged_sessions],
+                }
         return body
 
 

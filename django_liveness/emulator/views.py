@@ -5,6 +5,7 @@ case-insensitively (its audit log records ``/detectliveness/singlemodal``). Each
 routes and its serializer (``ga.GaApi``, ``preview.PreviewApi``) over the one session core.
 """
 
+import ipaddress
 import json
 import re
 import secrets
@@ -235,6 +236,8 @@ def _client_call(request, api, api_version, kind, started):
     if not files:
         raise bad_argument("No image in the request: send the capture as a file part.")
     choices = _test_mode_choices(request.POST)
+    # Test mode: ``client_ip`` plays a capture from another address than the caller's.
+    client_ip = choices.pop("client_ip", None) or request.META.get("REMOTE_ADDR", "")
     call = api.detect(
         token,
         kind,
@@ -244,7 +247,7 @@ def _client_call(request, api, api_version, kind, started):
             "contentLength": int(request.META.get("CONTENT_LENGTH") or 0),
             "userAgent": request.headers.get("User-Agent", ""),
             "clientRequestId": request.headers.get("client-request-id", ""),
-            "clientIp": request.META.get("REMOTE_ADDR", ""),
+            "clientIp": client_ip,
         },
         latency_ms=int((time.monotonic() - started) * 1000),  # injected latency included
         **choices,
@@ -278,6 +281,18 @@ def _test_mode_choices(form):
             if value not in ("true", "false"):
                 raise bad_argument(f"{flag} must be 'true' or 'false'.")
             choices[flag] = value == "true"
+    if form.get("client_ip"):
+        try:
+            choices["client_ip"] = str(ipaddress.ip_address(form["client_ip"].strip()))
+        except ValueError:
+            raise bad_argument("client_ip must be an IP address.") from None
+    if form.get("abuse_detected"):
+        if form["abuse_detected"].strip().lower() != "true":
+            raise bad_argument("abuse_detected must be 'true' (leave it out for no flag).")
+        flagged = form.get("flagged_sessions", "")
+        choices["abuse_flagged_with"] = [item.strip() for item in flagged.split(",") if item.strip()]
+    elif form.get("flagged_sessions"):
+        raise bad_argument("flagged_sessions needs abuse_detected=true.")
     if form.get("match_confidence"):
         try:
             choices["match_confidence"] = float(form["match_confidence"])

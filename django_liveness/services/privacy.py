@@ -36,7 +36,7 @@ from ..models import (
 )
 from ..db.transactions import atomic_with_retry
 from ..webhook_protocol.events import SUBJECT_ERASED
-from . import session_images
+from . import abuse, session_images
 from .base import STALE_CREATED_AFTER, delete_files_on_commit, emit, lock_subject, log_event
 from .sessions import cancel_open_sessions, delete_remote_session
 
@@ -106,9 +106,9 @@ def _redact(sessions):
     """Drop what sessions and their attempts hold about the face; keep decisions, outcome and
     timestamps for the audit trail."""
     sessions = sessions.filter(redacted_at__isnull=True)
-    LivenessAttempt.objects.filter(session__in=sessions).update(face_rectangle=None, digest="", session_image_id="")
+    LivenessAttempt.objects.filter(session__in=sessions).update(face_rectangle=None, digest="", session_image_id="", client_ips=[])
     return sessions.update(
-        result_payload=None, face_rectangle=None, result_digest="", auth_token="", redacted_at=timezone.now()
+        result_payload=None, face_rectangle=None, result_digest="", auth_token="", expected_client_ip="", redacted_at=timezone.now()
     )
 
 
@@ -172,6 +172,7 @@ def _erase_data(subject, sessions, summary, *, actor):
         "session_images": session_images.delete(sessions),
     }
     _redact_image_digests(subject)
+    abuse.forget_user_correlation(subject)
     counts = {**summary, **done}
     if not already_erased or any(value for key, value in counts.items() if key != "already_erased"):
         log_event(LivenessEvent.Kind.ERASED, subject=subject, actor=actor, data=dict(counts))

@@ -26,7 +26,7 @@ from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, Re
 from ..images import read_image_bytes
 from ..models import LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
 from ..webhook_protocol.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_COMPLETED, SESSION_CREATED, SESSION_ENDED
-from . import devices, lockout
+from . import abuse, devices, lockout
 from .base import (
     STALE_CREATED_AFTER,
     atomic_with_retry,
@@ -75,12 +75,18 @@ def start_session(
     return_url="",
     started_by=None,
     user_agent="",
+    user_correlation_id_set_in_client=False,
+    client_ip=None,
 ):
     """Create a session at the provider and return it, with ``auth_token`` for the frontend.
 
     The provider gets ``device_correlation_id`` when given, else the subject's own (``devices``);
     with ``device_correlation_id_set_in_client`` it gets none and the frontend's SDK sets it.
     ``user_agent`` (the person's browser's) is kept as its browser and OS family only.
+    Under Face API v1.3-preview.1 a liveness session also sends the subject's user correlation id
+    (with ``user_correlation_id_set_in_client``: none, the frontend's SDK sets it), and, with
+    ``LIVENESS["BIND_CLIENT_IP"]``, ``client_ip`` as the address the capture must come from
+    (``services.abuse``; None: not bound).
 
     Raises ServiceError subclasses (nothing stored) when the subject may not start a session,
     and BackendError subclasses when the provider fails (the session is then stored as failed).
@@ -88,9 +94,15 @@ def start_session(
     there at once, and the reason is raised.
     """
     browser, system = client_platform(user_agent)
+    backend = get_backend()
+    correlate, expected_client_ip = abuse.plan(
+        backend, verify=verify, user_correlation_id_set_in_client=user_correlation_id_set_in_client, client_ip=client_ip
+    )
     session = _new_session(
         subject,
         verify=verify,
+        user_correlation=correlate and not user_correlation_id_set_in_client,
+        expected_client_ip=expected_client_ip,
         operation_mode=operation_mode or liveness_settings.OPERATION_MODE,
         device_correlation_id=device_correlation_id,
         set_in_client=device_correlation_id_set_in_client,
@@ -107,7 +119,7 @@ def start_session(
     }
     if session_images.wanted(verify=verify):  # only then: a backend without session images lacks the keyword
         options["enable_session_image"] = True
-    backend = get_backend()
+    options.update(abuse.create_options(session, correlate=correlate, set_in_client=user_correlation_id_set_in_client))
     try:
         if verify:
             created = backend.create_verify_session(reference_image=read_image_bytes(session.reference_image), **options)
@@ -131,7 +143,7 @@ def start_session(
 
 
 @atomic_with_retry
-def _new_session(subject, *, verify, device_correlation_id, set_in_client, **fields):
+def _new_session(subject, *, verify, device_correlation_id, set_in_client, user_correlation=False, **fields):
     locked = lock_subject(subject.pk)  # an erasure, a withdrawn consent or a lock committed meanwhile counts
     check_subject_may_proceed(locked)
     reference = None
@@ -144,6 +156,8 @@ def _new_session(subject, *, verify, device_correlation_id, set_in_client, **fie
         check_reference_quality(reference)
     if not (device_correlation_id or set_in_client):
         device_correlation_id = devices.device_correlation_id(locked)
+    if user_correlation:
+        abuse.user_correlation_id(locked)
     kind = LivenessSession.Kind.LIVENESS_WITH_VERIFY if verify else LivenessSession.Kind.LIVENESS
     return LivenessSession.objects.create(
         subject=locked, kind=kind, reference_image=reference, device_correlation_id=device_correlation_id, **fields
@@ -260,6 +274,7 @@ def _apply_result(session, result, *, actor):
         code = failed.error_code if failed else f"provider_{result.status}"
         message = failed.error_message if failed else "The provider ended the session without a result."
         _store_attempts(locked, result)
+        abuse.record_verdict(locked, result, actor=actor)
         _end_locked(locked, LivenessSession.Status.FAILED, code, message, actor=actor, result=result)
         _finish_remote_on_commit(locked)
     elif token_expired:
@@ -322,6 +337,7 @@ def _store_attempts(session, result):
                 error_message=attempt.error_message,
                 session_image_id=attempt.session_image_id,
                 digest=attempt.digest,
+                **abuse.attempt_fields(attempt),
             )
             for attempt in result.attempts
         ],
@@ -340,6 +356,9 @@ def _store_result(session, result, now, *, actor):
         is_identical=verification.is_identical if verification else None,
         match_confidence=verification.match_confidence if verification else None,
     )
+    flagged = abuse.is_flagged(result)
+    if flagged and outcome == LivenessSession.Outcome.PASSED:
+        outcome = LivenessSession.Outcome.NEEDS_REVIEW  # the service's abuse monitoring flagged it: never a pass by itself
     set_status(session, LivenessSession.Status.COMPLETED, actor=actor)
     session.liveness_decision = attempt.liveness_decision
     session.is_identical = verification.is_identical if verification else None
@@ -354,12 +373,13 @@ def _store_result(session, result, now, *, actor):
     session.started_at = session.started_at or result.started_at or now
     session.completed_at = now
     session.auth_token = ""
-    if outcome == LivenessSession.Outcome.NEEDS_REVIEW and not session.review_status:
+    if (outcome == LivenessSession.Outcome.NEEDS_REVIEW or flagged) and not session.review_status:
         session.review_status = LivenessSession.ReviewStatus.PENDING
     verified = session.is_verify and outcome == LivenessSession.Outcome.PASSED
     if verified:
         mark_verified(session, now)
     _store_attempts(session, result)
+    abuse.record_verdict(session, result, actor=actor)
     session.save()
     if session.reference_image_id and result.reference:
         _store_reference_facts(session.reference_image, result.reference)

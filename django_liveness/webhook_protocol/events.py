@@ -60,6 +60,7 @@ def session_data(session):
         "is_identical": session.is_identical,
         "match_confidence": session.match_confidence,
         "review_status": session.review_status or None,
+        "abuse_detected": session.abuse_detected,
         "error_code": session.error_code or None,
         "created_at": timestamp(session.created_at),
         "completed_at": timestamp(session.completed_at),
@@ -114,6 +115,7 @@ SESSION_SCHEMA = {
         "is_identical",
         "match_confidence",
         "review_status",
+        "abuse_detected",
         "error_code",
         "created_at",
         "completed_at",
@@ -132,6 +134,11 @@ SESSION_SCHEMA = {
         "is_identical": {"type": ["boolean", "null"]},
         "match_confidence": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
         "review_status": {"enum": ["pending", "approved", "rejected", None]},
+        "abuse_detected": {
+            "type": "boolean",
+            "description": "The Face service's abuse monitoring (v1.3-preview.1) flagged an attempt: the session "
+            "waits for a staff review and never passes by itself.",
+        },
         "error_code": _NULLABLE_STRING,
         "created_at": _TIME,
         "completed_at": {"type": ["string", "null"], "format": "date-time"},

@@ -66,6 +66,11 @@ class Metrics:
             "Sessions that ended without a result (expired, canceled, failed), by kind and status.",
             ["kind", "status"],
         )
+        self.abuse_flagged = Counter(
+            "liveness_abuse_flagged_sessions",
+            "Sessions the Face service's abuse monitoring flagged (v1.3-preview.1), by kind.",
+            ["kind"],
+        )
         self.reviews = Counter("liveness_reviews", "Staff reviews of completed sessions, by decision.", ["decision"])
         self.provider_errors = Counter(
             "liveness_provider_errors",
@@ -116,13 +121,22 @@ def count_created(sender, *, session, **kwargs):
 def count_completed(sender, *, session, outcome, **kwargs):
     metrics = get_metrics()
     metrics.sessions_completed.labels(kind=session.kind, outcome=outcome).inc()
+    _count_abuse(metrics, session)
     if session.completed_at and session.created_at:
         seconds = max((session.completed_at - session.created_at).total_seconds(), 0)
         metrics.time_to_result.labels(kind=session.kind).observe(seconds)
 
 
 def count_ended(sender, *, session, status, **kwargs):
-    get_metrics().sessions_ended.labels(kind=session.kind, status=status).inc()
+    metrics = get_metrics()
+    metrics.sessions_ended.labels(kind=session.kind, status=status).inc()
+    _count_abuse(metrics, session)
+
+
+def _count_abuse(metrics, session):
+    """A session flagged by the service's abuse monitoring, counted once: when it got its result or ended."""
+    if session.abuse_detected:
+        metrics.abuse_flagged.labels(kind=session.kind).inc()
 
 
 def count_reviewed(sender, *, decision, **kwargs):
