@@ -103,7 +103,7 @@ def emulator_server():
     app.validate_all()
 
 
-API_VERSIONS = ["v1.2", "v1.2-preview.1"]
+API_VERSIONS = ["v1.2", "v1.2-preview.1", "v1.3-preview.1"]
 # The versions the GA client (azure-core's PipelineClient) speaks: the same paths and bodies.
 GA_CLIENT_VERSIONS = ["v1.2", "v1.3-preview.1"]
 

@@ -10,7 +10,13 @@ from django.test import override_settings
 
 from django_liveness.backends import ga_wire
 from django_liveness.backends.azure import AzureFaceBackend
-from django_liveness.backends.base import AbuseMonitoring, FlaggedSession, ProviderStatus, Verification
+from django_liveness.backends.base import (
+    LIVENESS_SETTINGS,
+    AbuseMonitoring,
+    FlaggedSession,
+    ProviderStatus,
+    Verification,
+)
 from django_liveness.backends.locmem import LocMemBackend
 from django_liveness.checks import check_liveness_settings
 from django_liveness.emulator.client import FrontendCallFailed, sample_face_image
@@ -230,7 +236,9 @@ def test_v13_is_a_preview_w002():
     backend = AzureFaceBackend(endpoint="https://x.cognitiveservices.azure.com", key="k", api_version=V13)
     (warning,) = backend.check()
     assert warning.id == "django_liveness.W002" and V13 in warning.msg and "v1.2" in warning.hint
-    assert backend.capabilities == AzureFaceBackend(endpoint="https://x", key="k").capabilities  # GA's
+    # GA's capabilities, and the resource's liveness settings.
+    ga = AzureFaceBackend(endpoint="https://x", key="k").capabilities
+    assert backend.capabilities == ga | {LIVENESS_SETTINGS} and LIVENESS_SETTINGS not in ga
 
 
 # --- every v1.3 example body parses into the expected neutral result ------------------------------

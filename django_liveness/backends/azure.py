@@ -20,18 +20,18 @@ from django.utils import timezone
 from ..conf import liveness_settings
 from ..exceptions import LivenessConfigurationError
 from . import ga_wire, preview_wire
-from .base import AUDIT_ENTRIES, LIST_SESSIONS, SESSION_IMAGES, BaseLivenessBackend
+from .base import AUDIT_ENTRIES, LIST_SESSIONS, LIVENESS_SETTINGS, SESSION_IMAGES, BaseLivenessBackend
 
 GA = "v1.2"
 PREVIEW = "v1.2-preview.1"
 V13_PREVIEW = "v1.3-preview.1"
 API_VERSIONS = (GA, PREVIEW, V13_PREVIEW)
 PREVIEWS = (PREVIEW, V13_PREVIEW)
-# GA and v1.3 have no session list and no audit endpoint.
+# GA and v1.3 have no session list and no audit endpoint; only v1.3 has the liveness settings.
 CAPABILITIES = {
     GA: frozenset({SESSION_IMAGES}),
     PREVIEW: frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES}),
-    V13_PREVIEW: frozenset({SESSION_IMAGES}),
+    V13_PREVIEW: frozenset({SESSION_IMAGES, LIVENESS_SETTINGS}),
 }
 LIST_PAGE_SIZE = 1000
 
@@ -176,6 +176,18 @@ class AzureFaceBackend(BaseLivenessBackend):
             if len(page) < LIST_PAGE_SIZE:
                 return sessions
             start = sessions[-1].session_id
+
+    def get_liveness_settings(self):
+        self.require(LIVENESS_SETTINGS)
+        return ga_wire.liveness_settings(self.client.get_settings())
+
+    def set_abuse_monitoring(self, enabled):
+        self.require(LIVENESS_SETTINGS)
+        return ga_wire.liveness_settings(self.client.patch_settings(ga_wire.settings_update(abuse_monitoring=enabled)))
+
+    def get_client_assets_token(self):
+        self.require(LIVENESS_SETTINGS)
+        return ga_wire.client_assets_token(self.client.get_client_assets_token())
 
 
 def create_fields(operation_mode, device_correlation_id, ttl, enable_session_image=False):
