@@ -26,16 +26,13 @@ from django_liveness.exceptions import (
 )
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory
 
-from .conftest import API_VERSIONS, GA_CLIENT_VERSIONS, past_the_fetch_window
+from .conftest import API_VERSIONS, GA_CLIENT_VERSIONS, as_many_attempts_as_v12, past_the_fetch_window
 
 pytestmark = pytest.mark.django_db
 every_version = pytest.mark.parametrize("api_version", API_VERSIONS)
 
 
-@pytest.fixture
-def client_attempts(api_version):
-    """v1.3 allows one capture per session unless told: these tests, written for v1.2's three, ask for three."""
-    return 3 if api_version == "v1.3-preview.1" else 1
+client_attempts = pytest.fixture(name="client_attempts")(as_many_attempts_as_v12)
 
 CREATE = {"operation_mode": "Passive", "device_correlation_id": "device-9", "auth_token_ttl_seconds": 600}
 MISSING = "00000000-0000-0000-0000-000000000000"
