@@ -23,6 +23,7 @@ from .api.serializers import SessionDetailSerializer
 from .api.throttling import CompleteSessionThrottle, RateLimitMixin
 from .api.views import complete_session, record_client_event
 from .backends import get_backend
+from .backends.azure import client_attempts_allowed
 from .capture_headers import security_headers
 from .capture_messages import capture_messages
 from .conf import liveness_settings
@@ -145,6 +146,7 @@ def _face_config(request):
     return {
         "endpoint": endpoint,
         "api_version": backend.api_version,
+        "client_attempts": client_attempts_allowed(getattr(backend, "api_version", "")),  # None: not said
         "test_mode": test_mode,
         "web_component_script": script,
     }

@@ -210,6 +210,12 @@ def version_fields(api_version):
     return {}
 
 
+def client_attempts_allowed(api_version):
+    """How many captures a new session allows, when the version lets the create say it (v1.3's
+    numberOfClientAttemptsAllowed); None when it cannot (the older versions do not document theirs)."""
+    return liveness_settings.CLIENT_ATTEMPTS if api_version == V13_PREVIEW else None
+
+
 def check_client_attempts(api_version):
     """More than one client attempt needs a version that can be told so: refuse it at startup."""
     attempts = liveness_settings.CLIENT_ATTEMPTS

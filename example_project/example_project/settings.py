@@ -105,7 +105,10 @@ LIVENESS = {
     "OPTIONS": {
         "endpoint": f"http://127.0.0.1:{PORT}/emulator" if EMULATOR_MODE else VISION_ENDPOINT,
         "key": "emulator-key" if EMULATOR_MODE else VISION_KEY,
+        # DEMO_API_VERSION=v1.3-preview.1 (with DEMO_CLIENT_ATTEMPTS=2 or 3: retakes inside one session).
+        "api_version": os.environ.get("DEMO_API_VERSION", "v1.2"),
     },
+    "CLIENT_ATTEMPTS": int(os.environ.get("DEMO_CLIENT_ATTEMPTS", "1")),
     "REFERENCE_IMAGE_STORAGE": "liveness",
     # A demo is tried again and again: more sessions per hour than the defaults allow.
     "THROTTLE_RATES": {"session_create_user": "120/hour", "session_create_subject": "120/hour"},
