@@ -17,7 +17,7 @@ from .browser_support import (
     serve_demo,
     stored,
 )
-from .test_browser import prepare_subject
+from .test_browser import prepare_subject, serve_as_real_azure, sessions
 
 pytestmark = pytest.mark.browser
 
@@ -102,3 +102,42 @@ def test_when_no_attempt_is_left_the_page_shows_the_result_by_itself(browser, de
     assert page.is_hidden(f"{WIDGET} .lc-capture")  # the session takes no more pictures
     assert session_row(demo, session_id)[:2] == ("failed", "")
     page.context.close()
+
+
+# Microsoft's component as the page sees it: its first capture reaches the service and fails there.
+FAKE_FACE_UI = """
+let starts = 0;
+customElements.define("azure-ai-vision-face-ui", class extends HTMLElement {
+  async start(token) {
+    const canvas = Object.assign(document.createElement("canvas"), { width: 320, height: 240 });
+    const form = new FormData();
+    form.append("content", await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg")), "frame.jpg");
+    if (++starts === 1) form.append("error_code", "FaceNotFound");
+    const response = await fetch("/emulator/face/v1.3-preview.1/detectLivenessWithVerify/singleModal",
+      { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: form });
+    if (!response.ok) throw { livenessError: "FaceNotFound" };
+  }
+});
+"""
+
+
+def test_with_the_web_component_try_again_mounts_it_on_the_same_session(browser, demo):
+    page = logged_in_page(browser, demo, "demo", "demo-password", viewport=PHONE)
+    prepare_subject(page, demo)
+    page.route(f"{demo['base']}/", serve_as_real_azure)
+    page.route("**/fake-face-ui.js", lambda route: route.fulfill(body=FAKE_FACE_UI, content_type="text/javascript"))
+    try:
+        page.goto(f"{demo['base']}/")
+        assert_tappable(page, "#start-button").click()
+        page.wait_for_selector("#capture:not([aria-busy]) .lc-status.lc-warn")
+        text = page.inner_text("#capture .lc-status")
+        assert "That picture could not be checked." in text and text.endswith("1 attempt left."), text
+        session_id, status, _outcome, _decision = sessions(demo)[-1]
+        assert status == "started"
+        page.wait_for_timeout(1100)  # the demo's COMPLETE_MIN_INTERVAL_SECONDS (1) passes
+        assert_tappable(page, "#capture .lc-retry").click()  # the component again, with the same token
+        page.wait_for_selector("#capture:not([aria-busy]) .lc-status.lc-ok")
+    finally:
+        page.unroute_all(behavior="ignoreErrors")
+        page.context.close()
+    assert sessions(demo)[-1] == (session_id, "completed", "passed", "realface")

@@ -105,10 +105,7 @@ LIVENESS = {
     "OPTIONS": {
         "endpoint": f"http://127.0.0.1:{PORT}/emulator" if EMULATOR_MODE else VISION_ENDPOINT,
         "key": "emulator-key" if EMULATOR_MODE else VISION_KEY,
-        # DEMO_API_VERSION=v1.3-preview.1 (with DEMO_CLIENT_ATTEMPTS=2 or 3: retakes inside one session).
-        "api_version": os.environ.get("DEMO_API_VERSION", "v1.2"),
     },
-    "CLIENT_ATTEMPTS": int(os.environ.get("DEMO_CLIENT_ATTEMPTS", "1")),
     "REFERENCE_IMAGE_STORAGE": "liveness",
     # A demo is tried again and again: more sessions per hour than the defaults allow.
     "THROTTLE_RATES": {"session_create_user": "120/hour", "session_create_subject": "120/hour"},
@@ -118,6 +115,13 @@ LIVENESS = {
     # The hosted capture page may send the person back to this site under either name.
     "CAPTURE": {"RETURN_URL_HOSTS": [f"127.0.0.1:{PORT}", f"localhost:{PORT}"]},
 }
+
+# DEMO_API_VERSION=v1.3-preview.1 tries the newest preview; DEMO_CLIENT_ATTEMPTS=2 or 3 (v1.3 only) lets
+# a session take that many captures (the capture page's retakes, docs/capture.md).
+if os.environ.get("DEMO_API_VERSION"):
+    LIVENESS["OPTIONS"]["api_version"] = os.environ["DEMO_API_VERSION"]
+if os.environ.get("DEMO_CLIENT_ATTEMPTS"):
+    LIVENESS["CLIENT_ATTEMPTS"] = int(os.environ["DEMO_CLIENT_ATTEMPTS"])
 
 # Background work (docs/deployment.md): DEMO_TASKS=immediate (default, nothing to run), db (run
 # `python manage.py db_worker` beside the server) or rq (Redis on 127.0.0.1:6379; run
