@@ -146,7 +146,7 @@ def _face_config(request):
     return {
         "endpoint": endpoint,
         "api_version": backend.api_version,
-        "client_attempts": client_attempts_allowed(getattr(backend, "api_version", "")),  # None: not said
+        "client_attempts": client_attempts_allowed(backend.api_version),  # None: the version does not say
         "test_mode": test_mode,
         "web_component_script": script,
     }
