@@ -25,6 +25,17 @@ class LivenessConfigurationError(ImproperlyConfigured, LivenessError):
     code = "configuration_error"
 
 
+class UnsupportedOperation(LivenessError, NotImplementedError):
+    """The configured backend (or its Face API version) has no such operation: ``capability`` names
+    it (``backends.base.LIST_SESSIONS`` ...), and the message says where to get it."""
+
+    code = "unsupported_operation"
+
+    def __init__(self, message="", *, capability=""):
+        super().__init__(message)
+        self.capability = capability
+
+
 # --- Provider (backend) errors -------------------------------------------------------------
 
 

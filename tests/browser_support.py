@@ -68,12 +68,18 @@ def skip_check(message):
 def demo_fixture(tmp_path_factory):
     """The example project (emulator mode, fresh SQLite database) on a free port, one per test module:
     {"base", "port", "db", "log", "env", "reference" (a face picture to upload)}."""
+    yield from serve_demo(tmp_path_factory)
+
+
+def serve_demo(tmp_path_factory, **extra_env):
+    """Yield what ``demo`` yields, the example project run with ``extra_env`` (DEMO_API_VERSION ...):
+    a module's own ``demo`` fixture for another configuration."""
     if not os.path.exists(CHROMIUM):
         missing_tool("chromium is not installed")
     folder = tmp_path_factory.mktemp("demo")
     reference = folder / "me.jpg"
     reference.write_bytes(sample_face_image())
-    with example_server(folder) as server:
+    with example_server(folder, **extra_env) as server:
         yield server | {"reference": reference}
 
 

@@ -31,10 +31,11 @@ def example_env(folder, **extra):
 
 
 @contextmanager
-def example_server(folder):
-    """Yield {"base", "port", "db", "log", "env"} while the example project serves on a free port."""
+def example_server(folder, **extra_env):
+    """Yield {"base", "port", "db", "log", "env"} while the example project serves on a free port
+    (``extra_env``: DEMO_API_VERSION, DEMO_CLIENT_ATTEMPTS ..., see its settings)."""
     port = free_port()
-    env = example_env(folder, PORT=str(port))  # PORT moves the example and its emulator together
+    env = example_env(folder, PORT=str(port), **extra_env)  # PORT moves the example and its emulator together
     subprocess.run([*MANAGE, "migrate", "--noinput"], env=env, check=True, capture_output=True)
     subprocess.run([*MANAGE, "demo_setup"], env=env, check=True, capture_output=True)
     base = f"http://127.0.0.1:{port}"

@@ -10,9 +10,10 @@ from django_liveness.images import sample_face_image
 from django_liveness.models import LivenessSession
 from django_liveness.testing import UserFactory
 
-from .conftest import API_VERSIONS
+from .conftest import API_VERSIONS, as_many_attempts_as_v12
 
 pytestmark = [pytest.mark.django_db, pytest.mark.parametrize("api_version", API_VERSIONS)]
+client_attempts = pytest.fixture(name="client_attempts")(as_many_attempts_as_v12)
 
 API = "/api/liveness"
 

@@ -26,18 +26,13 @@ from django_liveness.exceptions import (
 )
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory
 
-from .conftest import API_VERSIONS, GA_CLIENT_VERSIONS, past_the_fetch_window
+from .conftest import API_VERSIONS, GA_CLIENT_VERSIONS, as_many_attempts_as_v12, past_the_fetch_window
 
 pytestmark = pytest.mark.django_db
-both_versions = pytest.mark.parametrize("api_version", API_VERSIONS)
-# v1.3-preview.1 rides on the GA client: the lifecycle tests run in it too.
-every_version = pytest.mark.parametrize("api_version", [*API_VERSIONS, "v1.3-preview.1"])
+every_version = pytest.mark.parametrize("api_version", API_VERSIONS)
 
 
-@pytest.fixture
-def client_attempts(api_version):
-    """v1.3 allows one capture per session unless told: these tests, written for v1.2's three, ask for three."""
-    return 3 if api_version == "v1.3-preview.1" else 1
+client_attempts = pytest.fixture(name="client_attempts")(as_many_attempts_as_v12)
 
 CREATE = {"operation_mode": "Passive", "device_correlation_id": "device-9", "auth_token_ttl_seconds": 600}
 MISSING = "00000000-0000-0000-0000-000000000000"
@@ -142,7 +137,7 @@ def test_ga_requests_carry_the_key_and_a_user_agent(azure_backend, emulator_serv
     assert all(agent.startswith(f"django-liveness/{__version__}") and key for _m, _p, agent, key in calls)
 
 
-@both_versions
+@every_version
 def test_session_images_are_fetched(azure_backend, emulator_server, frontend, api_version):
     # The backends do not ask for session images yet: create one as a host would, through the emulator.
     params = {"livenessOperationMode": "Passive", "deviceCorrelationId": "d", "enableSessionImage": True}
@@ -163,7 +158,7 @@ def test_one_client_per_backend_created_on_first_use(azure_backend):
     assert azure_backend.client is first
 
 
-@both_versions
+@every_version
 def test_provider_errors_map_to_backend_errors(azure_backend, emulator_server):
     faults = emulator_server.state.faults
     with pytest.raises(SessionNotFound):
@@ -191,7 +186,7 @@ def test_provider_errors_map_to_backend_errors(azure_backend, emulator_server):
         azure_backend.create_session(**CREATE)
 
 
-@both_versions
+@every_version
 def test_wrong_key_is_unauthorized(emulator_server, api_version):
     backend = AzureFaceBackend(endpoint=emulator_server.endpoint, key="not-the-key", api_version=api_version)
     with pytest.raises(Unauthorized) as caught:
@@ -200,7 +195,7 @@ def test_wrong_key_is_unauthorized(emulator_server, api_version):
     backend.close()
 
 
-@both_versions
+@every_version
 def test_transient_error_on_refresh_keeps_the_session_open(azure_backend, emulator_server, frontend):
     subject = SubjectFactory()
     session = services.start_session(subject, verify=False)
@@ -260,7 +255,7 @@ def test_ga_is_the_default_and_the_preview_is_w002():
         AzureFaceBackend(endpoint="https://x.cognitiveservices.azure.com", key="k", api_version="v1.1-preview.1")
 
 
-@both_versions
+@every_version
 def test_long_retry_after_is_throttled_at_once(azure_backend, emulator_server):
     # azure-core would sleep the whole 30 s before its retry: a web request must not.
     emulator_server.state.faults.configure(throttle_next=1, retry_after=30)
@@ -272,7 +267,7 @@ def test_long_retry_after_is_throttled_at_once(azure_backend, emulator_server):
     assert statuses(emulator_server) == [429]  # not retried
 
 
-@both_versions
+@every_version
 def test_short_retry_after_is_waited_for_and_retried(azure_backend, emulator_server):
     emulator_server.state.faults.configure(throttle_next=1, retry_after=1)
     started = time.monotonic()
@@ -281,7 +276,7 @@ def test_short_retry_after_is_waited_for_and_retried(azure_backend, emulator_ser
     assert statuses(emulator_server) == [429, 200]
 
 
-@both_versions
+@every_version
 def test_max_retry_after_option_sets_the_cap(emulator_server, api_version):
     backend = AzureFaceBackend(
         endpoint=emulator_server.endpoint, key=emulator_server.key, max_retry_after=0, api_version=api_version
@@ -293,7 +288,7 @@ def test_max_retry_after_option_sets_the_cap(emulator_server, api_version):
     backend.close()
 
 
-@both_versions
+@every_version
 def test_read_timeout_gives_up_in_time(emulator_server, api_version):
     backend = AzureFaceBackend(
         endpoint=emulator_server.endpoint, key=emulator_server.key, read_timeout=1, retry_total=0, api_version=api_version
@@ -306,7 +301,7 @@ def test_read_timeout_gives_up_in_time(emulator_server, api_version):
     backend.close()
 
 
-@both_versions
+@every_version
 def test_changing_the_setting_closes_the_old_client(azure_backend, settings):
     azure_backend.create_session(**CREATE)
     client = azure_backend.client
@@ -345,7 +340,7 @@ def test_a_missing_azure_package_names_the_extra_to_install(monkeypatch, api_ver
         backend.client
 
 
-@both_versions
+@every_version
 def test_an_unreachable_endpoint_is_named_in_the_error(api_version, caplog):
     """`make demo` on another port once said only "unavailable (None)": the error names the URL."""
     import socket
@@ -360,7 +355,7 @@ def test_an_unreachable_endpoint_is_named_in_the_error(api_version, caplog):
     backend.close()
 
 
-@both_versions
+@every_version
 @pytest.mark.parametrize("verify", [False, True])
 def test_device_id_set_in_client_reaches_the_service_as_the_flag_and_no_id(azure_backend, emulator_server, verify):
     create = {**CREATE, "device_correlation_id": None}

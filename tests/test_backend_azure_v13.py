@@ -12,6 +12,7 @@ from django_liveness.backends import ga_wire
 from django_liveness.backends.azure import AzureFaceBackend
 from django_liveness.backends.base import (
     CLIENT_IP_BINDING,
+    LIVENESS_SETTINGS,
     USER_CORRELATION,
     AbuseMonitoring,
     FlaggedSession,
@@ -305,11 +306,10 @@ def test_v13_is_a_preview_w002():
     backend = AzureFaceBackend(endpoint="https://x.cognitiveservices.azure.com", key="k", api_version=V13)
     (warning,) = backend.check()
     assert warning.id == "django_liveness.W002" and V13 in warning.msg and "v1.2" in warning.hint
-    # GA's, plus the create fields only v1.3 takes (liveness sessions)
-    assert backend.capabilities == AzureFaceBackend(endpoint="https://x", key="k").capabilities | {
-        USER_CORRELATION,
-        CLIENT_IP_BINDING,
-    }
+    # GA's capabilities, plus the create fields only v1.3 takes (liveness sessions) and the resource's liveness settings.
+    ga = AzureFaceBackend(endpoint="https://x", key="k").capabilities
+    assert backend.capabilities == ga | {USER_CORRELATION, CLIENT_IP_BINDING, LIVENESS_SETTINGS}
+    assert LIVENESS_SETTINGS not in ga
 
 
 # --- every v1.3 example body parses into the expected neutral result ------------------------------

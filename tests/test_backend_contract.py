@@ -206,9 +206,9 @@ PROVIDER_STATUSES = {"NotStarted", "Started", "ResultAvailable", "Running", "Suc
 
 
 def provider_json_keys():
-    """Every camelCase property name of both Face API descriptions (sessionId, authToken ...)."""
+    """Every camelCase property name of the Face API descriptions (sessionId, authToken ...)."""
     keys = set()
-    for version in ("v1.2", "v1.2-preview.1"):
+    for version in API_VERSIONS:
         for definition in spec(version)["definitions"].values():
             keys |= {name for name in definition.get("properties", {}) if name != name.lower()}
     return keys
@@ -217,6 +217,7 @@ def provider_json_keys():
 def test_no_module_above_backends_speaks_the_providers_json():
     keys = provider_json_keys() | PROVIDER_STATUSES
     assert {"sessionId", "authToken", "latencyInMilliseconds", "attemptStatus", "livenessDecision"} <= keys
+    assert {"livenessAbuseMonitoring", "base64AccessToken", "isAbuseMonitoringEnabled"} <= keys  # v1.3's
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE)

@@ -27,7 +27,10 @@ STEPS = [
     "delete liveness session",
     "create liveness-with-verify session",
     "delete liveness-with-verify session",
+    "read the liveness settings",
 ]
+SETTINGS_STEP = STEPS[-1]
+V13 = "v1.3-preview.1"
 
 
 @pytest.fixture
@@ -76,11 +79,16 @@ def step_lines(output):
 
 
 def calls(emulator_server):
-    """(method, session kind) of every request the emulator received."""
+    """(method, session kind or "settings") of every request the emulator received."""
     return [
-        (method, "verify" if "withverify" in path.lower() else "liveness")
+        (method, "settings" if "/settings" in path else "verify" if "withverify" in path.lower() else "liveness")
         for method, path, _agent, _key in emulator_server.recording.requests
     ]
+
+
+def settings_calls(api_version):
+    """What the check's last step asks: v1.3's GET /settings, nothing on the older versions."""
+    return [("GET", "settings")] if api_version == V13 else []
 
 
 def left_at_the_emulator(emulator_server):
@@ -108,20 +116,27 @@ def test_success_creates_and_deletes_both_kinds(configure, emulator_server, api_
         ("DELETE", "liveness"),
         ("POST", "verify"),
         ("DELETE", "verify"),
+        *settings_calls(api_version),
     ]
     assert left_at_the_emulator(emulator_server) == []
     assert KEY not in output
+    if api_version == V13:
+        assert lines[SETTINGS_STEP][1].endswith("abuse monitoring: on")
+    else:
+        assert lines[SETTINGS_STEP][1].endswith(
+            f"abuse monitoring: not available on {api_version} (Face API v1.3-preview.1 has it)"
+        )
 
 
 @both_versions
 @pytest.mark.parametrize("kind", ["liveness", "verify"])
-def test_kind_limits_the_check_to_one_session(configure, emulator_server, kind):
+def test_kind_limits_the_check_to_one_session(configure, emulator_server, kind, api_version):
     output = check("--kind", kind)
 
-    assert calls(emulator_server) == [("POST", kind), ("DELETE", kind)]
+    assert calls(emulator_server) == [("POST", kind), ("DELETE", kind), *settings_calls(api_version)]
     assert left_at_the_emulator(emulator_server) == []
-    kind_steps = [name for name in STEPS[2:] if ("verify" in name) == (kind == "verify")]
-    assert list(step_lines(output)) == STEPS[:2] + kind_steps
+    kind_steps = [name for name in STEPS[2:-1] if ("verify" in name) == (kind == "verify")]
+    assert list(step_lines(output)) == STEPS[:2] + kind_steps + [SETTINGS_STEP]
 
 
 @both_versions
@@ -134,7 +149,7 @@ def test_a_wrong_key_is_access_denied_and_names_both_causes(configure, emulator_
     assert "The service said: Access denied due to invalid subscription key or wrong API endpoint" in explanation
     lines = step_lines(output)
     assert lines["create liveness session"][0] == "failed"
-    assert [lines[name][0] for name in STEPS[3:]] == ["skipped"] * 3
+    assert [lines[name][0] for name in STEPS[3:]] == ["skipped"] * 4
     assert "FAILED at 'create liveness session'" in output
     assert len(emulator_server.recording.requests) == 1
 
@@ -317,7 +332,7 @@ def test_a_failed_verify_session_after_a_good_liveness_session_leaves_nothing(co
     output, _explanation = failed_check(status=9)
 
     lines = step_lines(output)
-    assert [lines[name][0] for name in STEPS] == ["ok", "ok", "ok", "ok", "failed", "skipped"]
+    assert [lines[name][0] for name in STEPS] == ["ok", "ok", "ok", "ok", "failed", "skipped", "skipped"]
     assert left_at_the_emulator(emulator_server) == []
 
 

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from django_liveness import services
 from django_liveness.exceptions import LivenessConfigurationError, ProviderUnavailable, Throttled
 from django_liveness.models import LivenessSession
+from django_liveness.services import face_resource
 from django_liveness.testing import LivenessSessionFactory, ReferenceImageFactory, SubjectFactory, UserFactory
 
 from .conftest import API_VERSIONS, past_the_fetch_window
@@ -296,3 +297,18 @@ def test_every_metric_the_docs_name_is_served(metrics_token, client):
     # A family's name without the suffixes its samples add.
     named = {re.sub(r"_(total|count|bucket|sum)$", "", name) for name in documented}
     assert named and named <= served, named - served
+
+
+@pytest.mark.parametrize("api_version", ["v1.3-preview.1"])
+def test_the_resource_settings_calls_are_counted(azure_backend, metrics_token, emulator_server, client):
+    before = scrape(client)
+    face_resource.get_liveness_settings()
+    face_resource.set_abuse_monitoring(False)
+    face_resource.get_client_assets_token()
+    after = scrape(client)
+
+    calls = {
+        dict(labels)["operation"]: value
+        for (name, labels), value in changes(before, after, "liveness_provider_request_duration_seconds_count").items()
+    }
+    assert calls == {"get_settings": 1, "set_settings": 1, "get_client_assets_token": 1}

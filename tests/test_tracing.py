@@ -115,8 +115,8 @@ def test_a_lifecycle_is_traced_down_to_the_http_calls(
     }
     create = named(finished, "liveness.provider.create_verify")
     assert dict(create.attributes) == {"liveness.operation": "create_verify", "liveness.backend": "AzureFaceBackend"}
-    sdk = ["FaceSessionClient.create_liveness_with_verify_session"] if api_version != "v1.2" else []
-    verify_sessions = {"v1.2": "-sessions", "v1.2-preview.1": "/singleModal/sessions"}
+    sdk = ["FaceSessionClient.create_liveness_with_verify_session"] if api_version == "v1.2-preview.1" else []
+    verify_sessions = {"v1.2": "-sessions", "v1.3-preview.1": "-sessions", "v1.2-preview.1": "/singleModal/sessions"}
     path = f"/detectLivenessWithVerify{verify_sessions[api_version]}"
     post = http_span(finished, "POST", f"/face/{api_version}{path}")
     assert chain(finished, post) == [post.name, *sdk, "liveness.provider.create_verify", "liveness.start_session"]

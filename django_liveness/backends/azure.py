@@ -24,6 +24,7 @@ from .base import (
     AUDIT_ENTRIES,
     CLIENT_IP_BINDING,
     LIST_SESSIONS,
+    LIVENESS_SETTINGS,
     SESSION_IMAGES,
     USER_CORRELATION,
     BaseLivenessBackend,
@@ -34,11 +35,12 @@ PREVIEW = "v1.2-preview.1"
 V13_PREVIEW = "v1.3-preview.1"
 API_VERSIONS = (GA, PREVIEW, V13_PREVIEW)
 PREVIEWS = (PREVIEW, V13_PREVIEW)
-# GA and v1.3 have no session list and no audit endpoint; only v1.3 takes a user correlation id and a client address.
+# GA and v1.3 have no session list and no audit endpoint; only v1.3 takes a user correlation id and a
+# client address, and has the liveness settings.
 CAPABILITIES = {
     GA: frozenset({SESSION_IMAGES}),
     PREVIEW: frozenset({LIST_SESSIONS, AUDIT_ENTRIES, SESSION_IMAGES}),
-    V13_PREVIEW: frozenset({SESSION_IMAGES, USER_CORRELATION, CLIENT_IP_BINDING}),
+    V13_PREVIEW: frozenset({SESSION_IMAGES, USER_CORRELATION, CLIENT_IP_BINDING, LIVENESS_SETTINGS}),
 }
 LIST_PAGE_SIZE = 1000
 
@@ -195,6 +197,18 @@ class AzureFaceBackend(BaseLivenessBackend):
                 return sessions
             start = sessions[-1].session_id
 
+    def get_liveness_settings(self):
+        self.require(LIVENESS_SETTINGS)
+        return ga_wire.liveness_settings(self.client.get_settings())
+
+    def set_abuse_monitoring(self, enabled):
+        self.require(LIVENESS_SETTINGS)
+        return ga_wire.liveness_settings(self.client.patch_settings(ga_wire.settings_update(abuse_monitoring=enabled)))
+
+    def get_client_assets_token(self):
+        self.require(LIVENESS_SETTINGS)
+        return ga_wire.client_assets_token(self.client.get_client_assets_token())
+
 
 def create_fields(operation_mode, device_correlation_id, ttl, enable_session_image=False):
     """The create call's fields, in both API versions. ``device_correlation_id=None``: the frontend's
@@ -238,6 +252,12 @@ def check_client_ip_binding(api_version):
             f"LIVENESS['BIND_CLIENT_IP'] needs Face API {V13_PREVIEW}, but api_version is {api_version!r}: set "
             f"LIVENESS['OPTIONS']['api_version'] = {V13_PREVIEW!r}, or BIND_CLIENT_IP to False."
         )
+
+
+def client_attempts_allowed(api_version):
+    """How many captures a new session allows, when the version lets the create say it (v1.3's
+    numberOfClientAttemptsAllowed); None when it cannot (the older versions do not document theirs)."""
+    return liveness_settings.CLIENT_ATTEMPTS if api_version == V13_PREVIEW else None
 
 
 def check_client_attempts(api_version):

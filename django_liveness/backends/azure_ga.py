@@ -50,3 +50,14 @@ class GaClient:
 
     def get_session_image(self, session_image_id):
         return self._send("GET", f"sessionImages/{session_image_id}").read()
+
+    # v1.3-preview.1: the resource's liveness settings (the older versions answer 404).
+
+    def get_settings(self):
+        return self._send("GET", "settings").json()
+
+    def patch_settings(self, body):
+        return self._send("PATCH", "settings", json=body).json()
+
+    def get_client_assets_token(self):
+        return self._send("GET", "settings/getClientAssetsAccessToken").json()

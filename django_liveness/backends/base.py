@@ -25,6 +25,7 @@ from ..exceptions import (
     SessionNotFound,
     Throttled,
     Unauthorized,
+    UnsupportedOperation,
 )
 
 
@@ -46,6 +47,14 @@ SESSION_IMAGES = "session_images"  # get_session_image(): the captured frame
 # expected_client_ip (an address the capture must come from); liveness sessions only.
 USER_CORRELATION = "user_correlation"
 CLIENT_IP_BINDING = "client_ip_binding"
+# get_liveness_settings(), set_abuse_monitoring(), get_client_assets_token(): the resource's
+# liveness settings and the web capture package's feed token (Face API v1.3-preview.1 and later).
+LIVENESS_SETTINGS = "liveness_settings"
+# What a backend without a capability says besides "has no ...": where to get it.
+CAPABILITY_HINTS = {
+    LIVENESS_SETTINGS: "the Face API has them from v1.3-preview.1 (GET/PATCH /settings, "
+    "GET /settings/getClientAssetsAccessToken): set LIVENESS['OPTIONS']['api_version'] = 'v1.3-preview.1'",
+}
 
 # The contract's provider calls, by the operation name their metrics and spans carry.
 OPERATIONS = {
@@ -56,6 +65,9 @@ OPERATIONS = {
     "list_audit_entries": "list_audit_entries",
     "list_sessions": "list_sessions",
     "get_session_image": "get_session_image",
+    "get_liveness_settings": "get_settings",
+    "set_abuse_monitoring": "set_settings",
+    "get_client_assets_token": "get_client_assets_token",
 }
 
 IMAGE_ERROR_CODES = frozenset({"InvalidImage", "InvalidImageSize", "InvalidImageFormat", "NoFaceDetected"})
@@ -150,6 +162,25 @@ class SessionResult:
     @property
     def verification(self):
         return self.result_attempt.verification if self.result_attempt else None
+
+
+@dataclass(frozen=True)
+class LivenessSettings:
+    """The Face resource's liveness settings (v1.3-preview.1's ``GET /settings``)."""
+
+    abuse_monitoring: bool  # sessions created while it is on are watched (isAbuseMonitoringEnabled)
+    payload: dict = field(default_factory=dict, repr=False)  # sanitized
+
+
+@dataclass(frozen=True)
+class ClientAssetsToken:
+    """Access to the gated web capture package's private npm feed (``getClientAssetsAccessToken``).
+
+    Both tokens are secrets: kept out of reprs, and never logged."""
+
+    access_token: str = field(repr=False)
+    base64_access_token: str = field(repr=False)  # what an .npmrc's ``_password`` takes
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -293,9 +324,13 @@ class BaseLivenessBackend:
         return capability in self.capabilities
 
     def require(self, capability):
-        """Raise NotImplementedError unless the backend has ``capability``."""
+        """Raise UnsupportedOperation (a NotImplementedError) unless the backend has ``capability``."""
         if not self.supports(capability):
-            raise NotImplementedError(f"{self!r} has no {capability.replace('_', ' ')}.")
+            hint = CAPABILITY_HINTS.get(capability)
+            raise UnsupportedOperation(
+                f"{self!r} has no {capability.replace('_', ' ')}" + (f"; {hint}." if hint else "."),
+                capability=capability,
+            )
 
     def check(self):
         """Return a list of django.core.checks messages about this backend's configuration."""
@@ -341,3 +376,16 @@ class BaseLivenessBackend:
 
     def get_session_image(self, session_image_id: str) -> bytes:
         raise NotImplementedError(f"{type(self).__name__} has no session images.")
+
+    def get_liveness_settings(self) -> LivenessSettings:
+        self.require(LIVENESS_SETTINGS)
+        raise NotImplementedError
+
+    def set_abuse_monitoring(self, enabled: bool) -> LivenessSettings:
+        """Turn the resource's liveness abuse monitoring on or off (for sessions created after)."""
+        self.require(LIVENESS_SETTINGS)
+        raise NotImplementedError
+
+    def get_client_assets_token(self) -> ClientAssetsToken:
+        self.require(LIVENESS_SETTINGS)
+        raise NotImplementedError

@@ -2,7 +2,9 @@
 
 v1.3-preview.1 keeps every v1.2 body and adds, on each attempt, ``clientInformation`` (the
 addresses the capture came from) and ``abuseMonitoringResult``; v1.2 answers have neither.
-The spec types ``isAbuseDetected`` as ``object``; its examples send a boolean.
+The spec types ``isAbuseDetected`` as ``object``; its examples send a boolean. v1.3 also has the
+resource's liveness settings (``Settings``, ``SettingsUpdate``, whose ``enabled`` is typed ``object``
+too and is a boolean in the examples) and ``ClientAssetsAccessTokenResponse``.
 
 GA answers the whole session at create and on every GET, with all its attempts. The spec's own
 example lists attempt 2 before attempt 1 and a top-level ``NotStarted`` beside a ``Succeeded``
@@ -11,11 +13,15 @@ succeeded attempt wins over the top-level status. Every body carries the ``authT
 stored payload is sanitized.
 """
 
+from datetime import datetime
+
 from .base import (
     AbuseMonitoring,
     Attempt,
+    ClientAssetsToken,
     CreatedSession,
     FlaggedSession,
+    LivenessSettings,
     ProviderStatus,
     ReferenceFace,
     SessionResult,
@@ -107,3 +113,33 @@ def session_result(body):
         model_version=body.get("modelVersion") or "",
         payload=sanitized(body),
     )
+
+
+def liveness_settings(body):
+    """Settings (v1.3: ``{"livenessAbuseMonitoring": {"enabled": true}}``) -> LivenessSettings."""
+    monitoring = body.get("livenessAbuseMonitoring") or {}
+    return LivenessSettings(abuse_monitoring=monitoring.get("enabled") is True, payload=sanitized(body))
+
+
+def settings_update(*, abuse_monitoring):
+    """SettingsUpdate: the body of ``PATCH /settings``."""
+    return {"livenessAbuseMonitoring": {"enabled": bool(abuse_monitoring)}}
+
+
+def client_assets_token(body):
+    """ClientAssetsAccessTokenResponse -> ClientAssetsToken."""
+    return ClientAssetsToken(
+        access_token=body["accessToken"],
+        base64_access_token=body["base64AccessToken"],
+        expires_at=_date_time(body.get("expiry")),
+    )
+
+
+def _date_time(value):
+    """An RFC 3339 date-time ("2025-07-03T15:30:00.000Z") as an aware datetime, or None."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None

@@ -2,7 +2,8 @@
 
 It runs the emulator's rules in process (no HTTP) and reads the emulator's answers with the
 same parsers as AzureFaceBackend, in the API version of ``OPTIONS["api_version"]`` (GA v1.2 by
-default). It records every call it receives in ``calls``, and lets a test choose a session's
+default; v1.3-preview.1 includes the resource's liveness settings, kept per backend and reset by
+``reset``). It records every call it receives in ``calls``, and lets a test choose a session's
 outcome (``complete``) or make the next calls fail (``fail_next``). See docs/testing.md.
 """
 
@@ -30,7 +31,7 @@ from .azure import (
     token_expiry,
     version_fields,
 )
-from .base import AUDIT_ENTRIES, LIST_SESSIONS, BaseLivenessBackend, error_for
+from .base import AUDIT_ENTRIES, LIST_SESSIONS, LIVENESS_SETTINGS, BaseLivenessBackend, error_for
 
 _KIND = {False: LIVENESS, True: LIVENESS_WITH_VERIFY}
 
@@ -57,6 +58,9 @@ class LocMemBackend(BaseLivenessBackend):
         self._failures = []
         self._lock = threading.Lock()
         self._start()
+
+    def __repr__(self):
+        return f"<{type(self).__name__} api_version={self.api_version!r}>"
 
     def _start(self):
         # timezone.now honours time-machine/freezegun, so tests can move the clock.
@@ -215,3 +219,17 @@ class LocMemBackend(BaseLivenessBackend):
         items = self._call("list_sessions", lambda: self._api.list_sessions(_KIND[verify]), verify=verify)
         return [preview_wire.remote_session(item) for item in items]
 
+    def get_liveness_settings(self):
+        self.require(LIVENESS_SETTINGS)
+        return ga_wire.liveness_settings(self._call("get_liveness_settings", self._api.settings))
+
+    def set_abuse_monitoring(self, enabled):
+        self.require(LIVENESS_SETTINGS)
+        body = ga_wire.settings_update(abuse_monitoring=enabled)
+        return ga_wire.liveness_settings(
+            self._call("set_abuse_monitoring", lambda: self._api.patch_settings(body), enabled=enabled)
+        )
+
+    def get_client_assets_token(self):
+        self.require(LIVENESS_SETTINGS)
+        return ga_wire.client_assets_token(self._call("get_client_assets_token", self._api.client_assets_token))

@@ -6,6 +6,7 @@ override it in the config (``{**capture_messages(), "capture": "Take the picture
 """
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 
 def capture_messages() -> dict[str, str]:
@@ -57,6 +58,10 @@ def capture_messages() -> dict[str, str]:
         "attempt_too_many_faces": _("More than one face was in the picture. Try again with only your face."),
         "attempt_face_covered": _("Something covers your face. Take it off and try again."),
         "attempt_other": _("Try again in better light, looking straight at the camera."),
+        # How many more pictures the session takes (Face API v1.3: LIVENESS["CLIENT_ATTEMPTS"] > 1);
+        # "{count}" is replaced by the number (1 or 2).
+        "attempts_left_one": ngettext("{count} attempt left.", "{count} attempts left.", 1),
+        "attempts_left_other": ngettext("{count} attempt left.", "{count} attempts left.", 2),
         # Results
         "passed_title": _("You are verified"),
         "passed_next": _("Thank you. Your identity is confirmed."),

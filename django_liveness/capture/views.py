@@ -138,6 +138,7 @@ def _face_config(request):
     return {
         "endpoint": endpoint,
         "api_version": target["api_version"],
+        "client_attempts": target["client_attempts"],  # None: the version does not say
         "test_mode": test_mode,
         "web_component_script": script,
     }

@@ -5,8 +5,10 @@ One session core for every API version: sessions and their attempts are plain ob
 parameters and write each version's JSON. No Django, no HTTP: plain data in, plain data out.
 """
 
+import base64
 import copy
 import hashlib
+import json
 import io
 import ipaddress
 import re
@@ -32,6 +34,8 @@ DEFAULT_VERIFY_THRESHOLD = 0.5
 SAME_PERSON_CONFIDENCE = 0.92
 OTHER_PERSON_CONFIDENCE = 0.12
 LIST_TOP_MAX = 1000
+# The emulator's client-assets access token lives this long (the service does not document its lifetime).
+CLIENT_ASSETS_TOKEN_LIFETIME = timedelta(hours=24)
 # Test mode: an attempt that fails with this code (any word the service might use is accepted).
 ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 CLIENT_IP_MISMATCH = "ClientIpAddressMismatch"
@@ -71,6 +75,10 @@ def bad_argument(message):
 def isoformat(moment):
     """Date-time as the service writes it: UTC, milliseconds, 'Z'."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _base64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _utcnow():
@@ -325,6 +333,23 @@ class Emulator:
             if session is None:
                 raise EmulatorError(404, "SessionNotFound", "Session ID is not found.")
             return session.auth_token, session.kind
+
+    # --- the resource's liveness settings (v1.3-preview.1) --------------------------------
+
+    def set_abuse_monitoring(self, enabled):
+        """Turn the resource's abuse monitoring on or off: sessions created after carry it."""
+        with self._lock:
+            self.abuse_monitoring = bool(enabled)
+            return self.abuse_monitoring
+
+    def client_assets_token(self):
+        """(access token, its expiry): a fake but well-formed JWT, unsigned, new on every call."""
+        expires = self.clock() + CLIENT_ASSETS_TOKEN_LIFETIME
+        header = {"alg": "HS256", "typ": "JWT"}
+        claims = {"iss": "liveness-emulator", "aud": "client-assets", "exp": int(expires.timestamp()), "jti": str(uuid.uuid4())}
+        parts = [_base64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)]
+        parts.append(_base64url(secrets.token_bytes(32)))
+        return ".".join(parts), expires
 
     # --- the frontend's call (session auth token) ---------------------------------------
 

@@ -5,12 +5,14 @@ and writes its JSON: the whole session at create and on every GET, ``{sessionId,
 status, modelVersion, results: {attempts, verifyReferences}}``. v1.3-preview.1 has the same paths
 and bodies and adds ``expectedClientIpAddress`` (liveness create), ``isAbuseMonitoringEnabled`` and
 ``expectedClientIpAddress`` on the session, ``clientInformation`` and ``abuseMonitoringResult`` on
-each attempt.
+each attempt, and the resource's liveness settings (``GET``/``PATCH /settings``,
+``GET /settings/getClientAssetsAccessToken``), which the older versions answer with 404.
 """
 
+import base64
 import ipaddress
 
-from .core import FAILED, RUNNING, SUCCEEDED, CreateParams, bad_argument
+from .core import FAILED, RUNNING, SUCCEEDED, CreateParams, EmulatorError, bad_argument, isoformat
 
 API_VERSION = "v1.2"
 V13_API_VERSION = "v1.3-preview.1"
@@ -125,6 +127,43 @@ class GaApi:
         """The frontend's call; returns the attempt it made (LivenessSessionAttempt)."""
         session, attempt = self.emulator.detect(token, kind, image, api_version=api_version or self.api_version, **choices)
         return self._attempt(session, attempt)
+
+    # --- v1.3-preview.1: the resource's liveness settings -----------------------------------
+
+    def _require_v13(self):
+        if not self.is_v13:
+            raise EmulatorError(404, "404", "Resource not found")
+
+    def settings(self):
+        """Settings: ``{"livenessAbuseMonitoring": {"enabled": ...}}``."""
+        self._require_v13()
+        return {"livenessAbuseMonitoring": {"enabled": self.emulator.abuse_monitoring}}
+
+    def patch_settings(self, body):
+        """SettingsUpdate in, Settings out. ``enabled`` is a boolean, as the spec's examples send it
+        (the spec types it ``object``); the data-plane example's flat ``{"enabled": ...}`` is refused."""
+        self._require_v13()
+        if not isinstance(body, dict):
+            raise bad_argument("Invalid request body.")
+        unknown = sorted(set(body) - {"livenessAbuseMonitoring"})
+        if unknown:
+            raise bad_argument(f"Unknown parameter: {unknown[0]}.")
+        monitoring = body.get("livenessAbuseMonitoring")
+        if monitoring is not None:
+            if not isinstance(monitoring, dict) or sorted(set(monitoring) - {"enabled"}):
+                raise bad_argument("livenessAbuseMonitoring must be an object with 'enabled'.")
+            enabled = monitoring.get("enabled")
+            if enabled is not None:
+                if not isinstance(enabled, bool):
+                    raise bad_argument("livenessAbuseMonitoring.enabled must be a boolean.")
+                self.emulator.set_abuse_monitoring(enabled)
+        return self.settings()
+
+    def client_assets_token(self):
+        """ClientAssetsAccessTokenResponse: ``{expiry, accessToken, base64AccessToken}``."""
+        self._require_v13()
+        token, expires = self.emulator.client_assets_token()
+        return {"expiry": isoformat(expires), "accessToken": token, "base64AccessToken": base64.b64encode(token.encode()).decode()}
 
     def _session(self, session):
         """LivenessSession / LivenessWithVerifySession."""

@@ -35,11 +35,16 @@ GA_ROUTES = [
     CLIENT_ROUTE,
     (r"^sessionImages/(?P<image_id>[^/]+)/?$", "session_image"),
 ]
+# v1.3-preview.1: GA's operations and the resource's liveness settings.
+V13_ROUTES = GA_ROUTES + [
+    (r"^settings/?$", "settings"),
+    (r"^settings/getClientAssetsAccessToken/?$", "client_assets_token"),
+]
 ROUTES = {
     version: [(re.compile(pattern, re.IGNORECASE), name) for pattern, name in routes]
     for version, routes in (
         ("v1.2", GA_ROUTES),
-        ("v1.3-preview.1", GA_ROUTES),
+        ("v1.3-preview.1", V13_ROUTES),
         ("v1.2-preview.1", PREVIEW_ROUTES),
         ("v1.1-preview.1", PREVIEW_ROUTES),
     )
@@ -219,7 +224,30 @@ def _session_image(request, api, image_id):
     return response
 
 
-HANDLERS = {"sessions": _sessions, "session": _session, "audit": _audit, "session_image": _session_image}
+def _settings(request, api):
+    if request.method == "GET":
+        return _json(api.settings())
+    if request.method != "PATCH":
+        raise _method_not_allowed()
+    if request.content_type != "application/json":
+        raise EmulatorError(415, "UnsupportedMediaType", "Content type must be application/json.")
+    return _json(api.patch_settings(_parse_json(request.body, "body")))
+
+
+def _client_assets_token(request, api):
+    if request.method != "GET":
+        raise _method_not_allowed()
+    return _json(api.client_assets_token())
+
+
+HANDLERS = {
+    "sessions": _sessions,
+    "session": _session,
+    "audit": _audit,
+    "session_image": _session_image,
+    "settings": _settings,
+    "client_assets_token": _client_assets_token,
+}
 
 
 def _client_call(request, api, api_version, kind, started):

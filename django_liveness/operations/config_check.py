@@ -28,6 +28,7 @@ from ..exceptions import (
     Throttled,
     Unauthorized,
 )
+from ..services import face_resource
 from .checks import DEPLOY_ERRORS
 
 LIVENESS, VERIFY = "liveness", "verify"
@@ -133,6 +134,7 @@ class _Check:
             verify = kind == VERIFY
             plan.append((Step(f"create {KIND_NAMES[kind]}"), lambda verify=verify: self.create(verify), None))
             plan.append((Step(f"delete {KIND_NAMES[kind]}"), lambda verify=verify: self.delete(verify), verify))
+        plan.append((Step("read the liveness settings"), self.read_settings, None))
         self.report.steps = [step for step, _action, _deletes in plan]
         for step, action, deletes in plan:
             # After a failure only the deletion of what was created still runs.
@@ -240,6 +242,9 @@ class _Check:
         self.backend.delete_session(session_id, verify=verify)
         self.left_over.remove((session_id, verify))
         return f"session {session_id}"
+
+    def read_settings(self):
+        return face_resource.abuse_monitoring_state(self.backend)  # v1.3's GET /settings, or why not
 
     def close(self):
         """Try once more to delete what a failed deletion left, then close the backend's connections."""

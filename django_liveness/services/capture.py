@@ -5,6 +5,7 @@ error ...)."""
 from django.utils import timezone
 
 from ..backends import get_backend
+from ..backends.azure import client_attempts_allowed
 from ..common.client_platform import client_platform
 from ..models import LivenessEvent, LivenessSession, capture_browser_hash
 from .base import atomic_with_retry, log_event
@@ -56,10 +57,12 @@ def record_client_event(session, *, code, message="", actor=None):
 
 def capture_target():
     """Where the frontend's capture SDK sends the capture: the configured backend's ``endpoint`` and
-    ``api_version``, and ``uses_emulator`` (the hosted page's test mode: no Microsoft script needed)."""
+    ``api_version``, ``client_attempts`` (how many captures a session takes, None when the version
+    does not say) and ``uses_emulator`` (the hosted page's test mode: no Microsoft script needed)."""
     backend = get_backend()
     return {
         "endpoint": getattr(backend, "endpoint", ""),
         "api_version": backend.api_version,
+        "client_attempts": client_attempts_allowed(backend.api_version),
         "uses_emulator": bool(getattr(backend, "uses_emulator", False)),
     }

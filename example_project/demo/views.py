@@ -10,6 +10,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.vary import vary_on_headers
 
 from django_liveness.backends import get_backend
+from django_liveness.backends.azure import client_attempts_allowed
 from django_liveness.capture.messages import capture_messages
 from django_liveness.conf import liveness_settings
 
@@ -61,6 +62,7 @@ def capture_config(request):
             # Where the browser sends the capture: the (emulated) Face service, not this app.
             "endpoint": "/emulator" if settings.EMULATOR_MODE else settings.VISION_ENDPOINT,
             "api_version": get_backend().api_version,
+            "client_attempts": client_attempts_allowed(get_backend().api_version),  # None: the version does not say
             "test_mode": settings.EMULATOR_MODE,
             "web_component_script": liveness_settings.CAPTURE["WEB_COMPONENT_SCRIPT"],
         },

@@ -116,6 +116,13 @@ LIVENESS = {
     "CAPTURE": {"RETURN_URL_HOSTS": [f"127.0.0.1:{PORT}", f"localhost:{PORT}"]},
 }
 
+# DEMO_API_VERSION=v1.3-preview.1 tries the newest preview; DEMO_CLIENT_ATTEMPTS=2 or 3 (v1.3 only) lets
+# a session take that many captures (the capture page's retakes, docs/capture.md).
+if os.environ.get("DEMO_API_VERSION"):
+    LIVENESS["OPTIONS"]["api_version"] = os.environ["DEMO_API_VERSION"]
+if os.environ.get("DEMO_CLIENT_ATTEMPTS"):
+    LIVENESS["CLIENT_ATTEMPTS"] = int(os.environ["DEMO_CLIENT_ATTEMPTS"])
+
 # Background work (docs/deployment.md): DEMO_TASKS=immediate (default, nothing to run), db (run
 # `python manage.py db_worker` beside the server) or rq (Redis on 127.0.0.1:6379; run
 # `python manage.py rqworker default --job-class django_tasks_rq.Job`).

@@ -204,6 +204,7 @@
       const testMode = this.config.face.test_mode;
       this.session = session;
       this.canCapture = true;
+      this.attemptsUsed = 0; // captures this page sent in this session (config.face.client_attempts allows)
       this.retryStep = null;
       this.picture.value = "";
       this.controls.hidden = false;
@@ -413,12 +414,16 @@
       } catch (error) {
         return this.captureFailed(new RequestError("network", `capture: ${error.message}`));
       }
-      if (response.ok) return this.finish(null);
+      if (response.ok) {
+        this.attemptsUsed++;
+        return this.finish(null);
+      }
       const body = await readJson(response);
       const code = body && body.error && body.error.code;
       if (response.status >= 500 || !code) {
         return this.captureFailed(new RequestError("server", `capture: ${response.status}`));
       }
+      if (!SESSION_OVER.includes(code)) this.attemptsUsed++;
       const finished = this.finish(code);
       this.report("CaptureRefused", `${response.status} ${code}: ${body.error.message || ""}`);
       return finished;
@@ -454,8 +459,12 @@
       this.reveal();
       // The component talks to the Face service itself; its promise settles when the attempt ends.
       component.start(this.session.auth_token).then(
-        () => this.finish(null),
+        () => {
+          this.attemptsUsed++;
+          this.finish(null);
+        },
         (error) => {
+          this.attemptsUsed++;
           this.finish("SdkError");
           this.report("SdkError", (error && (error.livenessError || error.message)) || String(error));
         },
@@ -506,8 +515,13 @@
       if (OPEN.includes(session.status)) {
         if (SESSION_OVER.includes(attemptError)) return this.ended(session, "error", m.used_up_title);
         if (!attemptError) return this.offerRetry("still_waiting", "check_again", () => this.finish(null));
-        // A failed attempt: the same session (and token) takes another picture.
-        this.show("warn", m.attempt_failed, m[ATTEMPT_MESSAGES[attemptError] || "attempt_other"]);
+        // A failed attempt: the same session (and token) takes another picture, while the session allows one.
+        // In test mode the service answered this attempt's error, so the session has one attempt less; the
+        // component may fail before it reaches the service (UserCanceled): there it offers "Try again" anyway.
+        const left = this.attemptsLeft();
+        if (left === 0 && this.config.face.test_mode) return this.awaitFinal(attemptError);
+        const reason = m[ATTEMPT_MESSAGES[attemptError] || "attempt_other"];
+        this.show("warn", m.attempt_failed, left ? `${reason} ${this.attemptsLeftText(left)}` : reason);
         if (!this.config.face.test_mode) this.offerRetry(null, "try_again", () => this.mountComponent());
         return this.updateButtons();
       }
@@ -516,6 +530,39 @@
       if (session.status === "completed" && outcome === "needs_review") return this.ended(session, "warn", m.review_title, m.review_next);
       const [title, advice] = this.failure(session, outcome);
       this.ended(session, "error", title, advice ? `${advice} ${this.againHint()}` : null);
+    }
+
+    // The captures this session still takes, or null when the API version does not say how many it allows.
+    attemptsLeft() {
+      const allowed = this.config.face.client_attempts;
+      return Number.isInteger(allowed) ? Math.max(0, allowed - this.attemptsUsed) : null;
+    }
+
+    attemptsLeftText(left) {
+      const words = left === 1 ? this.messages.attempts_left_one : this.messages.attempts_left_other;
+      return words.replace("{count}", String(left));
+    }
+
+    // The last allowed attempt failed: the provider ends the session. Ask until the app says so, then
+    // show that result (within COMPLETE_MIN_INTERVAL_SECONDS the app answers what it stored before).
+    async awaitFinal(attemptError) {
+      this.canCapture = false;
+      this.setBusy(true);
+      this.wait(this.messages.waiting_result);
+      try {
+        for (let polls = 0; polls < POLL_LIMIT; polls++) {
+          await sleep(POLL_INTERVAL_MS);
+          const answer = await this.callApp("POST", "complete");
+          if (!OPEN.includes(answer.body.status)) {
+            this.setBusy(false);
+            return this.showSession(answer.body, attemptError);
+          }
+        }
+      } catch (error) {
+        this.requestFailed(error);
+        return this.offerRetry(null, "try_again", () => this.awaitFinal(attemptError));
+      }
+      this.offerRetry("still_waiting", "check_again", () => this.awaitFinal(attemptError));
     }
 
     againHint() {
