@@ -12,6 +12,7 @@ import math
 from . import privacy, services, webhooks
 from .conf import liveness_settings
 from .models import LivenessSession
+from .services import after_answer
 from .tasks_framework import ImmediateBackend, task, task_backends
 
 
@@ -26,6 +27,12 @@ def refresh_session(session_id):
     session = LivenessSession.objects.select_related("subject").filter(pk=session_id).first()
     if session is not None:
         services.refresh_session(session)
+
+
+@task()
+def finish_remote_session(session_id):
+    """After a result's answer: fetch the session image, then delete the provider's copy."""
+    return after_answer.finish(session_id)
 
 
 @task()

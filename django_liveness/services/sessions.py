@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import signals, tracing, webhooks
-from . import session_images
+from . import after_answer, session_images
 from ..backends import get_backend
 from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
 from ..client_platform import client_platform
@@ -281,7 +281,8 @@ def _finish_remote_on_commit(session):
     # provider's copy is the only one left, and the next refresh must still find it.
     if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT or session_images.missing(session):
         collected = _deletions.get()
-        transaction.on_commit(lambda: collected.append(session) if collected is not None else finish_remote_session(session))
+        # After the answer (services.after_answer): the person does not wait for these round trips.
+        transaction.on_commit(lambda: collected.append(session) if collected is not None else after_answer.schedule(session))
 
 
 @tracing.traced("liveness.finish_remote_session")
