@@ -153,11 +153,9 @@ def lifecycle(server, sizes):
 
 def _after_answer_done():
     """Wait for the work a complete/ left for after its answer (none where the app has no such work)."""
-    try:
-        from django_liveness.services import after_answer
-    except ImportError:
-        return
-    after_answer.wait_idle(timeout=60)
+    from django_liveness.testing import wait_for_after_answer
+
+    wait_for_after_answer(timeout=60)
 
 
 # --- queries of the everyday calls at two table sizes --------------------------------------------

@@ -30,10 +30,10 @@ def _fresh_backend():
 @pytest.fixture(autouse=True)
 def _after_answer_done():
     """No test leaves work after the answer running (a thread of this process) into the next one."""
-    from django_liveness.services import after_answer
+    from django_liveness.testing import wait_for_after_answer
 
     yield
-    assert after_answer.wait_idle(timeout=60), "work after the answer still running after 60 s"
+    wait_for_after_answer(timeout=60)
 
 
 @pytest.fixture(autouse=True)

@@ -8,13 +8,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from django_liveness import privacy, services, tasks
 from django_liveness.models import LivenessSession, Subject
-from django_liveness.services import after_answer
 from django_liveness.tasks_framework import USES_DJANGO_TASKS, task_backends
-from django_liveness.testing import ReferenceImageFactory, SubjectFactory
+from django_liveness.testing import ReferenceImageFactory, SubjectFactory, wait_for_after_answer
 
 from .api_support import API, client_for
 
@@ -136,7 +136,22 @@ def test_a_slow_provider_for_the_image_and_the_deletion_does_not_hold_the_answer
     assert response.status_code == 200 and response.json()["status"] == "completed"
     assert response.json()["pending"] == ["session_image", "remote_deletion"]
     assert fetch_started.wait(30)  # it had started in its thread, and waited for the answer
-    assert after_answer.wait_idle(timeout=30)
+    wait_for_after_answer()
     assert order == ["answer", "get_session_image", "delete_session"]
     session.refresh_from_db()
     assert session.session_image and session.remote_deleted_at is not None and session.sync_lease_until is None
+
+
+def test_the_admin_says_what_is_pending_at_the_provider(owner, locmem, settings, admin_client):
+    settings.TASKS = DEAD_WORKER
+    session = completed_at_the_provider(owner, locmem)
+    client_for(owner).post(f"{API}/sessions/{session.pk}/complete/")
+    url = reverse("admin:django_liveness_livenesssession_change", args=[session.pk])
+
+    page = admin_client.get(url).content.decode()
+    assert "Pending at the provider" in page
+    assert "fetch the session image, delete the provider&#x27;s copy" in page
+
+    tasks.finish_remote_session.call(str(session.pk))
+    page = admin_client.get(url).content.decode()
+    assert "fetch the session image" not in page and "delete the provider&#x27;s copy" not in page
