@@ -45,8 +45,8 @@ def schedule(session):
         # Still inside a transaction (a test's, whose on-commit callbacks run before it ends):
         # another connection would not see the result yet. An in-memory SQLite database (test runs)
         # fails a second writer at once instead of making it wait. Either way: here, after the
-        # result's commit all the same (as webhooks.delivery does).
-        finish(session.pk)
+        # result's commit all the same (as webhooks.delivery does), on the caller's object.
+        finish(session.pk, session=session)
         return
     global _queued, _pool
     with _lock:
@@ -81,15 +81,16 @@ def wait_idle(timeout=None):
         return _idle.wait_for(lambda: _queued == 0, timeout=timeout)
 
 
-def finish(session_id):
+def finish(session_id, *, session=None):
     """Fetch the session image and delete the remote copy of the session ``session_id``, holding
     its sync lease meanwhile; True when nothing is left to do. A session that another worker holds
-    is left to it (False)."""
+    is left to it (False). ``session``: the row as just committed, when the caller has it."""
     from .sessions import finish_remote_session
 
     if not _claim(session_id):
         return False
-    session = LivenessSession.objects.select_related("subject").filter(pk=session_id).first()
+    if session is None:
+        session = LivenessSession.objects.select_related("subject").filter(pk=session_id).first()
     try:
         if session is None or not session.pending_after_answer:
             return True
