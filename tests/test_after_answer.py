@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from django_liveness import privacy, services, tasks
 from django_liveness.models import LivenessSession, Subject
+from django_liveness.services import after_answer
 from django_liveness.tasks_framework import USES_DJANGO_TASKS, task_backends
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, wait_for_after_answer
 
@@ -155,3 +156,22 @@ def test_the_admin_says_what_is_pending_at_the_provider(owner, locmem, settings,
     tasks.finish_remote_session.call(str(session.pk))
     page = admin_client.get(url).content.decode()
     assert "fetch the session image" not in page and "delete the provider&#x27;s copy" not in page
+
+
+@pytest.mark.postgres
+def test_a_full_queue_leaves_the_work_to_liveness_sync(owner, locmem, monkeypatch):
+    """The threads' queue is bounded: beyond it the answer does not wait either, and the sync finishes."""
+    monkeypatch.setattr(after_answer, "MAX_QUEUED", 0)
+    session = completed_at_the_provider(owner, locmem)
+
+    response = client_for(owner).post(f"{API}/sessions/{session.pk}/complete/")
+
+    assert response.status_code == 200 and response.json()["status"] == "completed"
+    wait_for_after_answer()
+    assert remote_calls(locmem) == []
+    session.refresh_from_db()
+    assert session.pending_after_answer == ["session_image", "remote_deletion"]
+
+    call_command("liveness_sync", "--skip-orphans", stdout=StringIO())
+    session.refresh_from_db()
+    assert session.pending_after_answer == [] and remote_calls(locmem) == ["get_session_image", "delete_session"]
