@@ -91,28 +91,45 @@ def _play_frontend(server, provider_session_id):
 # --- the REST lifecycle against the same provider calls made directly ----------------------------
 
 
+def _iqr(samples):
+    """The interquartile range of ``samples``, as text (the middle half of the runs lies in it)."""
+    if len(samples) < 2:
+        return f"{samples[0]:.3g}..{samples[0]:.3g}"
+    low, _, high = statistics.quantiles(samples, n=4, method="inclusive")
+    return f"IQR {low:.3g}..{high:.3g}"
+
+
 def lifecycle(server, sizes):
+    """The person's wait: from asking for a session to knowing the result.
+
+    Through the app: POST sessions/ + POST complete/ (whose answer carries the result). The bare
+    minimum: the raw GA client (azure-core, as the app's backend uses it) creating the session and
+    making one GET of the result. Interleaved pairs (app, raw, app, raw...) so that both see the same
+    machine; the ratio of each pair, its median and IQR. The person's capture (the emulator's
+    frontend part) is outside both timings. Work after the answer (the session image's fetch, the
+    remote deletion) runs in the app's background; each pair waits for it before the next."""
     from django_liveness.backends import get_backend, reset_backend
     from django_liveness.images import sample_face_image
     from django_liveness.models import LivenessSession
 
     client, subject = _owner_with_reference()
     results = []
-    for latency, target in ((0, 3.0), (100, 1.3)):
+    for latency, target in ((0, 3.0), (100, 1.15)):
         server.state.faults.configure(latency_ms=latency)
         reset_backend()
         raw = get_backend().client  # the GA client the REST API uses, called directly
-        rest_times, raw_times = [], []
-        for _ in range(sizes["repeats"] + 1):  # the first round warms connections and caches
+        app_times, raw_times = [], []
+        for _ in range(sizes["repeats"] + 1):  # the first pair warms connections and caches
             started = time.perf_counter()
             created = client.post("/api/liveness/sessions/", {"subject": str(subject.pk), "verify": True}, format="json")
-            rest_create = time.perf_counter() - started
+            app_create = time.perf_counter() - started
             session = LivenessSession.objects.get(pk=created.json()["id"])
             _play_frontend(server, session.provider_session_id)
             started = time.perf_counter()
-            client.post(f"/api/liveness/sessions/{session.pk}/complete/")
-            client.get(f"/api/liveness/sessions/{session.pk}/")
-            rest_times.append(rest_create + time.perf_counter() - started)
+            completed = client.post(f"/api/liveness/sessions/{session.pk}/complete/")
+            app_times.append(app_create + time.perf_counter() - started)
+            assert completed.json()["status"] == "completed", completed.content
+            _after_answer_done()
 
             started = time.perf_counter()
             body = raw.create_verify_session(
@@ -123,14 +140,22 @@ def lifecycle(server, sizes):
             _play_frontend(server, body["sessionId"])
             started = time.perf_counter()
             raw.get_session(body["sessionId"], verify=True)
-            raw.delete_session(body["sessionId"], verify=True)
             raw_times.append(raw_create + time.perf_counter() - started)
-        ratios = [rest / raw for rest, raw in zip(rest_times[1:], raw_times[1:])]
+            raw.delete_session(body["sessionId"], verify=True)  # not timed: the person does not wait for it
+        ratios = [app / raw for app, raw in zip(app_times[1:], raw_times[1:])]
         ratio = statistics.median(ratios)
-        results.append(goal(f"REST lifecycle / raw client, {latency} ms latency", ratio, f"<= {target}x", ratio <= target, "x", _spread(ratios)))
-        results.append(figure(f"  REST lifecycle, {latency} ms latency", statistics.median(rest_times[1:]) * 1000, " ms", _spread([t * 1000 for t in rest_times[1:]])))
+        results.append(goal(f"person's wait, app / raw create + GET, {latency} ms latency", ratio, f"<= {target}x", ratio <= target, "x", _iqr(ratios)))
+        results.append(figure(f"  app: create + complete, {latency} ms latency", statistics.median(app_times[1:]) * 1000, " ms", _iqr([t * 1000 for t in app_times[1:]])))
+        results.append(figure(f"  raw: create + GET, {latency} ms latency", statistics.median(raw_times[1:]) * 1000, " ms", _iqr([t * 1000 for t in raw_times[1:]])))
     server.state.faults.reset()
     return results
+
+
+def _after_answer_done():
+    """Wait for the work a complete/ left for after its answer (none where the app has no such work)."""
+    from django_liveness.testing import wait_for_after_answer
+
+    wait_for_after_answer(timeout=60)
 
 
 # --- queries of the everyday calls at two table sizes --------------------------------------------
@@ -142,7 +167,7 @@ def queries(server, sizes):
 
     from django_liveness.models import LivenessSession, Subject
 
-    targets = {"create": 6, "complete": 6, "retrieve": 3, "list": 4}
+    targets = {"create": 8, "complete": 8, "retrieve": 3, "list": 4}  # issue 26: <= 8 each
     results = []
     counts_by_size = {}
     for rows in sizes["rows"]:

@@ -17,7 +17,7 @@ class LivenessConfig(AppConfig):
         from .operations import checks  # noqa: F401  (importing checks registers the system checks)
         from .api.permissions import forget_cached_permissions
         from .models import WebhookEndpoint
-        from .services import webhook_delivery
+        from .services import after_answer, webhook_delivery
         from .services.webhook_subscriptions import forget_subscriptions
 
         user_model = get_user_model()
@@ -27,6 +27,7 @@ class LivenessConfig(AppConfig):
         # Deliveries a commit wrote go out as a task when TASKS has workers (else in a thread): the
         # webhooks' sending never imports the tasks, which import the services.
         webhook_delivery.set_dispatcher(tasks.enqueue_webhooks)
+        after_answer.set_dispatcher(tasks.enqueue_after_answer)  # the same, for the work after a result's answer
         # Which event types endpoints subscribe to is cached (services.webhook_subscriptions): forget it on a change.
         post_save.connect(forget_subscriptions, sender=WebhookEndpoint, dispatch_uid="liveness-webhook-endpoint-saved")
         post_delete.connect(forget_subscriptions, sender=WebhookEndpoint, dispatch_uid="liveness-webhook-endpoint-deleted")

@@ -335,6 +335,19 @@ class LivenessSession(models.Model):
     def is_final(self):
         return self.status in self.FINAL_STATUSES
 
+    @property
+    def pending_after_answer(self):
+        """What an ended session still waits for at the provider, done after the answer (or by
+        liveness_sync): ``"session_image"`` (to fetch) and ``"remote_deletion"``; empty when none."""
+        if not self.is_final:
+            return []
+        pending = []
+        if self.session_image_id and not self.session_image and self.redacted_at is None:
+            pending.append("session_image")
+        if self.provider_session_id and self.remote_deleted_at is None and liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+            pending.append("remote_deletion")
+        return pending
+
     def next_fetch_at(self):
         """When complete/ may ask the provider for the result again (COMPLETE_MIN_INTERVAL_SECONDS
         after the last fetch); None when it has never asked."""

@@ -21,6 +21,7 @@ from .conf import liveness_settings
 from .models import LivenessSession
 from .common.tasks_framework import ImmediateBackend, task, task_backends
 from .services import webhook_delivery
+from .services.sessions import finish_after_answer
 
 
 def in_background():
@@ -34,6 +35,12 @@ def refresh_session_task(session_id):
     session = LivenessSession.objects.select_related("subject").filter(pk=session_id).first()
     if session is not None:
         services.refresh_session(session)
+
+
+@task()
+def finish_after_answer_task(session_id):
+    """After a result's answer: fetch the session image, then delete the provider's copy."""
+    return finish_after_answer(session_id)
 
 
 @task()
@@ -52,6 +59,16 @@ def apply_retention_task():
 def send_webhooks(delivery_ids=None):
     """Send due webhook deliveries (only ``delivery_ids``, when given: those a commit just wrote)."""
     return webhook_delivery.send_due(ids=delivery_ids)
+
+
+def enqueue_after_answer(session_id):
+    """The dispatcher of the work after a result's answer (registered by ``AppConfig.ready()``):
+    enqueue ``finish_after_answer_task`` when ``TASKS`` has workers and return True; with the
+    immediate backend return False, and a thread of this process does the work."""
+    if not in_background():
+        return False
+    finish_after_answer_task.enqueue(str(session_id))
+    return True
 
 
 def enqueue_webhooks(delivery_ids):

@@ -30,6 +30,17 @@ def locmem_backend():
     return backend
 
 
+def wait_for_after_answer(timeout=30):
+    """Wait until the work after ``complete/``'s answer (the session image's fetch, the remote
+    deletion) that runs in this process's threads is done; it fails after ``timeout`` seconds.
+    Needed only in a test whose transactions commit (pytest-django's ``transactional_db``,
+    ``TransactionTestCase``) on a database other than in-memory SQLite: elsewhere it runs at once."""
+    from .services import after_answer
+
+    if not after_answer.wait_idle(timeout=timeout):
+        raise AssertionError(f"the work after the answer still runs after {timeout} s")
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()

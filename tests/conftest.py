@@ -28,6 +28,15 @@ def _fresh_backend():
 
 
 @pytest.fixture(autouse=True)
+def _after_answer_done():
+    """No test leaves work after the answer running (a thread of this process) into the next one."""
+    from django_liveness.testing import wait_for_after_answer
+
+    yield
+    wait_for_after_answer(timeout=60)
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Rate-limit counters live in the cache: no test inherits another's."""
     from django.core.cache import cache

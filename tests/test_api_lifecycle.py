@@ -62,7 +62,10 @@ def test_live_person_passes(azure_backend, frontend, client, django_capture_on_c
             "error": None,
         }
     ]
-    assert client.get(f"{API}/sessions/{session['id']}/").json() == body
+    # The answer comes before the work after it: the capture is fetched and the provider's copy
+    # deleted once it is sent.
+    assert body["pending"] == ["session_image", "remote_deletion"]
+    assert client.get(f"{API}/sessions/{session['id']}/").json() == {**body, "pending": []}
     assert LivenessSession.objects.get().remote_deleted_at is not None  # deleted at the provider once read
 
 

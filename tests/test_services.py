@@ -331,6 +331,7 @@ def test_no_signal_for_a_change_that_is_rolled_back(verify_session, locmem, onco
     with oncommit():
         session = services.refresh_session(verify_session)
     assert (session.status, session.outcome) == (Status.COMPLETED, "passed")
+    session.refresh_from_db()  # deleted at the provider after the answer
     assert session.remote_deleted_at is not None
 
 

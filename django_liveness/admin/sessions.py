@@ -130,6 +130,7 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
                     "expected_client_ip",
                     "client_platform",
                     "provider_session_id",
+                    "pending_after_answer",
                     "started_by",
                     "auth_token_expires_at",
                     "model_version",
@@ -195,6 +196,12 @@ class LivenessSessionAdmin(LivenessMedia, ConfirmActionMixin, CappedCountMixin, 
         if session.review_status in reviewed and session.reviewed_by:
             return _("%(decision)s by %(reviewer)s") % {"decision": session.get_review_status_display(), "reviewer": session.reviewed_by}
         return session.get_review_status_display()
+
+    @admin.display(description=_("pending at the provider"))
+    def pending_after_answer(self, session):
+        """What liveness_sync (or the work after the answer) still has to do at the provider."""
+        labels = {"session_image": _("fetch the session image"), "remote_deletion": _("delete the provider's copy")}
+        return ", ".join(str(labels[work]) for work in session.pending_after_answer) or "-"
 
     @admin.display(description=_("verify result"))
     def verify_result(self, session):

@@ -242,6 +242,14 @@ class SessionSerializer(ModelSerializer):
         help_text="The Face service's abuse monitoring (v1.3-preview.1) flagged an attempt: the session does not "
         "pass until staff approve it (it waits in the review queue).",
     )
+    pending = serializers.ListField(
+        source="pending_after_answer",
+        child=serializers.ChoiceField(choices=["session_image", "remote_deletion"]),
+        read_only=True,
+        help_text="What the app still does at the provider after the result (in the background, or by "
+        "`liveness_sync`): `session_image` (fetching the capture kept as evidence), `remote_deletion` "
+        "(deleting the provider's copy). Empty when nothing is pending.",
+    )
 
     class Meta:
         model = LivenessSession
@@ -260,6 +268,7 @@ class SessionSerializer(ModelSerializer):
             "completed_at",
             "auth_token_expires_at",
             "error",
+            "pending",
         ]
         read_only_fields = fields
         extra_kwargs = {"liveness_decision": BLANK_CHOICE, "review_status": BLANK_CHOICE}

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from .. import signals
 from ..observability import tracing
-from . import session_images
+from . import after_answer, session_images
 from ..backends import get_backend
 from ..backends.base import AUDIT_ENTRIES, AuditEntry, ProviderStatus
 from ..common.client_platform import client_platform
@@ -297,7 +297,10 @@ def _finish_remote_on_commit(session):
     # provider's copy is the only one left, and the next refresh must still find it.
     if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT or session_images.missing(session):
         collected = _deletions.get()
-        transaction.on_commit(lambda: collected.append(session) if collected is not None else finish_remote_session(session))
+        # After the answer (services.after_answer): the person does not wait for these round trips.
+        transaction.on_commit(
+            lambda: collected.append(session) if collected is not None else after_answer.schedule(session, finish_after_answer)
+        )
 
 
 @tracing.traced("liveness.finish_remote_session")
@@ -307,6 +310,23 @@ def finish_remote_session(session, *, actor=None):
     if not session_images.fetch(session, actor=actor):
         return False
     return not liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT or delete_remote_session(session, actor=actor)
+
+
+def finish_after_answer(session_id, *, session=None):
+    """The work after a result's answer (``after_answer``, the ``finish_after_answer_task`` task): fetch
+    the session image and delete the remote copy of the session ``session_id``, holding its sync
+    lease meanwhile; True when nothing is left to do. A session that another worker holds is left to
+    it (False). ``session``: the row as just committed, when the caller has it."""
+    if not after_answer.claim(session_id):
+        return False
+    if session is None:
+        session = LivenessSession.objects.select_related("subject").filter(pk=session_id).first()
+    try:
+        if session is None or not session.pending_after_answer:
+            return True
+        return finish_remote_session(session)
+    finally:
+        after_answer.release(session_id)
 
 
 @contextlib.contextmanager
