@@ -5,6 +5,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +13,8 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from django_liveness.capture.messages import capture_messages
+from django_liveness.emulator.core import CLIENT_IP_MISMATCH
 from django_liveness.models import LivenessEvent, LivenessSession
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory
 
@@ -384,3 +387,14 @@ def test_refused_starts_use_up_no_quota(owner, locmem, settings):
 
     services.grant_consent(subject, policy_version="1", text="I agree.", purpose="test")
     assert [start(client, subject, verify=False).status_code for _ in range(3)] == [201, 201, 429]
+
+
+def test_every_attempt_error_the_page_names_has_its_own_words_including_a_capture_from_another_network():
+    """The page's ATTEMPT_MESSAGES (capture.js) map provider codes to message keys: each key exists,
+    and the emulator's refusal of a capture from an unexpected address gets the network advice."""
+    script = (Path(__file__).parent.parent / "django_liveness/static/django_liveness/capture.js").read_text()
+    table = re.search(r"const ATTEMPT_MESSAGES = \{(.*?)\};", script, re.S).group(1)
+    mapping = dict(re.findall(r"(\w+): \"(\w+)\"", table))
+    assert set(mapping.values()) <= set(capture_messages())
+    assert mapping[CLIENT_IP_MISMATCH] == "attempt_wrong_network"
+    assert "device and network that started it" in capture_messages()["attempt_wrong_network"]

@@ -58,6 +58,11 @@ def capture_messages() -> dict[str, str]:
         "attempt_too_many_faces": _("More than one face was in the picture. Try again with only your face."),
         "attempt_face_covered": _("Something covers your face. Take it off and try again."),
         "attempt_other": _("Try again in better light, looking straight at the camera."),
+        # The service refused a capture from another address than the one the session was bound to
+        # (LIVENESS["BIND_CLIENT_IP"], v1.3-preview.1): another try from here fails the same way.
+        "attempt_wrong_network": _(
+            "This check has to be done on the device and network that started it. Go back there to try again."
+        ),
         # How many more pictures the session takes (Face API v1.3: LIVENESS["CLIENT_ATTEMPTS"] > 1);
         # "{count}" is replaced by the number (1 or 2).
         "attempts_left_one": ngettext("{count} attempt left.", "{count} attempts left.", 1),

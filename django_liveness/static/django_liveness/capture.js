@@ -31,6 +31,7 @@
     FaceNotFound: "attempt_no_face",
     TooManyFaces: "attempt_too_many_faces",
     FaceWithMaskDetected: "attempt_face_covered",
+    ClientIpAddressMismatch: "attempt_wrong_network", // the emulator's code (the spec names none)
   };
   // The provider's answers after which this session's token takes no more pictures.
   const SESSION_OVER = ["SessionAlreadyUsed", "TokenExpired", "Unauthorized"];
