@@ -15,10 +15,13 @@ the frontend's reports), ``devices`` (the subject's device correlation id), ``lo
 repeated failed checks), ``privacy`` (consent, erasure, retention, orphan provider sessions), and
 the webhooks' bookkeeping: ``outbox`` (the rows ``emit`` writes), ``webhook_subscriptions`` (the
 cached event types endpoints want), ``webhook_delivery`` (claims, attempts, retries, sending after
-the commit through the dispatcher ``AppConfig.ready()`` registers) and ``webhooks`` (endpoints).
+the commit through the dispatcher ``AppConfig.ready()`` registers) and ``webhooks`` (endpoints);
+``after_answer`` (the session image's fetch and the remote deletion, after a result's answer),
+``abuse`` (Face API v1.3's user correlation, client-IP binding and abuse-monitoring verdicts) and
+``face_resource`` (the Face resource's liveness settings and client-assets token).
 
-May import: ``models``, ``conf``, ``exceptions``, ``signals``, ``transactions``, ``tracing``,
-``backends`` and ``webhook_protocol``. Nothing of the edges above it (``api``, ``admin``, capture
+May import: ``models``, ``conf``, ``exceptions``, ``signals``, ``db``, ``common``, ``images``,
+``observability``, ``backends`` and ``webhook_protocol`` (docs/contributing.md). Nothing of the edges above it (``api``, ``admin``, capture
 views, commands, ``tasks``, the ``webhooks`` facade), not even inside a function.
 """
 
