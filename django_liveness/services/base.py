@@ -1,11 +1,14 @@
 """What every service shares: the lock order, transactions that retry, the event log, events
 (signal after commit, webhook in the transaction), and file deletion after commit."""
 
+import contextlib
+import contextvars
 import logging
 import math
 from datetime import timedelta
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,9 +25,31 @@ logger = logging.getLogger("django_liveness")
 STALE_CREATED_AFTER = timedelta(minutes=15)
 
 
+# The rows of the event log a block writes at its end, in one statement (``events_in_one_statement``).
+_event_batch = contextvars.ContextVar("liveness_event_batch", default=None)
+
+
+@contextlib.contextmanager
+def events_in_one_statement():
+    """Within the block (inside the caller's transaction), ``log_event`` collects its rows, and they
+    are written in their order with one INSERT when the block ends without an error (an error
+    writes none: the transaction is rolled back anyway). A nested block joins the outer one."""
+    if _event_batch.get() is not None:
+        yield
+        return
+    batch = []
+    token = _event_batch.set(batch)
+    try:
+        yield
+    finally:
+        _event_batch.reset(token)
+    if batch:
+        LivenessEvent.objects.bulk_create(batch)
+
+
 def log_event(kind, *, session=None, subject=None, actor=None, from_status="", to_status="", message="", data=None):
-    """Append one row to the event log."""
-    return LivenessEvent.objects.create(
+    """Append one row to the event log (at the end of an ``events_in_one_statement`` block, if in one)."""
+    event = LivenessEvent(
         kind=kind,
         session=session,
         subject=subject if subject is not None else getattr(session, "subject", None),
@@ -34,6 +59,12 @@ def log_event(kind, *, session=None, subject=None, actor=None, from_status="", t
         message=message,
         data=data or {},
     )
+    batch = _event_batch.get()
+    if batch is None:
+        event.save(force_insert=True)
+    else:
+        batch.append(event)
+    return event
 
 
 def record_remote_error(session, error, *, operation, actor=None):
@@ -84,11 +115,25 @@ def for_update(queryset):
 
 
 def lock_subject(subject_id):
-    return for_update(Subject.objects).get(pk=subject_id)
+    """The subject ``subject_id``, locked; with REQUIRE_CONSENT, whether it has a valid consent comes
+    in the same statement (``has_valid_consent``: under the lock, a withdrawal cannot come between)."""
+    subjects = Subject.objects
+    if liveness_settings.REQUIRE_CONSENT:
+        subjects = subjects.annotate(
+            _has_valid_consent=Exists(Consent.objects.filter(subject=OuterRef("pk"), withdrawn_at__isnull=True))
+        )
+    return for_update(subjects).get(pk=subject_id)
 
 
 def lock_session(session):
-    """Lock the session's subject, then the session: the one order every path takes."""
+    """Lock the session's subject, then the session: the one order every path takes.
+
+    On PostgreSQL one statement takes both: ``FOR NO KEY UPDATE OF subject, session`` locks each
+    row it returns in the order of its OF list (the executor's LockRows walks the row marks in that
+    order), so the subject's lock is always taken first, as two statements would."""
+    if connection.vendor == "postgresql":
+        queryset = LivenessSession.objects.select_related("subject", "reference_image")
+        return queryset.select_for_update(no_key=True, of=("subject", "self")).get(pk=session.pk)
     subject = lock_subject(session.subject_id)
     # The reference image comes along (not locked): storing a result compares its facts.
     locked = for_update(LivenessSession.objects.select_related("reference_image")).get(pk=session.pk)
@@ -110,6 +155,9 @@ def set_status(session, status, *, actor=None, message="", data=None):
 
 
 def has_valid_consent(subject):
+    known = getattr(subject, "_has_valid_consent", None)  # read with the lock (``lock_subject``)
+    if known is not None:
+        return known
     return Consent.objects.filter(subject=subject, withdrawn_at__isnull=True).exists()
 
 

@@ -32,6 +32,7 @@ from .base import (
     atomic_with_retry,
     check_subject_may_proceed,
     emit,
+    events_in_one_statement,
     lock_session,
     lock_subject,
     log_event,
@@ -166,27 +167,35 @@ def _new_session(subject, *, verify, device_correlation_id, set_in_client, user_
 
 @atomic_with_retry
 def _record_created(session, created, *, started_by):
-    locked = lock_session(session)
-    locked.provider_session_id = created.session_id
-    if locked.is_final:  # canceled while the provider was creating it: keep the id, for the deletion
+    """Store what the provider created for ``session`` (as ``_new_session`` stored it: open, no
+    provider id yet, so nothing but a cancel can have changed it since)."""
+    now = timezone.now()
+    fields = {
+        "provider_session_id": created.session_id,
+        "auth_token": created.auth_token,
+        "auth_token_expires_at": created.expires_at or now + timedelta(seconds=liveness_settings.AUTH_TOKEN_TTL_SECONDS),
+        "updated_at": now,
+    }
+    # One conditional UPDATE, no lock before it: the row is written only while still open, and a
+    # cancel (an erasure, a withdrawn consent) that wins the race is seen by the other branch.
+    if not LivenessSession.objects.filter(pk=session.pk, status__in=LivenessSession.OPEN_STATUSES).update(**fields):
+        locked = lock_session(session)  # canceled while the provider was creating it: keep the id, for the deletion
+        locked.provider_session_id = created.session_id
         locked.save(update_fields=["provider_session_id", "updated_at"])
         return locked
-    locked.auth_token = created.auth_token
-    locked.auth_token_expires_at = created.expires_at or timezone.now() + timedelta(
-        seconds=liveness_settings.AUTH_TOKEN_TTL_SECONDS
-    )
-    locked.save(update_fields=["provider_session_id", "auth_token", "auth_token_expires_at", "updated_at"])
-    if locked.reference_image_id and created.reference:
-        _store_reference_facts(locked.reference_image, created.reference)
+    for name, value in fields.items():
+        setattr(session, name, value)
+    if session.reference_image_id and created.reference:
+        _store_reference_facts(session.reference_image, created.reference)
     log_event(
         LivenessEvent.Kind.SESSION_CREATED,
-        session=locked,
+        session=session,
         actor=started_by,
-        to_status=locked.status,
-        data={"kind": locked.kind, "provider_session_id": created.session_id, "operation_mode": locked.operation_mode},
+        to_status=session.status,
+        data={"kind": session.kind, "provider_session_id": created.session_id, "operation_mode": session.operation_mode},
     )
-    emit(SESSION_CREATED, signals.session_created, session=locked)
-    return locked
+    emit(SESSION_CREATED, signals.session_created, session=session)
+    return session
 
 
 @tracing.traced("liveness.refresh_session")
@@ -259,6 +268,11 @@ def apply_fetched(session, fetched, *, actor=None):
 
 @atomic_with_retry
 def _apply_result(session, result, *, actor):
+    with events_in_one_statement():  # a result's events (status, verdict, result, lock): one INSERT
+        return _apply_result_locked(session, result, actor=actor)
+
+
+def _apply_result_locked(session, result, *, actor):
     locked = lock_session(session)
     if locked.is_final:
         return locked
