@@ -4,10 +4,12 @@ import threading
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from django_liveness import services, signals
-from django_liveness.models import LivenessEvent, LivenessSession, Subject
-from django_liveness.services.base import lock_session
+from django_liveness.exceptions import ConsentRequired
+from django_liveness.models import Consent, LivenessEvent, LivenessSession, Subject
+from django_liveness.services.base import lock_session, lock_subject
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, capture_signal, locmem_backend, wait_for_after_answer
 
 from .threads import in_threads
@@ -256,3 +258,55 @@ def test_one_statement_locks_the_subject_before_the_session(settings):
         for thread in threads:
             thread.join(10)
     assert subject_locked and errors == []
+
+
+def waiting_for_a_lock():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def test_a_consent_withdrawn_while_a_create_waits_for_the_subject_counts(settings):
+    """The create reads the consent after the subject's lock (in the statement that reads the
+    reference image): a withdrawal committed while it waited stops it."""
+    settings.LIVENESS = {"BACKEND": LOCMEM, "REQUIRE_CONSENT": True}
+    subject = SubjectFactory()
+    ReferenceImageFactory(subject=subject)
+    services.grant_consent(subject, policy_version="1", text="I agree", purpose="verification")
+    holding, release, outcome = threading.Event(), threading.Event(), []
+
+    def withdrawer():
+        try:
+            with transaction.atomic():
+                lock_subject(subject.pk)
+                Consent.objects.filter(subject=subject).update(withdrawn_at=timezone.now())
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def starter():
+        try:
+            outcome.append(services.start_session(subject, verify=True))
+        except Exception as error:  # asserted below
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=withdrawer), threading.Thread(target=starter)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    try:
+        for _ in range(200):  # until the create waits for the subject's lock
+            if waiting_for_a_lock():
+                break
+            threading.Event().wait(0.02)
+        else:
+            pytest.fail("the create never waited for the subject's lock")
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], ConsentRequired), outcome
+    assert not LivenessSession.objects.filter(subject=subject).exists()

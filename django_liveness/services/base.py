@@ -8,7 +8,6 @@ import math
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -115,30 +114,39 @@ def for_update(queryset):
 
 
 def lock_subject(subject_id):
-    """The subject ``subject_id``, locked; with REQUIRE_CONSENT, whether it has a valid consent comes
-    in the same statement (``has_valid_consent``: under the lock, a withdrawal cannot come between)."""
-    subjects = Subject.objects
-    if liveness_settings.REQUIRE_CONSENT:
-        subjects = subjects.annotate(
-            _has_valid_consent=Exists(Consent.objects.filter(subject=OuterRef("pk"), withdrawn_at__isnull=True))
-        )
-    return for_update(subjects).get(pk=subject_id)
+    return for_update(Subject.objects).get(pk=subject_id)
 
 
 def lock_session(session):
-    """Lock the session's subject, then the session: the one order every path takes.
+    """Lock the session's subject, then the session (then its reference image): the one order every path takes.
 
-    On PostgreSQL one statement takes both: ``FOR NO KEY UPDATE OF subject, session`` locks each
-    row it returns in the order of its OF list (the executor's LockRows walks the row marks in that
-    order), so the subject's lock is always taken first, as two statements would."""
+    On PostgreSQL one statement takes them: ``FOR NO KEY UPDATE OF subject, session[, reference
+    image]`` locks the rows in the order of its OF list (the executor's LockRows walks the row marks
+    in that order), so the subject's lock is always taken first, as separate statements would take
+    it, and every row comes back as it is once locked (a row that changed while the statement
+    waited is read again). The reference image is locked with them, not merely read, for that
+    reason: a row only joined would come back as it was when the statement began."""
     if connection.vendor == "postgresql":
-        queryset = LivenessSession.objects.select_related("subject", "reference_image")
-        return queryset.select_for_update(no_key=True, of=("subject", "self")).get(pk=session.pk)
+        sessions = LivenessSession.objects.filter(pk=session.pk)
+        if session.reference_image_id:
+            # An inner join (a lock cannot reach the nullable side of an outer one).
+            found = _locked(sessions.filter(reference_image__id__isnull=False), ("subject", "self", "reference_image"))
+            if found is not None:
+                return found
+        else:
+            found = _locked(sessions, ("subject", "self"))
+            if found is not None:
+                return found
     subject = lock_subject(session.subject_id)
     # The reference image comes along (not locked): storing a result compares its facts.
     locked = for_update(LivenessSession.objects.select_related("reference_image")).get(pk=session.pk)
     locked.subject = subject
     return locked
+
+
+def _locked(sessions, of):
+    related = [name for name in of if name != "self"]
+    return sessions.select_related(*related).select_for_update(no_key=True, of=of).first()
 
 
 def set_status(session, status, *, actor=None, message="", data=None):
@@ -155,7 +163,7 @@ def set_status(session, status, *, actor=None, message="", data=None):
 
 
 def has_valid_consent(subject):
-    known = getattr(subject, "_has_valid_consent", None)  # read with the lock (``lock_subject``)
+    known = getattr(subject, "has_valid_consent", None)  # read after the subject's lock (``sessions._new_session``)
     if known is not None:
         return known
     return Consent.objects.filter(subject=subject, withdrawn_at__isnull=True).exists()

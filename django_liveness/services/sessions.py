@@ -11,7 +11,7 @@ import contextvars
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +24,7 @@ from ..common.client_platform import client_platform
 from ..conf import liveness_settings
 from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, ReferenceQualityLow, SessionNotFound
 from ..images import read_image_bytes
-from ..models import LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from ..models import Consent, LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
 from ..webhook_protocol.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_COMPLETED, SESSION_CREATED, SESSION_ENDED
 from . import abuse, devices, lockout
 from .base import (
@@ -146,10 +146,9 @@ def start_session(
 @atomic_with_retry
 def _new_session(subject, *, verify, device_correlation_id, set_in_client, user_correlation=False, **fields):
     locked = lock_subject(subject.pk)  # an erasure, a withdrawn consent or a lock committed meanwhile counts
+    reference = _active_reference(locked) if verify else None
     check_subject_may_proceed(locked)
-    reference = None
     if verify:
-        reference = locked.reference_images.filter(is_active=True).first()
         if reference is None:
             raise NoReferenceImage(
                 _("The subject has no active reference image; upload one before a liveness-with-verify session.")
@@ -163,6 +162,21 @@ def _new_session(subject, *, verify, device_correlation_id, set_in_client, user_
     return LivenessSession.objects.create(
         subject=locked, kind=kind, reference_image=reference, device_correlation_id=device_correlation_id, **fields
     )
+
+
+def _active_reference(locked):
+    """The active reference image of the subject ``locked`` (locked by the caller), or None; with
+    REQUIRE_CONSENT, whether the subject has a valid consent comes in the same statement (read
+    after the lock, so a withdrawal committed while it waited counts)."""
+    references = locked.reference_images.filter(is_active=True)
+    if liveness_settings.REQUIRE_CONSENT:
+        references = references.annotate(
+            subject_has_valid_consent=Exists(Consent.objects.filter(subject=OuterRef("subject_id"), withdrawn_at__isnull=True))
+        )
+    reference = references.first()
+    if reference is not None and liveness_settings.REQUIRE_CONSENT:
+        locked.has_valid_consent = reference.subject_has_valid_consent  # check_subject_may_proceed asks no more
+    return reference
 
 
 @atomic_with_retry
