@@ -19,9 +19,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from django_liveness.api.views import SessionViewSet
-from django_liveness.models import LivenessSession, Subject
+from django_liveness.models import LivenessSession, Subject, WebhookDelivery, WebhookEndpoint
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, UserFactory, locmem_backend
 from django_liveness.services import webhook_subscriptions
+from django_liveness.webhook_protocol import signing
+
+from .webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -85,3 +88,37 @@ def test_everyday_calls_make_the_same_few_queries_at_any_table_size(settings, mo
         "list by outcome": len(list_by_outcome),
     }
     assert counts == TARGETS, (counts, create, complete)
+
+
+def test_a_result_writes_its_webhook_deliveries_in_one_statement(settings, monkeypatch):
+    """With endpoints subscribed to both events a passed verify sends (session.completed,
+    liveness.verified), complete reads the endpoints once and writes every delivery in one INSERT:
+    2 statements more than without webhooks, whatever the number of events and endpoints."""
+    monkeypatch.setattr(SessionViewSet, "authentication_classes", [TokenAuthentication])
+    settings.LIVENESS = {
+        "BACKEND": "django_liveness.backends.locmem.LocMemBackend",
+        "THROTTLE_RATES": NO_LIMITS,
+        "WEBHOOKS": {"ALLOW_HTTP": True, "ALLOWED_PRIVATE_HOSTS": ["127.0.0.1"]},
+    }
+    user = UserFactory()
+    subject = SubjectFactory(user=user)
+    ReferenceImageFactory(subject=subject, face_rectangle={"top": 200, "left": 120, "width": 240, "height": 240}, quality_for_recognition="high")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    with Receiver() as receiver:
+        for _ in range(2):
+            WebhookEndpoint.objects.create(url=receiver.url, events=["session.completed", "liveness.verified"], secret=signing.new_secret())
+        client.get("/api/liveness/sessions/")
+        webhook_subscriptions.subscribed_types()
+        session_id = client.post("/api/liveness/sessions/", {"subject": str(subject.pk), "verify": True}, format="json").json()["id"]
+        locmem_backend().complete(LivenessSession.objects.get(pk=session_id))
+
+        answer, complete = statements(lambda: client.post(f"/api/liveness/sessions/{session_id}/complete/"))
+        receiver.wait_for(4)
+
+    assert answer.json()["outcome"] == "passed"
+    assert len(complete) == TARGETS["complete"] + 2, complete
+    deliveries = WebhookDelivery.objects.filter(payload__data__session__id=session_id).order_by("pk")
+    assert sorted(deliveries.values_list("event_type", flat=True)) == ["liveness.verified"] * 2 + ["session.completed"] * 2
+    assert [delivery.event_type for delivery in deliveries][:2] == ["session.completed"] * 2  # in the order emitted
+    assert len(receiver.requests) == 4

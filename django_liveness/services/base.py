@@ -15,7 +15,7 @@ from ..conf import liveness_settings
 from ..exceptions import ConsentRequired, SubjectErased, SubjectLocked
 from ..models import Consent, LivenessEvent, LivenessSession, Subject
 from ..db.transactions import atomic_with_retry  # noqa: F401  (the services' import of it)
-from .outbox import record_webhook_event
+from .outbox import deliveries_in_one_statement, record_webhook_event
 
 logger = logging.getLogger("django_liveness")
 
@@ -30,20 +30,22 @@ _event_batch = contextvars.ContextVar("liveness_event_batch", default=None)
 
 @contextlib.contextmanager
 def events_in_one_statement():
-    """Within the block (inside the caller's transaction), ``log_event`` collects its rows, and they
-    are written in their order with one INSERT when the block ends without an error (an error
-    writes none: the transaction is rolled back anyway). A nested block joins the outer one."""
+    """Within the block (inside the caller's transaction), ``log_event`` collects its rows, and
+    ``emit`` its webhook deliveries (``outbox.deliveries_in_one_statement``): at the block's end,
+    when it ends without an error, each table gets one INSERT, rows in their order (an error writes
+    none: the transaction is rolled back anyway). A nested block joins the outer one."""
     if _event_batch.get() is not None:
         yield
         return
     batch = []
     token = _event_batch.set(batch)
     try:
-        yield
+        with deliveries_in_one_statement():
+            yield
+            if batch:
+                LivenessEvent.objects.bulk_create(batch)
     finally:
         _event_batch.reset(token)
-    if batch:
-        LivenessEvent.objects.bulk_create(batch)
 
 
 def log_event(kind, *, session=None, subject=None, actor=None, from_status="", to_status="", message="", data=None):
