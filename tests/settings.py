@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",  # tests/test_query_counts.py counts the API's statements with token authentication
     "drf_spectacular",
     *FRAMEWORK_APPS,  # the django-tasks backport below Django 6; nothing on Django 6
     "django_tasks_db",  # the database task backend, for the tests that switch TASKS to it

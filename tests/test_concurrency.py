@@ -3,10 +3,13 @@
 import threading
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from django_liveness import services, signals
-from django_liveness.models import LivenessEvent, LivenessSession
+from django_liveness.exceptions import ConsentRequired
+from django_liveness.models import Consent, LivenessEvent, LivenessSession, Subject
+from django_liveness.services.base import lock_session, lock_subject
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, capture_signal, locmem_backend, wait_for_after_answer
 
 from .threads import in_threads
@@ -207,3 +210,103 @@ def test_browsers_starting_on_one_capture_link_at_once_exactly_one_wins(settings
     session = LivenessSession.objects.get()
     assert session.is_capture_browser(winner.value)
     assert LivenessEvent.objects.filter(session=session, kind="capture_link_opened").count() == 1
+
+
+def test_one_statement_locks_the_subject_before_the_session(settings):
+    """``lock_session`` takes both rows in one statement, in the one order: while another
+    transaction holds the session, the subject is already locked by the waiting one (so an erasure,
+    which locks the subject first, cannot hold the subject and wait for the session meanwhile)."""
+    settings.LIVENESS = {"BACKEND": LOCMEM}
+    session = services.start_session(SubjectFactory(), verify=False)
+    holding, waiter_done, errors = threading.Event(), threading.Event(), []
+
+    def holder():
+        try:
+            with transaction.atomic():
+                LivenessSession.objects.select_for_update().get(pk=session.pk)  # the session only
+                holding.set()
+                waiter_done.wait(10)
+        finally:
+            connection.close()
+
+    def waiter():
+        try:
+            with transaction.atomic():
+                lock_session(session)
+        except Exception as error:  # asserted below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads.append(threading.Thread(target=waiter))
+    threads[1].start()
+    subject_locked = False
+    try:
+        for _ in range(100):  # the waiter, blocked on the session, holds the subject already
+            try:
+                with transaction.atomic():
+                    Subject.objects.select_for_update(nowait=True).get(pk=session.subject_id)
+            except OperationalError:
+                subject_locked = True
+                break
+            threading.Event().wait(0.05)
+    finally:
+        waiter_done.set()
+        for thread in threads:
+            thread.join(10)
+    assert subject_locked and errors == []
+
+
+def waiting_for_a_lock():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def test_a_consent_withdrawn_while_a_create_waits_for_the_subject_counts(settings):
+    """The create reads the consent after the subject's lock (in the statement that reads the
+    reference image): a withdrawal committed while it waited stops it."""
+    settings.LIVENESS = {"BACKEND": LOCMEM, "REQUIRE_CONSENT": True}
+    subject = SubjectFactory()
+    ReferenceImageFactory(subject=subject)
+    services.grant_consent(subject, policy_version="1", text="I agree", purpose="verification")
+    holding, release, outcome = threading.Event(), threading.Event(), []
+
+    def withdrawer():
+        try:
+            with transaction.atomic():
+                lock_subject(subject.pk)
+                Consent.objects.filter(subject=subject).update(withdrawn_at=timezone.now())
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def starter():
+        try:
+            outcome.append(services.start_session(subject, verify=True))
+        except Exception as error:  # asserted below
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=withdrawer), threading.Thread(target=starter)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    try:
+        for _ in range(200):  # until the create waits for the subject's lock
+            if waiting_for_a_lock():
+                break
+            threading.Event().wait(0.02)
+        else:
+            pytest.fail("the create never waited for the subject's lock")
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], ConsentRequired), outcome
+    assert not LivenessSession.objects.filter(subject=subject).exists()

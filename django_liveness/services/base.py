@@ -1,6 +1,8 @@
 """What every service shares: the lock order, transactions that retry, the event log, events
 (signal after commit, webhook in the transaction), and file deletion after commit."""
 
+import contextlib
+import contextvars
 import logging
 import math
 from datetime import timedelta
@@ -13,7 +15,7 @@ from ..conf import liveness_settings
 from ..exceptions import ConsentRequired, SubjectErased, SubjectLocked
 from ..models import Consent, LivenessEvent, LivenessSession, Subject
 from ..db.transactions import atomic_with_retry  # noqa: F401  (the services' import of it)
-from .outbox import record_webhook_event
+from .outbox import deliveries_in_one_statement, record_webhook_event
 
 logger = logging.getLogger("django_liveness")
 
@@ -22,9 +24,33 @@ logger = logging.getLogger("django_liveness")
 STALE_CREATED_AFTER = timedelta(minutes=15)
 
 
+# The rows of the event log a block writes at its end, in one statement (``events_in_one_statement``).
+_event_batch = contextvars.ContextVar("liveness_event_batch", default=None)
+
+
+@contextlib.contextmanager
+def events_in_one_statement():
+    """Within the block (inside the caller's transaction), ``log_event`` collects its rows, and
+    ``emit`` its webhook deliveries (``outbox.deliveries_in_one_statement``): at the block's end,
+    when it ends without an error, each table gets one INSERT, rows in their order (an error writes
+    none: the transaction is rolled back anyway). A nested block joins the outer one."""
+    if _event_batch.get() is not None:
+        yield
+        return
+    batch = []
+    token = _event_batch.set(batch)
+    try:
+        with deliveries_in_one_statement():
+            yield
+            if batch:
+                LivenessEvent.objects.bulk_create(batch)
+    finally:
+        _event_batch.reset(token)
+
+
 def log_event(kind, *, session=None, subject=None, actor=None, from_status="", to_status="", message="", data=None):
-    """Append one row to the event log."""
-    return LivenessEvent.objects.create(
+    """Append one row to the event log (at the end of an ``events_in_one_statement`` block, if in one)."""
+    event = LivenessEvent(
         kind=kind,
         session=session,
         subject=subject if subject is not None else getattr(session, "subject", None),
@@ -34,6 +60,12 @@ def log_event(kind, *, session=None, subject=None, actor=None, from_status="", t
         message=message,
         data=data or {},
     )
+    batch = _event_batch.get()
+    if batch is None:
+        event.save(force_insert=True)
+    else:
+        batch.append(event)
+    return event
 
 
 def record_remote_error(session, error, *, operation, actor=None):
@@ -88,12 +120,35 @@ def lock_subject(subject_id):
 
 
 def lock_session(session):
-    """Lock the session's subject, then the session: the one order every path takes."""
+    """Lock the session's subject, then the session (then its reference image): the one order every path takes.
+
+    On PostgreSQL one statement takes them: ``FOR NO KEY UPDATE OF subject, session[, reference
+    image]`` locks the rows in the order of its OF list (the executor's LockRows walks the row marks
+    in that order), so the subject's lock is always taken first, as separate statements would take
+    it, and every row comes back as it is once locked (a row that changed while the statement
+    waited is read again). The reference image is locked with them, not merely read, for that
+    reason: a row only joined would come back as it was when the statement began."""
+    if connection.vendor == "postgresql":
+        sessions = LivenessSession.objects.filter(pk=session.pk)
+        if session.reference_image_id:
+            # An inner join (a lock cannot reach the nullable side of an outer one).
+            found = _locked(sessions.filter(reference_image__id__isnull=False), ("subject", "self", "reference_image"))
+            if found is not None:
+                return found
+        else:
+            found = _locked(sessions, ("subject", "self"))
+            if found is not None:
+                return found
     subject = lock_subject(session.subject_id)
     # The reference image comes along (not locked): storing a result compares its facts.
     locked = for_update(LivenessSession.objects.select_related("reference_image")).get(pk=session.pk)
     locked.subject = subject
     return locked
+
+
+def _locked(sessions, of):
+    related = [name for name in of if name != "self"]
+    return sessions.select_related(*related).select_for_update(no_key=True, of=of).first()
 
 
 def set_status(session, status, *, actor=None, message="", data=None):
@@ -110,6 +165,9 @@ def set_status(session, status, *, actor=None, message="", data=None):
 
 
 def has_valid_consent(subject):
+    known = getattr(subject, "has_valid_consent", None)  # read after the subject's lock (``sessions._new_session``)
+    if known is not None:
+        return known
     return Consent.objects.filter(subject=subject, withdrawn_at__isnull=True).exists()
 
 

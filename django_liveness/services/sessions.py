@@ -11,7 +11,7 @@ import contextvars
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +24,7 @@ from ..common.client_platform import client_platform
 from ..conf import liveness_settings
 from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, ReferenceQualityLow, SessionNotFound
 from ..images import read_image_bytes
-from ..models import LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
+from ..models import Consent, LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
 from ..webhook_protocol.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_COMPLETED, SESSION_CREATED, SESSION_ENDED
 from . import abuse, devices, lockout
 from .base import (
@@ -32,6 +32,7 @@ from .base import (
     atomic_with_retry,
     check_subject_may_proceed,
     emit,
+    events_in_one_statement,
     lock_session,
     lock_subject,
     log_event,
@@ -145,10 +146,9 @@ def start_session(
 @atomic_with_retry
 def _new_session(subject, *, verify, device_correlation_id, set_in_client, user_correlation=False, **fields):
     locked = lock_subject(subject.pk)  # an erasure, a withdrawn consent or a lock committed meanwhile counts
+    reference = _active_reference(locked) if verify else None
     check_subject_may_proceed(locked)
-    reference = None
     if verify:
-        reference = locked.reference_images.filter(is_active=True).first()
         if reference is None:
             raise NoReferenceImage(
                 _("The subject has no active reference image; upload one before a liveness-with-verify session.")
@@ -164,29 +164,52 @@ def _new_session(subject, *, verify, device_correlation_id, set_in_client, user_
     )
 
 
+def _active_reference(locked):
+    """The active reference image of the subject ``locked`` (locked by the caller), or None; with
+    REQUIRE_CONSENT, whether the subject has a valid consent comes in the same statement (read
+    after the lock, so a withdrawal committed while it waited counts)."""
+    references = locked.reference_images.filter(is_active=True)
+    if liveness_settings.REQUIRE_CONSENT:
+        references = references.annotate(
+            subject_has_valid_consent=Exists(Consent.objects.filter(subject=OuterRef("subject_id"), withdrawn_at__isnull=True))
+        )
+    reference = references.first()
+    if reference is not None and liveness_settings.REQUIRE_CONSENT:
+        locked.has_valid_consent = reference.subject_has_valid_consent  # check_subject_may_proceed asks no more
+    return reference
+
+
 @atomic_with_retry
 def _record_created(session, created, *, started_by):
-    locked = lock_session(session)
-    locked.provider_session_id = created.session_id
-    if locked.is_final:  # canceled while the provider was creating it: keep the id, for the deletion
+    """Store what the provider created for ``session`` (as ``_new_session`` stored it: open, no
+    provider id yet, so nothing but a cancel can have changed it since)."""
+    now = timezone.now()
+    fields = {
+        "provider_session_id": created.session_id,
+        "auth_token": created.auth_token,
+        "auth_token_expires_at": created.expires_at or now + timedelta(seconds=liveness_settings.AUTH_TOKEN_TTL_SECONDS),
+        "updated_at": now,
+    }
+    # One conditional UPDATE, no lock before it: the row is written only while still open, and a
+    # cancel (an erasure, a withdrawn consent) that wins the race is seen by the other branch.
+    if not LivenessSession.objects.filter(pk=session.pk, status__in=LivenessSession.OPEN_STATUSES).update(**fields):
+        locked = lock_session(session)  # canceled while the provider was creating it: keep the id, for the deletion
+        locked.provider_session_id = created.session_id
         locked.save(update_fields=["provider_session_id", "updated_at"])
         return locked
-    locked.auth_token = created.auth_token
-    locked.auth_token_expires_at = created.expires_at or timezone.now() + timedelta(
-        seconds=liveness_settings.AUTH_TOKEN_TTL_SECONDS
-    )
-    locked.save(update_fields=["provider_session_id", "auth_token", "auth_token_expires_at", "updated_at"])
-    if locked.reference_image_id and created.reference:
-        _store_reference_facts(locked.reference_image, created.reference)
+    for name, value in fields.items():
+        setattr(session, name, value)
+    if session.reference_image_id and created.reference:
+        _store_reference_facts(session.reference_image, created.reference)
     log_event(
         LivenessEvent.Kind.SESSION_CREATED,
-        session=locked,
+        session=session,
         actor=started_by,
-        to_status=locked.status,
-        data={"kind": locked.kind, "provider_session_id": created.session_id, "operation_mode": locked.operation_mode},
+        to_status=session.status,
+        data={"kind": session.kind, "provider_session_id": created.session_id, "operation_mode": session.operation_mode},
     )
-    emit(SESSION_CREATED, signals.session_created, session=locked)
-    return locked
+    emit(SESSION_CREATED, signals.session_created, session=session)
+    return session
 
 
 @tracing.traced("liveness.refresh_session")
@@ -259,6 +282,11 @@ def apply_fetched(session, fetched, *, actor=None):
 
 @atomic_with_retry
 def _apply_result(session, result, *, actor):
+    with events_in_one_statement():  # a result's events (status, verdict, result, lock): one INSERT
+        return _apply_result_locked(session, result, actor=actor)
+
+
+def _apply_result_locked(session, result, *, actor):
     locked = lock_session(session)
     if locked.is_final:
         return locked
