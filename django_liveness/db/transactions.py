@@ -88,3 +88,9 @@ def atomic_writing():
         if outermost:
             take_write_lock()
         yield
+
+
+def only_one_connection_writes():
+    """True on an in-memory SQLite database (test runs): it fails a second connection's write at once
+    instead of making it wait, so work after a commit must run on this connection, not in a thread."""
+    return connection.vendor == "sqlite" and connection.is_in_memory_db()

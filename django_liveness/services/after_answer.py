@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..conf import liveness_settings
+from ..db.transactions import only_one_connection_writes
 from ..models import LivenessSession
 
 logger = logging.getLogger("django_liveness")
@@ -51,11 +52,10 @@ def schedule(session, work):
     ended), done after the answer."""
     if _dispatcher is not None and _dispatcher(str(session.pk)):
         return
-    if connection.in_atomic_block or (connection.vendor == "sqlite" and connection.is_in_memory_db()):
+    if connection.in_atomic_block or only_one_connection_writes():
         # Still inside a transaction (a test's, whose on-commit callbacks run before it ends):
-        # another connection would not see the result yet. An in-memory SQLite database (test runs)
-        # fails a second writer at once instead of making it wait. Either way: here, after the
-        # result's commit all the same (as the webhooks' delivery does), on the caller's object.
+        # another connection would not see the result yet. Either way: here, after the result's
+        # commit all the same (as the webhooks' delivery does), on the caller's object.
         work(session.pk, session=session)
         return
     global _queued, _pool

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from ..conf import liveness_settings
 from ..exceptions import ConsentRequired, SubjectErased, SubjectLocked
-from ..models import Consent, LivenessEvent, LivenessSession, Subject
+from ..models import Consent, LivenessEvent, LivenessSession, ReferenceImage, Subject
 from ..db.transactions import atomic_with_retry  # noqa: F401  (the services' import of it)
 from .outbox import deliveries_in_one_statement, record_webhook_event
 
@@ -144,6 +144,37 @@ def lock_session(session):
     locked = for_update(LivenessSession.objects.select_related("reference_image")).get(pk=session.pk)
     locked.subject = subject
     return locked
+
+
+def lock_sessions(sessions):
+    """Lock many sessions with their subjects, in the one order; return them by primary key.
+
+    The subjects come first, in the order of their keys, each before its sessions: on PostgreSQL one
+    statement, ``FOR NO KEY UPDATE OF subject, session ORDER BY subject, session`` (rows are locked
+    as the sort returns them); elsewhere the subjects, then the sessions. Then the reference images
+    are read (not locked): whoever changes one holds its subject's lock, so the read is current. A
+    batch of one is ``lock_session``'s."""
+    if len({session.pk for session in sessions}) == 1:
+        locked = lock_session(sessions[0])
+        return {locked.pk: locked}
+    rows = LivenessSession.objects.filter(pk__in={session.pk for session in sessions})
+    if connection.vendor == "postgresql":
+        locking = rows.select_related("subject").select_for_update(no_key=True, of=("subject", "self"))
+        locked = list(locking.order_by("subject_id", "pk"))
+        subjects = {}
+        for session in locked:  # one object per subject, as its sessions change it in turn
+            session.subject = subjects.setdefault(session.subject_id, session.subject)
+    else:
+        subject_ids = {session.subject_id for session in sessions}
+        subjects = {subject.pk: subject for subject in for_update(Subject.objects.filter(pk__in=subject_ids)).order_by("pk")}
+        locked = list(for_update(rows).order_by("pk"))
+        for session in locked:
+            session.subject = subjects[session.subject_id]
+    references = ReferenceImage.objects.in_bulk({session.reference_image_id for session in locked if session.reference_image_id})
+    for session in locked:
+        if session.reference_image_id:
+            session.reference_image = references[session.reference_image_id]
+    return {session.pk: session for session in locked}
 
 
 def _locked(sessions, of):

@@ -24,29 +24,60 @@ from .base import atomic_with_retry, emit, lock_subject, log_event
 COUNTED_REASONS = ("spoof", "not_identical")
 
 
-def count_failure(session, reason, now):
-    """Count the failed result just stored on ``session`` (its subject locked by the caller); lock
-    the subject once it reaches LIVENESS['LOCKOUT']['FAILURES'] within the window."""
+def count_failures(failed):
+    """Count the failed results just stored, ``(session, reason)`` pairs in the order they were
+    stored (their subjects locked by the caller; the sessions' rows may not be written yet): a
+    subject that reaches LIVENESS['LOCKOUT']['FAILURES'] within the window is locked. One query
+    reads the earlier failures of every subject; the batch's own are counted here, in their order,
+    so a batch counts exactly as its results stored one by one would."""
     lockout = liveness_settings.LOCKOUT
-    subject = session.subject
-    if lockout is None or reason not in COUNTED_REASONS:
+    counted = [session for session, reason in failed if reason in COUNTED_REASONS]
+    if lockout is None or not counted:
         return
-    if subject.locked_until is not None and subject.locked_until > now:
-        return  # already locked: one lock, one event, one signal
-    since = now - timedelta(seconds=lockout["WINDOW_SECONDS"])
-    if subject.locked_until is not None:
-        since = max(since, subject.locked_until)
-    failures = (
-        LivenessSession.objects.filter(
-            subject_id=subject.pk, outcome=LivenessSession.Outcome.FAILED, completed_at__gt=since, completed_at__lte=now
-        )
+    window = timedelta(seconds=lockout["WINDOW_SECONDS"])
+    times = {}  # subject pk -> when its counted failures completed
+    earlier = (
+        _counted_failures(LivenessSession.objects.filter(subject_id__in={session.subject_id for session in counted}))
+        .filter(completed_at__gt=min(session.completed_at for session in counted) - window)
+        .exclude(pk__in=[session.pk for session in counted])
+        .values_list("subject_id", "completed_at")
+    )
+    for subject_id, completed_at in earlier:
+        times.setdefault(subject_id, []).append(completed_at)
+    for session in counted:
+        subject, now = session.subject, session.completed_at
+        if _counts(session):
+            times.setdefault(subject.pk, []).append(now)
+        if subject.locked_until is not None and subject.locked_until > now:
+            continue  # already locked: one lock, one event, one signal
+        since = now - window
+        if subject.locked_until is not None:
+            since = max(since, subject.locked_until)
+        failures = sum(since < completed_at <= now for completed_at in times.get(subject.pk, ()))
+        if failures >= lockout["FAILURES"]:
+            _lock(subject, failures, now, lock_seconds=lockout["LOCK_SECONDS"])
+
+
+def _counted_failures(sessions):
+    """The failures of ``sessions`` that count (``COUNTED_REASONS``, not approved by a reviewer)."""
+    return (
+        sessions.filter(outcome=LivenessSession.Outcome.FAILED)
         .filter(Q(liveness_decision=LivenessSession.Decision.SPOOFFACE) | Q(is_identical=False))
         .exclude(review_status=LivenessSession.ReviewStatus.APPROVED)
-        .count()
     )
-    if failures < lockout["FAILURES"]:
-        return
-    locked_until = now + timedelta(seconds=lockout["LOCK_SECONDS"])
+
+
+def _counts(session):
+    """``_counted_failures``, of one session in memory."""
+    return (
+        session.outcome == LivenessSession.Outcome.FAILED
+        and (session.liveness_decision == LivenessSession.Decision.SPOOFFACE or session.is_identical is False)
+        and session.review_status != LivenessSession.ReviewStatus.APPROVED
+    )
+
+
+def _lock(subject, failures, now, *, lock_seconds):
+    locked_until = now + timedelta(seconds=lock_seconds)
     Subject.objects.filter(pk=subject.pk).update(locked_until=locked_until, updated_at=now)
     subject.locked_until = locked_until
     log_event(

@@ -26,7 +26,7 @@ from ..exceptions import BackendError, InvalidSessionState, NoReferenceImage, Re
 from ..images import read_image_bytes
 from ..models import Consent, LivenessAttempt, LivenessEvent, LivenessSession, ReferenceImage, Subject
 from ..webhook_protocol.events import LIVENESS_FAILED, LIVENESS_VERIFIED, SESSION_COMPLETED, SESSION_CREATED, SESSION_ENDED
-from . import abuse, devices, lockout
+from . import abuse, devices, lockout, result_batch
 from .base import (
     STALE_CREATED_AFTER,
     atomic_with_retry,
@@ -34,14 +34,21 @@ from .base import (
     emit,
     events_in_one_statement,
     lock_session,
+    lock_sessions,
     lock_subject,
     log_event,
-    mark_verified,
     record_remote_error,
     set_status,
 )
 
 ATTEMPT_SUMMARY_FIELDS = ("attempt_id", "status", "liveness_decision", "is_identical", "match_confidence", "error_code", "error_message")
+# What storing a result writes of the session; what ending one without a result writes.
+RESULT_FIELDS = (
+    "status", "liveness_decision", "is_identical", "match_confidence", "outcome", "face_rectangle", "session_image_id",
+    "model_version", "result_digest", "result_payload", "provider_latency_ms", "started_at", "completed_at", "auth_token",
+    "review_status", "verified_at", "attempts_summary", "abuse_detected",
+)
+END_FIELDS = ("status", "error_code", "error_message", "result_payload", "model_version", "auth_token", "attempts_summary", "abuse_detected")
 
 
 def compute_outcome(decision, *, verify, is_identical=None, match_confidence=None):
@@ -259,38 +266,62 @@ def fetch_result(session):
 def apply_fetched(session, fetched, *, actor=None):
     """Apply what ``fetch_result`` gave (a SessionResult, or the BackendError it raised); return the session.
 
-    Split from the provider call so that the sync can fetch many sessions at once and write each
-    result in its own short transaction. A transient error is recorded and raised again.
+    Split from the provider call so that the sync can fetch many sessions at once and store their
+    results together (``apply_fetched_many``). A transient error is recorded and raised again.
     """
-    if session.is_final:
-        return session
-    if not session.provider_session_id:
-        if timezone.now() - session.created_at > STALE_CREATED_AFTER:
-            return _end_without_result(
+    (applied,) = apply_fetched_many([(session, fetched)], actor=actor)
+    if isinstance(applied, BackendError):
+        raise applied
+    return applied
+
+
+def apply_fetched_many(pairs, *, actor=None):
+    """Apply ``(session, fetched)`` pairs; return, for each, the session as stored, or the transient
+    BackendError that was fetched (recorded as an event; the session keeps its status).
+
+    The results (SessionResult) are stored together, in one transaction with one statement per
+    table (``result_batch``); a session that ends without one (the provider lost it, it never
+    reached the provider) ends in its own transaction.
+    """
+    applied = {}
+    results = []
+    for session, fetched in pairs:
+        if session.is_final:
+            applied[session.pk] = session
+        elif not session.provider_session_id:
+            stale = timezone.now() - session.created_at > STALE_CREATED_AFTER
+            applied[session.pk] = _end_without_result(
                 session, LivenessSession.Status.FAILED, "not_created", "The session never reached the provider."
+            ) if stale else session
+        elif isinstance(fetched, SessionNotFound):
+            applied[session.pk] = _end_without_result(
+                session, LivenessSession.Status.FAILED, fetched.code, "The provider no longer has this session."
             )
-        return session
-    if isinstance(fetched, SessionNotFound):
-        return _end_without_result(
-            session, LivenessSession.Status.FAILED, fetched.code, "The provider no longer has this session."
-        )
-    if isinstance(fetched, BackendError):
-        record_remote_error(session, fetched, operation="get_result", actor=actor)
-        raise fetched
-    return _apply_result(session, fetched, actor=actor)
+        elif isinstance(fetched, BackendError):
+            record_remote_error(session, fetched, operation="get_result", actor=actor)
+            applied[session.pk] = fetched
+        else:
+            results.append((session, fetched))
+    if results:
+        applied.update((stored.pk, stored) for stored in _apply_results(results, actor=actor))
+    return [applied[session.pk] for session, _fetched in pairs]
 
 
 @atomic_with_retry
-def _apply_result(session, result, *, actor):
-    with events_in_one_statement():  # a result's events (status, verdict, result, lock): one INSERT
-        return _apply_result_locked(session, result, actor=actor)
+def _apply_results(pairs, *, actor):
+    # The batch's rows locked together; its events (status, verdict, result, lock) and outbox rows
+    # in one INSERT each, its sessions and attempts likewise (result_batch).
+    with events_in_one_statement(), result_batch.gathered() as batch:
+        locked = lock_sessions([session for session, _result in pairs])
+        stored = [_apply_result_locked(locked[session.pk], result, actor=actor) for session, result in pairs]
+        lockout.count_failures(batch.failures)
+    return stored
 
 
-def _apply_result_locked(session, result, *, actor):
-    locked = lock_session(session)
+def _apply_result_locked(locked, result, *, actor):
     if locked.is_final:
         return locked
-    now = timezone.now()
+    now = result_batch.now()
     token_expired = result.expired or (locked.auth_token_expires_at and now >= locked.auth_token_expires_at)
     ended = result.status in (ProviderStatus.SUCCEEDED, ProviderStatus.FAILED, ProviderStatus.CANCELED)
     if result.result_attempt is not None:
@@ -311,7 +342,7 @@ def _apply_result_locked(session, result, *, actor):
     elif result.status == ProviderStatus.RUNNING and locked.status == LivenessSession.Status.CREATED:
         set_status(locked, LivenessSession.Status.STARTED, actor=actor)
         locked.started_at = result.started_at or now
-        locked.save(update_fields=["status", "started_at", "updated_at"])
+        result_batch.save(locked, ("status", "started_at"))
     return locked
 
 
@@ -371,26 +402,24 @@ def collect_remote_deletions():
 
 def _store_attempts(session, result):
     """One row per attempt, and their summary on the session (saved by the caller)."""
-    attempts = LivenessAttempt.objects.bulk_create(
-        [
-            LivenessAttempt(
-                session=session,
-                attempt_id=attempt.attempt_id,
-                status=attempt.status,
-                liveness_decision=attempt.liveness_decision or "",
-                is_identical=attempt.verification.is_identical if attempt.verification else None,
-                match_confidence=attempt.verification.match_confidence if attempt.verification else None,
-                face_rectangle=attempt.face_rectangle,
-                error_code=attempt.error_code,
-                error_message=attempt.error_message,
-                session_image_id=attempt.session_image_id,
-                digest=attempt.digest,
-                **abuse.attempt_fields(attempt),
-            )
-            for attempt in result.attempts
-        ],
-        ignore_conflicts=True,  # stored once per session: the session row is locked and final after this
-    )
+    attempts = [
+        LivenessAttempt(
+            session=session,
+            attempt_id=attempt.attempt_id,
+            status=attempt.status,
+            liveness_decision=attempt.liveness_decision or "",
+            is_identical=attempt.verification.is_identical if attempt.verification else None,
+            match_confidence=attempt.verification.match_confidence if attempt.verification else None,
+            face_rectangle=attempt.face_rectangle,
+            error_code=attempt.error_code,
+            error_message=attempt.error_message,
+            session_image_id=attempt.session_image_id,
+            digest=attempt.digest,
+            **abuse.attempt_fields(attempt),
+        )
+        for attempt in result.attempts
+    ]
+    result_batch.add_attempts(attempts)
     # Attempts never change once stored: the summary answers the API without a query.
     session.attempts_summary = [{name: getattr(attempt, name) for name in ATTEMPT_SUMMARY_FIELDS} for attempt in attempts]
 
@@ -425,10 +454,10 @@ def _store_result(session, result, now, *, actor):
         session.review_status = LivenessSession.ReviewStatus.PENDING
     verified = session.is_verify and outcome == LivenessSession.Outcome.PASSED
     if verified:
-        mark_verified(session, now)
+        result_batch.mark_verified(session, now)
     _store_attempts(session, result)
     abuse.record_verdict(session, result, actor=actor)
-    session.save()
+    result_batch.save(session, RESULT_FIELDS)
     if session.reference_image_id and result.reference:
         _store_reference_facts(session.reference_image, result.reference)
     log_event(
@@ -450,7 +479,7 @@ def _store_result(session, result, now, *, actor):
         emit(LIVENESS_VERIFIED, signals.liveness_verified, session=session)
     elif outcome == LivenessSession.Outcome.FAILED:
         emit(LIVENESS_FAILED, signals.liveness_failed, session=session, reason=reason)
-        lockout.count_failure(session, reason, now)
+        result_batch.note_failure(session, reason)
 
 
 def _store_reference_facts(reference, facts):
@@ -495,7 +524,7 @@ def _end_locked(locked, status, code, message, *, actor=None, result=None):
         locked.result_payload = result.payload
         locked.model_version = result.model_version
     locked.auth_token = ""
-    locked.save()
+    result_batch.save(locked, END_FIELDS)
     emit(SESSION_ENDED, signals.session_ended, session=locked, signal_only={"status": status})
 
 
@@ -556,14 +585,29 @@ def delete_at_provider(session):
 
 def record_remote_deletion(session, error, *, actor=None):
     """Record what ``delete_at_provider`` did; True when the session is gone there."""
-    if error is not None:
-        record_remote_error(session, error, operation="delete", actor=actor)
-        return False
+    return record_remote_deletions([(session, error)], actor=actor) == 1
+
+
+def record_remote_deletions(outcomes, *, actor=None):
+    """Record what ``delete_at_provider`` did for each ``(session, error)``: the errors as events,
+    the sessions gone with one UPDATE and their events with one INSERT. Returns how many are gone."""
+    gone = [session for session, error in outcomes if error is None]
+    for session, error in outcomes:
+        if error is not None:
+            record_remote_error(session, error, operation="delete", actor=actor)
+    if gone:
+        _mark_remote_deleted(gone, actor=actor)
+    return len(gone)
+
+
+@atomic_with_retry
+def _mark_remote_deleted(sessions, *, actor):
     now = timezone.now()
-    LivenessSession.objects.filter(pk=session.pk).update(remote_deleted_at=now)
-    session.remote_deleted_at = now
-    log_event(LivenessEvent.Kind.REMOTE_DELETED, session=session, actor=actor)
-    return True
+    with events_in_one_statement():
+        LivenessSession.objects.filter(pk__in=[session.pk for session in sessions]).update(remote_deleted_at=now)
+        for session in sessions:
+            session.remote_deleted_at = now
+            log_event(LivenessEvent.Kind.REMOTE_DELETED, session=session, actor=actor)
 
 
 @tracing.traced("liveness.get_audit_entries")

@@ -4,16 +4,17 @@ A worker claims a batch of open sessions with ``SELECT ... FOR UPDATE SKIP LOCKE
 them with a lease (``sync_lease_until``) in one short transaction: other workers skip them until
 the lease runs out, so no session is fetched twice at once, and one whose worker died is taken up
 again once its lease expires. The provider calls of a batch run in threads, at most
-``SYNC["CONCURRENCY"]`` at once per process; each answer is written as it arrives, in its own short
-transaction, while the other calls go on; then the sessions that ended get their session image
-fetched (one whose fetch failed earlier is claimed again) and are deleted at the provider. A 429
+``SYNC["CONCURRENCY"]`` at once per process; the answers that have arrived are stored together, in
+one short transaction with one statement per table, while the other calls go on; then the sessions
+that ended get their session image fetched (one whose fetch failed earlier is claimed again) and
+are deleted at the provider. A 429
 holds every call of the process back for its Retry-After (``ProviderGate``).
 """
 
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.db import DatabaseError, connection
@@ -26,7 +27,7 @@ from ..exceptions import BackendError, Throttled
 from ..models import LivenessSession
 from . import session_images
 from .base import atomic_with_retry
-from .sessions import apply_fetched, collect_remote_deletions, delete_at_provider, fetch_result, record_remote_deletion
+from .sessions import apply_fetched_many, collect_remote_deletions, delete_at_provider, fetch_result, record_remote_deletions
 
 logger = logging.getLogger("django_liveness")
 
@@ -147,32 +148,39 @@ def _in_batches(claim, limit, handle):
 
 
 def _refresh_batch(batch, pool, summary):
-    """Fetch a batch in threads and write each answer here as it arrives (in its own transaction),
+    """Fetch a batch in threads and store the answers that have arrived together (one transaction)
     while the other fetches go on; then finish the sessions that ended at the provider."""
     call = tracing.propagating(gate.call)  # the threads' provider spans under the sync's span
-    fetches = {pool.submit(call, fetch_result, session): session for session in batch if session.provider_session_id}
+    pending = {pool.submit(call, fetch_result, session): session for session in batch if session.provider_session_id}
     with collect_remote_deletions() as ended:
-        for session in batch:
-            if not session.provider_session_id:
-                _apply(session, None, summary)
-        for future in as_completed(fetches):
-            _apply(fetches[future], future.result(), summary)
+        _store([(session, None) for session in batch if not session.provider_session_id], summary)
+        while pending:
+            arrived, _ = wait(pending, return_when=FIRST_COMPLETED)
+            _store([(pending.pop(future), future.result()) for future in arrived], summary)
     _finish_remotely(ended, pool, summary)
 
 
-def _apply(session, fetched, summary):
-    before = session.status
+def _store(pairs, summary):
+    """Store fetched answers together (``apply_fetched_many``); when the database refuses the
+    batch, each alone, so that one session's trouble does not stop the others."""
+    if not pairs:
+        return
     try:
-        after = apply_fetched(session, fetched)
-    except BackendError:
+        applied = apply_fetched_many(pairs)
+    except DatabaseError as error:
+        if len(pairs) > 1:
+            for pair in pairs:
+                _store([pair], summary)
+            return
+        logger.error("Refreshing session %s failed in the database: %s", pairs[0][0].pk, type(error).__name__)
         summary["errors"] += 1
         return
-    except DatabaseError as error:  # one session's trouble must not stop the others
-        logger.error("Refreshing session %s failed in the database: %s", session.pk, type(error).__name__)
-        summary["errors"] += 1
-        return
-    summary["refreshed"] += 1
-    summary["changed"] += after.status != before
+    for (session, _fetched), after in zip(pairs, applied):
+        if isinstance(after, BackendError):
+            summary["errors"] += 1
+            continue
+        summary["refreshed"] += 1
+        summary["changed"] += after.status != session.status
 
 
 def _finish_remotely(sessions, pool, summary):
@@ -190,4 +198,4 @@ def _finish_remotely(sessions, pool, summary):
             summary["errors"] += 1
     if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
         errors = list(pool.map(lambda session: call(delete_at_provider, session), done))
-        summary["remote_deleted"] += sum(record_remote_deletion(session, error) for session, error in zip(done, errors))
+        summary["remote_deleted"] += record_remote_deletions(list(zip(done, errors)))

@@ -31,7 +31,7 @@ from django.utils import timezone
 from .. import signals
 from ..conf import liveness_settings
 from ..models import WebhookDelivery, WebhookEndpoint
-from ..db.transactions import atomic_with_retry
+from ..db.transactions import atomic_with_retry, only_one_connection_writes
 from ..webhook_protocol import signing
 from ..webhook_protocol.transport import post
 from .webhook_subscriptions import forget_subscriptions
@@ -246,9 +246,7 @@ def send_after_commit(ids):
     nor the request. Whatever this does not send (the process died), ``liveness_sync`` sends once it is due."""
     if _dispatcher is not None and _dispatcher(list(ids)):
         return
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        # An in-memory SQLite database (test runs) fails a second writer at once instead of
-        # making it wait: send here, after the commit all the same.
+    if only_one_connection_writes():  # send here, after the commit all the same
         _send_in_thread(list(ids), close=False)
         return
     # A daemon that a process waits for at its exit, for EXIT_WAIT at most (finish_at_exit): a
