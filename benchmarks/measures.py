@@ -372,9 +372,11 @@ def sync(server, sizes):
 
     # Two RQ workers, started and idle beforehand, as a deployment keeps them: from `liveness_sync`
     # enqueueing the sync (one task per batch) until every session is final and done at the provider.
-    rq = _sync_by_rq_workers(server, count, latency, workers=2)
+    rq, app_cpu, emulator_cpu = _sync_by_rq_workers(server, count, latency, workers=2)
     results.append(goal("sync, 2 RQ workers / threaded ideal", ideal / rq, ">= 0.8", ideal / rq >= 0.8, "", f"{rq:.3g} s"))
     results.append(_fetched_twice_or_missed(server, count, "2 RQ workers"))
+    results.append(figure("  sync, 2 RQ workers: CPU per session, app", app_cpu / count * 1000, " ms"))
+    results.append(figure("  sync, 2 RQ workers: CPU per session, emulator", emulator_cpu / count * 1000, " ms"))
     server.state.faults.reset()
     return results
 
@@ -420,11 +422,20 @@ def _wait_until(condition, *, timeout, processes, logs, what):
         time.sleep(0.05)
 
 
+def _cpu_seconds(pid):
+    """CPU seconds of process ``pid`` and of the children it has reaped (user + system, /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(tick) for tick in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime, stime, cutime, cstime
+
+
 def _sync_by_rq_workers(server, count, latency, *, workers):
     """Seconds from ``liveness_sync`` (with the RQ task backend) enqueueing the sync of ``count``
     ready sessions until each one is final and done, the work shared by ``workers`` RQ workers
     (``rqworker default --job-class django_tasks_rq.Job``, IDEAL_THREADS threads between them) on
-    the bench's Redis database, emptied before and after; the workers are stopped however it ends."""
+    the bench's Redis database, emptied before and after; the workers are stopped however it ends.
+    Also the CPU seconds, from the enqueueing until the workers are idle again, of the workers
+    (their work horses included: the app) and of this process (the emulator's threads, and the
+    enqueueing and polling, a little)."""
     import redis
     from django.conf import settings
     from django.core.management import call_command
@@ -448,6 +459,7 @@ def _sync_by_rq_workers(server, count, latency, *, workers):
             server.state.faults.configure(latency_ms=latency)
             server.app.calls.clear()
             sync_settings = {**settings.LIVENESS.get("SYNC", {}), "BATCH_SIZE": RQ_BATCH}
+            workers_cpu, own_cpu = sum(map(_cpu_seconds, (p.pid for p in processes))), time.process_time()
             started = time.perf_counter()
             with override_settings(TASKS=RQ_TASKS, LIVENESS={**settings.LIVENESS, "SYNC": sync_settings}):
                 call_command("liveness_sync", "--skip-orphans", "--limit", str(count), stdout=io.StringIO())
@@ -459,6 +471,8 @@ def _sync_by_rq_workers(server, count, latency, *, workers):
             queue = Queue("default", connection=redis_db)
             idle = lambda: queue.count == 0 and all(worker.get_state() == "idle" for worker in Worker.all(connection=redis_db))  # noqa: E731
             _wait_until(idle, timeout=120, processes=processes, logs=logs, what="the workers were idle")
+            workers_cpu = sum(map(_cpu_seconds, (p.pid for p in processes))) - workers_cpu  # their horses reaped
+            own_cpu = time.process_time() - own_cpu
             for process in processes:
                 process.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 5
@@ -467,7 +481,7 @@ def _sync_by_rq_workers(server, count, latency, *, workers):
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
     finally:
         redis_db.flushdb()  # the tasks left (they would find nothing to do) and the workers' records
-    return elapsed
+    return elapsed, workers_cpu, own_cpu
 
 
 # --- uploads: memory and time against Pillow's own open + load -----------------------------------
