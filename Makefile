@@ -79,7 +79,7 @@ screenshots: $(STAMP) node_modules/.installed  ## Retake the screenshots in docs
 schema: $(STAMP)  ## Regenerate docs/openapi.json and docs/api-reference.md from the schema the API serves
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m tests.openapi_docs
 
-bench: $(STAMP)  ## Measure every figure of docs/performance.md side by side (PostgreSQL on 127.0.0.1:5432); prints PASS/FAIL per goal
+bench: $(STAMP)  ## Measure every figure of docs/performance.md side by side (PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379 database 13 for the RQ workers); prints PASS/FAIL per goal
 	$(BIN)/python -m benchmarks
 
 bench-smoke: $(STAMP)  ## Run every benchmark at a small size (CI: they keep working; the figures mean nothing)

@@ -5,9 +5,12 @@ import collections
 import contextlib
 import io
 import os
+import resource
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -216,10 +219,15 @@ def queries(server, sizes):
 
 
 def _ready_sessions(server, count):
+    """``count`` sessions completed at the emulator, waiting for the sync: the only open ones (those
+    other benchmarks left open, e.g. the queries' first creates, are marked expired, so that each
+    run syncs exactly these)."""
     from django_liveness import services
+    from django_liveness.models import LivenessSession
     from django_liveness.testing import SubjectFactory
 
     server.state.faults.reset()
+    LivenessSession.objects.filter(status__in=list(LivenessSession.OPEN_STATUSES)).update(status="expired")
     subject = SubjectFactory()
     sessions = [services.start_session(subject, verify=False) for _ in range(count)]
     for session in sessions:
@@ -228,6 +236,7 @@ def _ready_sessions(server, count):
 
 
 def _worker_env(server, **extra):
+    from django.conf import settings
     from django.db import connection
 
     return {
@@ -237,26 +246,88 @@ def _worker_env(server, **extra):
         "LIVENESS_WORKER_DB": connection.settings_dict["NAME"],
         "LIVENESS_WORKER_ENDPOINT": server.endpoint,
         "LIVENESS_WORKER_KEY": server.state.subscription_key(),
+        "LIVENESS_TEST_REDIS": settings.BENCH_REDIS,  # RQ workers: the bench's own Redis database
         "PYTHONPATH": str(ROOT),
         **extra,
     }
 
 
+@contextlib.contextmanager
+def _processes():
+    """A list for the subprocesses a benchmark starts (with ``_start``): however the block ends, each
+    one is killed with its process group (an RQ worker's work horse too) and reaped."""
+    running = []
+    try:
+        yield running
+    finally:
+        for process in running:
+            _kill_tree(process.pid)
+            process.wait()
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+
+
+def _children(pid):
+    """The ids of the processes whose parent is ``pid`` (from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
+    return children
+
+
+def _kill_tree(pid):
+    """Kill the process group of ``pid`` (started in a session of its own) and, first stopped so that
+    it forks no more, the groups of its children: an RQ work horse is forked into a session of its
+    own, and would otherwise go on with its task, connected to the database."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGSTOP)
+    for group in [*_children(pid), pid]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def _start(running, args, env, **popen):
+    """Start ``python args...`` in its own process group, listed in ``running`` (``_processes``)."""
+    process = subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT, start_new_session=True, **popen)
+    running.append(process)
+    return process
+
+
 def throughput(server, sizes):
-    """REST lifecycles a second with 1 and with 2 worker processes (0 ms provider latency)."""
+    """REST lifecycles a second with 1 and with 2 worker processes (0 ms provider latency), and the
+    CPU per lifecycle split into the app's (the worker processes, start-up left out) and the
+    emulator's (this process: it serves the emulator in threads and otherwise waits)."""
     server.state.faults.reset()
     results = []
     for workers in (1, 2):
         count = sizes["lifecycles"]
+        server.app.calls.clear()
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        own_before = time.process_time()
         started = time.perf_counter()
-        processes = [
-            subprocess.Popen([sys.executable, "-m", "benchmarks.throughput_worker", str(count)], env=_worker_env(server), cwd=ROOT, stdout=subprocess.PIPE, text=True)
-            for _ in range(workers)
-        ]
-        finished = sum(int(process.communicate(timeout=600)[0].split()[-1]) for process in processes)
+        with _processes() as running:
+            processes = [
+                _start(running, ["-m", "benchmarks.throughput_worker", str(count)], _worker_env(server, LIVENESS_WORKER_TASKS="immediate"), stdout=subprocess.PIPE, text=True)
+                for _ in range(workers)
+            ]
+            answers = [process.communicate(timeout=600)[0].split() for process in processes]
         elapsed = time.perf_counter() - started  # process start-up included: a few seconds
+        emulator_cpu = time.process_time() - own_before
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children_cpu = (children_after.ru_utime - children_before.ru_utime) + (children_after.ru_stime - children_before.ru_stime)
+        start_up_cpu = sum(float(answer[-2]) for answer in answers)  # each worker's CPU before its first lifecycle
+        finished = sum(int(answer[-1]) for answer in answers)
         assert finished == workers * count, f"{finished} of {workers * count} lifecycles finished"
-        results.append(figure(f"throughput, {workers} worker process(es)", finished / elapsed, " lifecycles/s"))
+        deleted = sum(number for (method, _id), number in server.app.calls.items() if method == "DELETE")
+        assert deleted == finished, f"{deleted} of {finished} sessions deleted at the provider after the answer"
+        name = f"throughput, {workers} worker process{'es' if workers > 1 else ''}"
+        results.append(figure(name, finished / elapsed, " lifecycles/s"))
+        results.append(figure(f"  {name}: CPU per lifecycle, app", (children_cpu - start_up_cpu) / finished * 1000, " ms"))
+        results.append(figure(f"  {name}: CPU per lifecycle, emulator", emulator_cpu / finished * 1000, " ms"))
+        results.append(figure(f"  {name}: CPU of a worker's start-up, app", start_up_cpu / workers * 1000, " ms"))
     return results
 
 
@@ -303,30 +374,140 @@ def sync(server, sizes):
         one = time.perf_counter() - started
     results.append(goal("sync, 1 process / threaded ideal", ideal / one, ">= 0.8", ideal / one >= 0.8, "", f"{one:.3g} s"))
 
-    # Two processes at once, as two machines' cron jobs or two workers would run.
+    # Two processes at once, as two machines' cron jobs would run.
     server.state.faults.reset()
-    _ready_sessions(server, count)
+    ready = _ready_sessions(server, count)
     server.state.faults.configure(latency_ms=latency)
     server.app.calls.clear()
     env = _worker_env(server, LIVENESS_WORKER_CONCURRENCY=str(IDEAL_THREADS // 2))
     started = time.perf_counter()
-    workers = [
-        subprocess.Popen([sys.executable, "-m", "django", "liveness_sync", "--here", "--skip-orphans", "--limit", str(count)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(2)
-    ]
-    for worker in workers:
-        output = worker.communicate(timeout=600)[0]
-        if worker.returncode:
-            raise RuntimeError(f"a sync process failed: {output[-2000:]}")
-        print("  worker: " + " | ".join(line for line in output.splitlines() if "Refreshed" in line or "Enqueued" in line), file=sys.stderr)
+    with _processes() as running:
+        workers = [
+            _start(running, ["-m", "django", "liveness_sync", "--here", "--skip-orphans", "--limit", str(count)], env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)
+        ]
+        for worker in workers:
+            output = worker.communicate(timeout=600)[0]
+            if worker.returncode:
+                raise RuntimeError(f"a sync process failed: {output[-2000:]}")
+            print("  worker: " + " | ".join(line for line in output.splitlines() if "Refreshed" in line or "Enqueued" in line), file=sys.stderr)
     two = time.perf_counter() - started
     results.append(goal("sync, 2 processes / threaded ideal", ideal / two, ">= 0.8", ideal / two >= 0.8, "", f"{two:.3g} s"))
-    fetched = [number for (method, _id), number in server.app.calls.items() if method == "GET"]
-    twice = sum(1 for number in fetched if number > 1)
-    missed = count - len(fetched)
-    results.append(goal("sessions fetched twice / missed, 2 processes", f"{twice} / {missed}", "0 / 0", twice == 0 and missed == 0))
+    results.append(_fetched_twice_or_missed(server, ready, "2 processes"))
+
+    # Two RQ workers, started and idle beforehand, as a deployment keeps them: from `liveness_sync`
+    # enqueueing the sync (one task per batch) until every session is final and done at the provider.
+    rq, app_cpu, emulator_cpu, ready = _sync_by_rq_workers(server, count, latency, workers=2)
+    results.append(goal("sync, 2 RQ workers / threaded ideal", ideal / rq, ">= 0.8", ideal / rq >= 0.8, "", f"{rq:.3g} s"))
+    results.append(_fetched_twice_or_missed(server, ready, "2 RQ workers"))
+    results.append(figure("  sync, 2 RQ workers: CPU per session, app", app_cpu / count * 1000, " ms"))
+    results.append(figure("  sync, 2 RQ workers: CPU per session, emulator", emulator_cpu / count * 1000, " ms"))
     server.state.faults.reset()
     return results
+
+
+def _fetched_twice_or_missed(server, sessions, who):
+    """The goal that none of ``sessions`` was fetched twice or missed, counted at the emulator since
+    the calls were cleared."""
+    fetched = {provider_id: number for (method, provider_id), number in server.app.calls.items() if method == "GET"}
+    twice = sum(1 for number in fetched.values() if number > 1)
+    missed = len({session.provider_session_id for session in sessions} - set(fetched))
+    return goal(f"sessions fetched twice / missed, {who}", f"{twice} / {missed}", "0 / 0", twice == 0 and missed == 0)
+
+
+RQ_TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+RQ_BATCH = 100  # SYNC["BATCH_SIZE"] of the RQ run (the app's default): 10 tasks for 1,000 sessions
+
+
+def _not_done(ids):
+    """Of the sessions ``ids``, a queryset of those the sync has not finished: still open, or ended with
+    work left at the provider (the session image to fetch, or the remote session to delete)."""
+    from django.db.models import Q
+
+    from django_liveness.conf import liveness_settings
+    from django_liveness.models import LivenessSession
+    from django_liveness.services import session_images
+
+    sessions = LivenessSession.objects.filter(pk__in=ids)
+    leftovers = sessions.filter(status__in=list(LivenessSession.FINAL_STATUSES), remote_deleted_at__isnull=True).exclude(provider_session_id="")
+    if not liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+        leftovers = session_images.missing_filter(leftovers)
+    return sessions.filter(Q(status__in=list(LivenessSession.OPEN_STATUSES)) | Q(pk__in=leftovers.values("pk")))
+
+
+def _wait_until(condition, *, timeout, processes, logs, what):
+    """Poll ``condition()`` until true; fail when ``timeout`` passes or one of ``processes`` exits."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for process, log in zip(processes, logs):
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"an RQ worker exited ({process.returncode}) before {what}: {log.read().decode(errors='replace')[-2000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _cpu_seconds(pid):
+    """CPU seconds of process ``pid`` and of the children it has reaped (user + system, /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(tick) for tick in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime, stime, cutime, cstime
+
+
+def _sync_by_rq_workers(server, count, latency, *, workers):
+    """Seconds from ``liveness_sync`` (with the RQ task backend) enqueueing the sync of ``count``
+    ready sessions until each one is final and done, the work shared by ``workers`` RQ workers
+    (``rqworker default --job-class django_tasks_rq.Job``, IDEAL_THREADS threads between them) on
+    the bench's Redis database, emptied before and after; the workers are stopped however it ends.
+    Also the CPU seconds, from the enqueueing until the workers are idle again, of the workers
+    (their work horses included: the app) and of this process (the emulator's threads, and the
+    enqueueing and polling, a little), and the sessions: ``(seconds, app CPU, emulator CPU, sessions)``."""
+    import redis
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import override_settings
+    from rq import Queue, Worker
+
+    redis_db = redis.Redis.from_url(settings.BENCH_REDIS)
+    redis_db.flushdb()
+    env = _worker_env(server, LIVENESS_WORKER_CONCURRENCY=str(IDEAL_THREADS // workers), LIVENESS_WORKER_BATCH=str(RQ_BATCH))
+    try:
+        with _processes() as running, contextlib.ExitStack() as stack:
+            logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(workers)]
+            processes = [
+                _start(running, ["-m", "django", "rqworker", "default", "--job-class", "django_tasks_rq.Job"], env, stdout=log, stderr=subprocess.STDOUT)
+                for log in logs
+            ]
+            server.state.faults.reset()
+            sessions = _ready_sessions(server, count)  # while the workers start
+            ids = [session.pk for session in sessions]
+            _wait_until(lambda: len(Worker.all(connection=redis_db)) == workers, timeout=120, processes=processes, logs=logs, what="the workers were ready")
+            server.state.faults.configure(latency_ms=latency)
+            server.app.calls.clear()
+            sync_settings = {**settings.LIVENESS.get("SYNC", {}), "BATCH_SIZE": RQ_BATCH}
+            workers_cpu, own_cpu = sum(map(_cpu_seconds, (p.pid for p in processes))), time.process_time()
+            started = time.perf_counter()
+            with override_settings(TASKS=RQ_TASKS, LIVENESS={**settings.LIVENESS, "SYNC": sync_settings}):
+                call_command("liveness_sync", "--skip-orphans", "--limit", str(count), stdout=io.StringIO())
+            _wait_until(lambda: not _not_done(ids).exists(), timeout=600, processes=processes, logs=logs, what="the sessions were done")
+            elapsed = time.perf_counter() - started
+            # The tasks left find nothing to do: once they are run, the workers idle, stop them. RQ's
+            # warm shutdown (SIGTERM) sometimes hangs a minute joining its pubsub thread (rq/rq#1613):
+            # a worker still there after a few seconds is killed with its group on leaving.
+            queue = Queue("default", connection=redis_db)
+            idle = lambda: queue.count == 0 and all(worker.get_state() == "idle" for worker in Worker.all(connection=redis_db))  # noqa: E731
+            _wait_until(idle, timeout=120, processes=processes, logs=logs, what="the workers were idle")
+            workers_cpu = sum(map(_cpu_seconds, (p.pid for p in processes))) - workers_cpu  # their horses reaped
+            own_cpu = time.process_time() - own_cpu
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            for process in processes:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+    finally:
+        redis_db.flushdb()  # the tasks left (they would find nothing to do) and the workers' records
+    return elapsed, workers_cpu, own_cpu, sessions
 
 
 # --- uploads: memory and time against Pillow's own open + load -----------------------------------

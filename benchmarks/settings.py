@@ -1,6 +1,7 @@
 """Settings of the benchmarks: the test project's, on PostgreSQL (127.0.0.1:5432, user postgres).
 
-The database is ``test_liveness_bench``, created and dropped by each run.
+The database is ``test_liveness_bench``, created and dropped by each run. The sync's RQ workers use
+Redis database 13 (``LIVENESS_BENCH_REDIS``), which no test uses; each run empties it before and after.
 """
 
 import os
@@ -9,6 +10,9 @@ os.environ.setdefault("LIVENESS_TEST_DB", "postgres")
 os.environ.setdefault("LIVENESS_TEST_DB_NAME", "liveness_bench")
 
 from tests.settings import *  # noqa: E402,F403
+
+BENCH_REDIS = os.environ.get("LIVENESS_BENCH_REDIS", "redis://127.0.0.1:6379/13")
+RQ_QUEUES = {"default": {"URL": BENCH_REDIS}}
 
 LIVENESS = {
     "BACKEND": "django_liveness.backends.azure.AzureFaceBackend",

@@ -21,25 +21,20 @@ LOCMEM = "django_liveness.backends.locmem.LocMemBackend"
 
 
 def refresh_in_threads(session_id):
-    barrier = threading.Barrier(THREADS)
-    errors = []
+    """``services.refresh_session`` in THREADS threads at once, each on its own stale copy of the
+    session (all read before any refresh); return the exceptions they raised."""
+    copies = [LivenessSession.objects.get(pk=session_id) for _ in range(THREADS)]
 
-    def worker():
+    def refresh():
         try:
-            session = LivenessSession.objects.get(pk=session_id)  # each thread its own stale copy
-            barrier.wait()
-            services.refresh_session(session)
-        except Exception as error:  # collected and asserted below
-            errors.append(error)
-        finally:
-            connection.close()
+            services.refresh_session(copies.pop())
+        except Exception as error:  # collected and asserted by the caller
+            return error
+        return None
 
-    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+    answers = in_threads(THREADS, refresh)
+    assert len(answers) == THREADS
+    return [error for error in answers if error is not None]
 
 
 @pytest.mark.parametrize("delete_remote", [True, False])
@@ -75,21 +70,15 @@ def test_concurrent_reviews_leave_every_review_in_the_log():
     from django_liveness.testing import UserFactory
 
     reviewers = [UserFactory() for _ in range(4)]
-    barrier = threading.Barrier(len(reviewers))
+    waiting = list(reviewers)
 
-    def review(reviewer):
-        try:
-            barrier.wait()
-            services.review_session(session, reviewer=reviewer, decision="approved", note=f"ok by {reviewer.pk}")
-        finally:
-            connection.close()
+    def review():
+        reviewer = waiting.pop()
+        services.review_session(session, reviewer=reviewer, decision="approved", note=f"ok by {reviewer.pk}")
+        return reviewer
 
     with capture_signal(signals.liveness_verified) as verified:
-        threads = [threading.Thread(target=review, args=(r,)) for r in reviewers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        assert len(in_threads(len(reviewers), review)) == len(reviewers)
     assert LivenessEvent.objects.filter(session=session, kind="reviewed").count() == 4
     assert len(verified) == 1
 
@@ -103,29 +92,19 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_provider_session(
 
     owner = UserFactory()
     subject = SubjectFactory(user=owner)
-    barrier = threading.Barrier(THREADS)
-    answers = []
 
     def post():
-        try:
-            client = APIClient()
-            client.force_authenticate(owner)
-            barrier.wait()
-            response = client.post(
-                "/api/liveness/sessions/",
-                {"subject": str(subject.pk), "verify": False},
-                format="json",
-                headers={"Idempotency-Key": "same-key"},
-            )
-            answers.append((response.status_code, response.json().get("id")))
-        finally:
-            connection.close()
+        client = APIClient()
+        client.force_authenticate(owner)
+        response = client.post(
+            "/api/liveness/sessions/",
+            {"subject": str(subject.pk), "verify": False},
+            format="json",
+            headers={"Idempotency-Key": "same-key"},
+        )
+        return response.status_code, response.json().get("id")
 
-    threads = [threading.Thread(target=post) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = in_threads(THREADS, post)
 
     # The key is claimed before the provider call, without holding a transaction: a repeat while the
     # first request runs is told so (409), one after it replays the same session.
@@ -152,29 +131,24 @@ def test_results_stored_while_new_verify_sessions_start_never_deadlock(settings)
     for session in ready:
         locmem_backend().complete(session)
     threads_count, rounds = 20, 3
-    barrier = threading.Barrier(threads_count)
-    answers, errors = [], []
+    indexes = list(range(threads_count))
+    answers = []
 
-    def work(index):
+    def work():
+        index = indexes.pop()
         try:
             client = APIClient()
             client.force_authenticate(owner)
-            barrier.wait()
             for round_ in range(rounds):
                 session = ready[index * rounds + round_]
                 answers.append(client.post(f"/api/liveness/sessions/{session.pk}/complete/").status_code)
                 body = {"subject": str(subject.pk), "verify": True}
                 answers.append(client.post("/api/liveness/sessions/", body, format="json").status_code)
         except Exception as error:  # collected and asserted below
-            errors.append(error)
-        finally:
-            connection.close()
+            return error
+        return None
 
-    threads = [threading.Thread(target=work, args=(index,)) for index in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = [error for error in in_threads(threads_count, work) if error is not None]
 
     assert errors == []
     assert sorted(set(answers)) == [200, 201] and len(answers) == 2 * threads_count * rounds
