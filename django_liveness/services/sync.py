@@ -5,10 +5,10 @@ them with a lease (``sync_lease_until``) in one short transaction: other workers
 the lease runs out, so no session is fetched twice at once, and one whose worker died is taken up
 again once its lease expires. The provider calls of a batch run in threads, at most
 ``SYNC["CONCURRENCY"]`` at once per process; the answers that have arrived are stored together, in
-one short transaction with one statement per table, while the other calls go on; then the sessions
-that ended get their session image fetched (one whose fetch failed earlier is claimed again) and
-are deleted at the provider. A 429
-holds every call of the process back for its Retry-After (``ProviderGate``).
+one short transaction with one statement per table, while the other calls go on, and a session that
+ended has its session image fetched and is deleted at the provider as soon as its result is stored
+(``_ProviderCalls``; one whose image fetch failed earlier is claimed again). A 429 holds every call
+of the process back for its Retry-After (``ProviderGate``).
 """
 
 import logging
@@ -148,16 +148,76 @@ def _in_batches(claim, limit, handle):
 
 
 def _refresh_batch(batch, pool, summary):
-    """Fetch a batch in threads and store the answers that have arrived together (one transaction)
-    while the other fetches go on; then finish the sessions that ended at the provider."""
-    call = tracing.propagating(gate.call)  # the threads' provider spans under the sync's span
-    pending = {pool.submit(call, fetch_result, session): session for session in batch if session.provider_session_id}
-    with collect_remote_deletions() as ended:
-        _store([(session, None) for session in batch if not session.provider_session_id], summary)
-        while pending:
-            arrived, _ = wait(pending, return_when=FIRST_COMPLETED)
-            _store([(pending.pop(future), future.result()) for future in arrived], summary)
-    _finish_remotely(ended, pool, summary)
+    """Fetch a batch's results in threads, store those that have arrived together while the other
+    calls go on, and finish each session that ended as soon as its result is stored."""
+    calls = _ProviderCalls(pool, summary)
+    calls.store_results([(session, None) for session in batch if not session.provider_session_id])
+    for session in batch:
+        if session.provider_session_id:
+            calls.submit(_RESULT, fetch_result, session)
+    calls.run()
+
+
+def _finish_remotely(sessions, pool, summary):
+    """Finish ``sessions`` (ended, with work left at the provider): fetch their missing session
+    images, then delete at the provider those with nothing left to fetch."""
+    calls = _ProviderCalls(pool, summary)
+    for session in sessions:
+        calls.finish(session)
+    calls.run()
+
+
+_RESULT, _IMAGE, _DELETION = "result", "session image", "deletion"
+
+
+class _ProviderCalls:
+    """The provider calls of a batch, in the pool's threads, each session's next call submitted as
+    soon as the answer to its last one is stored: its result; once it ended, its session image
+    (``session_images``), if one is missing; then the deletion of its remote copy
+    (``DELETE_REMOTE_SESSION_ON_RESULT``). The pool stays full, as the threaded ideal's does, and
+    the answers that arrived together are stored together. A failed image fetch keeps the remote
+    session for the next run."""
+
+    def __init__(self, pool, summary):
+        self.pool, self.summary = pool, summary
+        self.call = tracing.propagating(gate.call)  # the threads' provider spans under the sync's span
+        self.pending = {}
+
+    def submit(self, step, function, session):
+        self.pending[self.pool.submit(self.call, function, session)] = (step, session)
+
+    def run(self):
+        while self.pending:
+            arrived, _ = wait(self.pending, return_when=FIRST_COMPLETED)
+            answers = {_RESULT: [], _IMAGE: [], _DELETION: []}
+            for future in arrived:
+                step, session = self.pending.pop(future)
+                answers[step].append((session, future.result()))
+            self.store_results(answers[_RESULT])
+            for session, fetched in answers[_IMAGE]:
+                self.store_image(session, fetched)
+            if answers[_DELETION]:
+                self.summary["remote_deleted"] += record_remote_deletions(answers[_DELETION])
+
+    def store_results(self, pairs):
+        with collect_remote_deletions() as ended:
+            _store(pairs, self.summary)
+        for session in ended:
+            self.finish(session)
+
+    def finish(self, session):
+        if session_images.missing(session):
+            self.submit(_IMAGE, session_images.download, session)
+        elif liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+            self.submit(_DELETION, delete_at_provider, session)
+
+    def store_image(self, session, fetched):
+        if not session_images.store_fetched(session, fetched):
+            self.summary["errors"] += 1
+            return
+        self.summary["session_images"] += fetched is not None and bool(session.session_image)
+        if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
+            self.submit(_DELETION, delete_at_provider, session)
 
 
 def _store(pairs, summary):
@@ -181,21 +241,3 @@ def _store(pairs, summary):
             continue
         summary["refreshed"] += 1
         summary["changed"] += after.status != session.status
-
-
-def _finish_remotely(sessions, pool, summary):
-    """Fetch the missing session images of ``sessions``, then delete at the provider those with
-    nothing left to fetch (``DELETE_REMOTE_SESSION_ON_RESULT``); provider calls in threads, each
-    answer recorded here. A failed fetch keeps the remote session for the next run."""
-    call = tracing.propagating(gate.call)
-    images = list(pool.map(lambda session: call(session_images.download, session), sessions))
-    done = []
-    for session, fetched in zip(sessions, images):
-        if session_images.store_fetched(session, fetched):
-            done.append(session)
-            summary["session_images"] += fetched is not None and bool(session.session_image)
-        else:
-            summary["errors"] += 1
-    if liveness_settings.DELETE_REMOTE_SESSION_ON_RESULT:
-        errors = list(pool.map(lambda session: call(delete_at_provider, session), done))
-        summary["remote_deleted"] += record_remote_deletions(list(zip(done, errors)))
