@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from django_liveness import services, webhooks
 from django_liveness.models import WebhookDelivery
-from django_liveness.testing import SubjectFactory, UserFactory, locmem_backend
+from django_liveness.testing import SubjectFactory, UserFactory, locmem_backend, wait_for_after_answer
 from django_liveness.services import webhook_delivery as sending
 from django_liveness.services import webhook_subscriptions
 
@@ -79,6 +79,9 @@ def test_a_slow_receiver_holds_neither_a_transaction_nor_the_request(settings):
         assert answered < 1, answered  # the receiver takes 2 s: the answer did not wait for it
 
         receiver.wait_for(1, timeout=5)  # the receiver has the request and is sleeping on it
+        # The work after the answer (the remote deletion, its short transaction) is done: the only
+        # connection left that could be in a transaction is the delivery's.
+        wait_for_after_answer()
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
