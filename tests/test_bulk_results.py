@@ -2,14 +2,17 @@
 statement per table, and stores exactly what the same results stored one by one store."""
 
 import contextlib
+import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from django_liveness import signals
 from django_liveness.models import LivenessEvent, LivenessSession, Subject, WebhookDelivery
 from django_liveness.services import sessions as session_service
+from django_liveness.services.base import lock_subject
 from django_liveness.testing import ReferenceImageFactory, SubjectFactory, capture_signal, locmem_backend, wait_for_after_answer
 from django_liveness.webhook_protocol.events import EVENT_TYPES
 from django_liveness.webhooks import create_endpoint
@@ -193,3 +196,39 @@ def test_batches_of_the_same_sessions_in_any_order_store_each_result_once(v13):
     assert LivenessEvent.objects.filter(kind="result_stored").count() == 12
     assert sorted(call["session"].pk for call in completed) == sorted(session.pk for session, _fetched in pairs)
     wait_for_after_answer()  # the remote deletions, in this process's threads, before the tables are emptied
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_result_that_waited_for_the_lock_counts_the_failures_stored_meanwhile(settings):
+    """A result is dated once its rows are locked: one that waited while another failure of its
+    subject was stored counts that failure, and locks the subject when it is the last one needed."""
+    settings.LIVENESS = {**settings.LIVENESS, "LOCKOUT": {"FAILURES": 2, "WINDOW_SECONDS": 900, "LOCK_SECONDS": 3600}}
+    locmem = locmem_backend()
+    subject = SubjectFactory()
+    waiting, meanwhile = (session_service.start_session(subject, verify=False) for _ in range(2))
+    for session in (waiting, meanwhile):
+        locmem.complete(session, decision="spoofface")
+    fetched = {session.pk: session_service.fetch_result(session) for session in (waiting, meanwhile)}
+
+    def store_after_the_lock():
+        try:
+            return session_service.apply_fetched(waiting, fetched[waiting.pk]).outcome
+        finally:
+            connection.close()
+
+    with capture_signal(signals.subject_locked) as locked:
+        with transaction.atomic():
+            lock_subject(subject.pk)  # the other result holds the subject
+            answers = []
+            thread = threading.Thread(target=lambda: answers.append(store_after_the_lock()))
+            thread.start()
+            time.sleep(0.3)  # the waiting result asks for its lock now, and waits
+            session_service.apply_fetched(meanwhile, fetched[meanwhile.pk])
+        thread.join()
+    wait_for_after_answer()
+
+    assert answers == ["failed"]
+    subject.refresh_from_db()
+    assert subject.locked_until is not None
+    assert [(call["subject"].pk, call["failures"]) for call in locked] == [(subject.pk, 2)]

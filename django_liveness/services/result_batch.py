@@ -12,9 +12,8 @@ import contextlib
 import contextvars
 from collections import defaultdict
 
-from django.utils import timezone
-
 from django.db import connection
+from django.utils import timezone
 
 from ..models import LivenessAttempt, LivenessSession, Subject
 
@@ -22,19 +21,28 @@ _current = contextvars.ContextVar("liveness_result_batch", default=None)
 
 
 class ResultBatch:
-    def __init__(self, now):
-        self.now = now  # every result of the batch is stored at this time
+    def __init__(self):
+        self._now = None
         self.sessions = {}  # pk -> (session, the names of its fields to write)
         self.attempts = []
         self.verified_subjects = set()
         self.failures = []  # (session, reason) in the order stored: for lockout.count_failures
+
+    @property
+    def now(self):
+        """The time every result of the batch is stored at: taken when first asked, once the rows are
+        locked (a batch that waited for a lock must not date its results before those stored
+        meanwhile: the lockout counts failures up to it)."""
+        if self._now is None:
+            self._now = timezone.now()
+        return self._now
 
     def flush(self):
         if self.verified_subjects:
             Subject.objects.filter(pk__in=sorted(self.verified_subjects)).update(verified_at=self.now, updated_at=self.now)
         by_fields = defaultdict(list)
         for session, fields in self.sessions.values():
-            session.updated_at = self.now  # bulk_update leaves auto_now fields alone
+            session.updated_at = self.now  # neither UPDATE below sets auto_now fields by itself
             by_fields[tuple(sorted(fields | {"updated_at"}))].append(session)
         for fields, sessions in by_fields.items():
             _update_sessions(sessions, fields)
@@ -79,7 +87,7 @@ def gathered():
     if batch is not None:
         yield batch
         return
-    batch = ResultBatch(timezone.now())
+    batch = ResultBatch()
     token = _current.set(batch)
     try:
         yield batch
