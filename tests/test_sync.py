@@ -87,3 +87,33 @@ def test_a_throttled_session_stays_open_and_is_counted_as_an_error(locmem):
     session.refresh_from_db()
     assert (session.status, session.sync_lease_until) == ("created", None)
     assert services.sync_sessions()["changed"] == 1
+
+
+@pytest.mark.django_db(transaction=True)  # results committed, as in a real run: their on-commit work runs at once
+def test_a_session_is_deleted_at_the_provider_while_the_batch_s_other_fetches_go_on(settings, monkeypatch):
+    """Each session's next provider call starts as soon as its result is stored: the first result's
+    remote deletion does not wait for the batch's slowest fetch."""
+    settings.LIVENESS = {**settings.LIVENESS, "SYNC": {"CONCURRENCY": 2, "BATCH_SIZE": 10}}
+    locmem = locmem_backend()
+    quick, slow = open_sessions(2)
+    for session in (quick, slow):
+        locmem.complete(session)
+    deleted = threading.Event()
+    get_result, delete_session = locmem.get_result, locmem.delete_session
+
+    def get_result_waiting_for_a_deletion(session_id, *, verify):
+        if session_id == slow.provider_session_id:
+            deleted.wait(timeout=5)  # without the deletion meanwhile: 5 s, and the assertion below fails
+        return get_result(session_id, verify=verify)
+
+    def delete_and_tell(session_id, *, verify):
+        delete_session(session_id, verify=verify)
+        deleted.set()
+
+    monkeypatch.setattr(locmem, "get_result", get_result_waiting_for_a_deletion)
+    monkeypatch.setattr(locmem, "delete_session", delete_and_tell)
+    started = time.monotonic()
+    summary = services.sync_sessions()
+
+    assert time.monotonic() - started < 4
+    assert (summary["refreshed"], summary["remote_deleted"]) == (2, 2)
